@@ -1,0 +1,81 @@
+"""The blog's content: categories, posts and the sources a post cites."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.urls import reverse
+from taggit.managers import TaggableManager
+
+
+class Category(models.Model):
+    name = models.CharField(max_length=100, unique=True)
+    slug = models.SlugField(max_length=120, unique=True)
+    description = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name_plural = "categories"
+
+    def __str__(self) -> str:
+        return self.name
+
+    def get_absolute_url(self) -> str:
+        return reverse("blog:category", args=[self.slug])
+
+
+class Post(models.Model):
+    class Status(models.TextChoices):
+        DRAFT = "draft", "Draft"
+        PUBLISHED = "published", "Published"
+
+    title = models.CharField(max_length=200)
+    slug = models.SlugField(max_length=220, unique=True)
+    excerpt = models.TextField(blank=True)
+    body = models.TextField(help_text="Markdown. Rendered and sanitized on the page.")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.DRAFT)
+    published_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="posts"
+    )
+    category = models.ForeignKey(
+        Category, on_delete=models.SET_NULL, null=True, blank=True, related_name="posts"
+    )
+    tags = TaggableManager(blank=True)
+    meta_description = models.CharField(max_length=160, blank=True)
+    reading_time = models.PositiveSmallIntegerField(default=1, help_text="Minutes.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-published_at", "-created_at"]
+        indexes = [models.Index(fields=["status", "-published_at"])]
+
+    def __str__(self) -> str:
+        return self.title
+
+    def get_absolute_url(self) -> str:
+        return reverse("blog:post_detail", args=[self.slug])
+
+    @property
+    def is_published(self) -> bool:
+        return self.status == self.Status.PUBLISHED
+
+
+class PostSource(models.Model):
+    """One entry of a post's "Sources" list: the number its citations `[n]` use."""
+
+    post = models.ForeignKey(Post, on_delete=models.CASCADE, related_name="sources")
+    number = models.PositiveSmallIntegerField()
+    title = models.CharField(max_length=300)
+    url = models.URLField(max_length=2000)
+    domain = models.CharField(max_length=255, blank=True)
+
+    class Meta:
+        ordering = ["post", "number"]
+        constraints = [
+            models.UniqueConstraint(fields=["post", "number"], name="unique_source_number")
+        ]
+
+    def __str__(self) -> str:
+        return f"[{self.number}] {self.title}"

@@ -1,0 +1,44 @@
+"""Small typed parsers for settings values that django-environ has no cast for."""
+
+from __future__ import annotations
+
+from email.utils import parseaddr
+
+from django.core.exceptions import ImproperlyConfigured
+
+
+def parse_admins(raw: str, *, variable: str) -> list[tuple[str, str]]:
+    """`"Ann <ann@example.com>, bob@example.com"` -> [("Ann", "ann@…"), ("bob", "bob@…")]."""
+    admins = []
+    for item in filter(None, (part.strip() for part in raw.split(","))):
+        name, address = parseaddr(item)
+        if "@" not in address:
+            raise ImproperlyConfigured(f"Environment variable {variable}: {item!r} has no email.")
+        admins.append((name or address.split("@")[0], address))
+    return admins
+
+
+def parse_float_list(raw: str, *, variable: str) -> list[float]:
+    """`"60,300,900"` -> [60.0, 300.0, 900.0]; every value must be a number >= 0."""
+    try:
+        values = [float(part) for part in raw.split(",") if part.strip()]
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"Environment variable {variable}: {exc}") from exc
+    if any(value < 0 for value in values):
+        raise ImproperlyConfigured(f"Environment variable {variable}: values must be >= 0.")
+    return values
+
+
+def parse_prices(raw: str, *, variable: str) -> dict[str, tuple[float, float]]:
+    """`"gpt-4o-mini=0.15:0.60"` -> {"gpt-4o-mini": (0.15, 0.60)} (USD per 1M tokens)."""
+    prices: dict[str, tuple[float, float]] = {}
+    for item in filter(None, (part.strip() for part in raw.split(","))):
+        try:
+            model, pair = item.split("=", 1)
+            prompt, completion = pair.split(":", 1)
+            prices[model.strip()] = (float(prompt), float(completion))
+        except ValueError as exc:
+            raise ImproperlyConfigured(
+                f"Environment variable {variable}: {item!r} is not model=input:output"
+            ) from exc
+    return prices

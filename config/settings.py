@@ -1,0 +1,261 @@
+"""Settings for Deep Research Blog: one module, every knob read from the environment.
+
+Each variable is listed and explained in `.env.example`. A bad value stops start-up
+with a message naming the variable, through `config.env.ImproperlyConfigured`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import environ
+from django.core.exceptions import ImproperlyConfigured
+
+from config.envtools import parse_admins, parse_float_list, parse_prices
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+env = environ.Env()
+environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+
+
+def _get(name: str, cast, default):
+    """Read one variable, turning any parse error into a message that names it."""
+    try:
+        return cast(name, default=default)
+    except (ValueError, TypeError, environ.ImproperlyConfigured) as exc:
+        raise ImproperlyConfigured(f"Environment variable {name} is invalid: {exc}") from exc
+
+
+# --- Core -------------------------------------------------------------------------------
+DEBUG = _get("DEBUG", env.bool, False)
+SECRET_KEY = env.str("SECRET_KEY", default="")
+if not SECRET_KEY:
+    if not DEBUG:
+        raise ImproperlyConfigured(
+            "SECRET_KEY is required when DEBUG is off: set SECRET_KEY in the environment "
+            "or .env (e.g. python -c 'import secrets; print(secrets.token_urlsafe(50))')."
+        )
+    SECRET_KEY = "django-insecure-dev-only-key"  # noqa: S105 - DEBUG only
+
+ALLOWED_HOSTS = _get("ALLOWED_HOSTS", env.list, ["localhost", "127.0.0.1", "[::1]"])
+CSRF_TRUSTED_ORIGINS = _get("CSRF_TRUSTED_ORIGINS", env.list, [])
+SITE_NAME = env.str("SITE_NAME", default="Deep Research Blog")
+SITE_DESCRIPTION = env.str(
+    "SITE_DESCRIPTION", default="Long, researched and cited articles on technology."
+)
+POSTS_PER_PAGE = _get("POSTS_PER_PAGE", env.int, 10)
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django.contrib.sitemaps",
+    "django.contrib.humanize",
+    "taggit",
+    "django_rq",
+    "blog",
+    "generation",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "config.urls"
+WSGI_APPLICATION = "config.wsgi.application"
+ASGI_APPLICATION = "config.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "blog.context_processors.site",
+            ],
+        },
+    },
+]
+
+# --- Database ---------------------------------------------------------------------------
+DATABASES = {"default": _get("DATABASE_URL", env.db_url, f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
+DATABASES["default"].setdefault("CONN_MAX_AGE", _get("DATABASE_CONN_MAX_AGE", env.int, 60))
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Redis and RQ -----------------------------------------------------------------------
+REDIS_URL = env.str("REDIS_URL", default="redis://127.0.0.1:6379/0")
+RQ_QUEUE_NAMES = ["default", "content", "video", "email"]
+RQ_QUEUES = {name: {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 900} for name in RQ_QUEUE_NAMES}
+RQ_SHOW_ADMIN_LINK = True
+RQ = {"WORKER_CLASS": "generation.worker.GenerationWorker"}
+
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": REDIS_URL,
+        "KEY_PREFIX": "drb",
+    }
+}
+
+# --- Auth, i18n, static -----------------------------------------------------------------
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = env.str("TIME_ZONE", default="UTC")
+USE_I18N = True
+USE_TZ = True
+STATIC_URL = "static/"
+STATIC_ROOT = Path(env.str("STATIC_ROOT", default=str(BASE_DIR / "staticfiles")))
+STATICFILES_DIRS = [BASE_DIR / "static"]
+LOGIN_URL = "admin:login"
+
+# --- Email and admins -------------------------------------------------------------------
+ADMINS = parse_admins(env.str("ADMINS", default=""), variable="ADMINS")
+MANAGERS = ADMINS
+vars().update(_get("EMAIL_URL", env.email_url, "consolemail://"))
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="blog@localhost")
+SERVER_EMAIL = env.str("SERVER_EMAIL", default=DEFAULT_FROM_EMAIL)
+
+# --- Security (safe by default once DEBUG is off) ---------------------------------------
+SECURE_SSL_REDIRECT = _get("SECURE_SSL_REDIRECT", env.bool, not DEBUG)
+SESSION_COOKIE_SECURE = _get("SESSION_COOKIE_SECURE", env.bool, not DEBUG)
+CSRF_COOKIE_SECURE = _get("CSRF_COOKIE_SECURE", env.bool, not DEBUG)
+SECURE_HSTS_SECONDS = _get("SECURE_HSTS_SECONDS", env.int, 0 if DEBUG else 31_536_000)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = _get("SECURE_HSTS_INCLUDE_SUBDOMAINS", env.bool, not DEBUG)
+SECURE_HSTS_PRELOAD = _get("SECURE_HSTS_PRELOAD", env.bool, not DEBUG)
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+if _get("SECURE_PROXY_SSL_HEADER", env.bool, False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+# --- Logging ----------------------------------------------------------------------------
+LOG_DIR = Path(env.str("LOG_DIR", default=str(BASE_DIR / "logs")))
+LOG_DIR.mkdir(parents=True, exist_ok=True)
+LOG_LEVEL = env.str("LOG_LEVEL", default="INFO").upper()
+# Workers set LOG_FILE=worker.log so each kind of process writes its own rotating file.
+LOG_FILE = env.str("LOG_FILE", default="app.log")
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "filters": {"run_context": {"()": "generation.logcontext.RunContextFilter"}},
+    "formatters": {
+        "plain": {
+            "format": "%(asctime)s %(levelname)s %(name)s [pid %(process)d]%(run_context)s "
+            "%(message)s"
+        },
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "plain",
+            "filters": ["run_context"],
+        },
+        "file": {
+            "class": "logging.handlers.RotatingFileHandler",
+            "filename": str(LOG_DIR / LOG_FILE),
+            "maxBytes": 10 * 1024 * 1024,
+            "backupCount": 5,
+            "formatter": "plain",
+            "filters": ["run_context"],
+            "encoding": "utf-8",
+        },
+        "mail_admins": {
+            "class": "django.utils.log.AdminEmailHandler",
+            "level": "ERROR",
+            "filters": [],
+        },
+    },
+    "root": {"handlers": ["console", "file"], "level": LOG_LEVEL},
+    "loggers": {
+        "django.request": {"handlers": ["mail_admins"], "level": "ERROR", "propagate": True},
+        # The SDKs log request details (and would log headers at DEBUG): keep them quiet.
+        "httpx": {"level": "WARNING"},
+        "httpcore": {"level": "WARNING"},
+        "openai": {"level": "WARNING"},
+        "trafilatura": {"level": "WARNING"},
+    },
+}
+
+# --- LLM --------------------------------------------------------------------------------
+# The openai SDK's own variables, so any OpenAI-compatible endpoint works by URL.
+OPENAI_API_KEY = env.str("OPENAI_API_KEY", default="")
+OPENAI_BASE_URL = env.str("OPENAI_BASE_URL", default="")
+GENERATION_MODEL = env.str("GENERATION_MODEL", default="gpt-4o-mini")
+GENERATION_FAST_MODEL = env.str("GENERATION_FAST_MODEL", default="gpt-4o-mini")
+GENERATION_LLM_CONCURRENCY = _get("GENERATION_LLM_CONCURRENCY", env.int, 4)
+GENERATION_LLM_TIMEOUT = _get("GENERATION_LLM_TIMEOUT", env.float, 120.0)
+GENERATION_LLM_MAX_RETRIES = _get("GENERATION_LLM_MAX_RETRIES", env.int, 4)
+# USD per million tokens, "model=input:output" pairs; unknown models cost 0 and say so.
+GENERATION_PRICES = parse_prices(
+    env.str(
+        "GENERATION_PRICES",
+        default="gpt-4o-mini=0.15:0.60,gpt-4o=2.50:10.00,gpt-4.1-mini=0.40:1.60,"
+        "gpt-4.1=2.00:8.00,standin-writer=0.15:0.60,standin-fast=0.15:0.60",
+    ),
+    variable="GENERATION_PRICES",
+)
+
+# --- Generation -------------------------------------------------------------------------
+GENERATION_TOPICS = _get("GENERATION_TOPICS", env.list, [])
+GENERATION_DEFAULT_AUTHOR = env.str("GENERATION_DEFAULT_AUTHOR", default="")
+GENERATION_MAX_BATCH = _get("GENERATION_MAX_BATCH", env.int, 100)
+GENERATION_RETRY_INTERVALS = parse_float_list(
+    env.str("GENERATION_RETRY_INTERVALS", default="60,300,900"),
+    variable="GENERATION_RETRY_INTERVALS",
+)
+GENERATION_JOB_TIMEOUT = _get("GENERATION_JOB_TIMEOUT", env.int, 900)
+# A running run renews its lease this often; a lease left unrenewed this long is a crash.
+GENERATION_HEARTBEAT_SECONDS = _get("GENERATION_HEARTBEAT_SECONDS", env.float, 10.0)
+GENERATION_LEASE_SECONDS = _get("GENERATION_LEASE_SECONDS", env.float, 45.0)
+GENERATION_REAPER_INTERVAL = _get("GENERATION_REAPER_INTERVAL", env.float, 15.0)
+GENERATION_CITATION_THRESHOLD = _get("GENERATION_CITATION_THRESHOLD", env.float, 0.5)
+GENERATION_MIN_SOURCES_PER_SECTION = _get("GENERATION_MIN_SOURCES_PER_SECTION", env.int, 2)
+GENERATION_SECTIONS = _get("GENERATION_SECTIONS", env.int, 6)
+
+# --- Research ---------------------------------------------------------------------------
+RESEARCH_PROVIDERS = _get("RESEARCH_PROVIDERS", env.list, ["wikipedia", "arxiv", "hackernews"])
+SEARXNG_URL = env.str("SEARXNG_URL", default="")
+TAVILY_API_KEY = env.str("TAVILY_API_KEY", default="")
+BRAVE_API_KEY = env.str("BRAVE_API_KEY", default="")
+RESEARCH_LOCAL_DIR = env.str("RESEARCH_LOCAL_DIR", default="")
+RESEARCH_FETCH_CONCURRENCY = _get("RESEARCH_FETCH_CONCURRENCY", env.int, 8)
+RESEARCH_FETCH_TIMEOUT = _get("RESEARCH_FETCH_TIMEOUT", env.float, 10.0)
+RESEARCH_MAX_BYTES = _get("RESEARCH_MAX_BYTES", env.int, 2_000_000)
+RESEARCH_MAX_SOURCES = _get("RESEARCH_MAX_SOURCES", env.int, 12)
+RESEARCH_RESULTS_PER_QUERY = _get("RESEARCH_RESULTS_PER_QUERY", env.int, 5)
+RESEARCH_ALLOW_HOSTS = _get("RESEARCH_ALLOW_HOSTS", env.list, [])
+RESEARCH_USER_AGENT = env.str(
+    "RESEARCH_USER_AGENT", default="DeepResearchBlog/0.1 (+https://example.com/bot)"
+)
+
+for _name in (
+    "POSTS_PER_PAGE",
+    "GENERATION_LLM_CONCURRENCY",
+    "GENERATION_MAX_BATCH",
+    "GENERATION_JOB_TIMEOUT",
+    "RESEARCH_FETCH_CONCURRENCY",
+    "RESEARCH_MAX_SOURCES",
+    "RESEARCH_MAX_BYTES",
+):
+    if globals()[_name] < 1:
+        raise ImproperlyConfigured(f"Environment variable {_name} must be at least 1.")

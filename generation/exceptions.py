@@ -1,0 +1,54 @@
+"""Errors of the generation pipeline: each says what went wrong in one line."""
+
+from __future__ import annotations
+
+
+class GenerationError(Exception):
+    """Base class. `permanent` errors are not worth retrying (bad input, no sources)."""
+
+    permanent = False
+
+    def __init__(self, message: str, *, permanent: bool | None = None) -> None:
+        super().__init__(message)
+        if permanent is not None:
+            self.permanent = permanent
+
+
+class ConfigurationError(GenerationError):
+    """A setting is missing or wrong; retrying cannot help until it is fixed."""
+
+    permanent = True
+
+
+class InvalidRequest(GenerationError):
+    """A caller asked for something impossible (bad count, unknown author, ...)."""
+
+    permanent = True
+
+
+class QueueUnavailable(GenerationError):
+    """Redis could not be reached; nothing was queued."""
+
+
+class LLMError(GenerationError):
+    """The LLM endpoint failed or answered with something unusable."""
+
+
+class ProviderError(GenerationError):
+    """A research provider failed."""
+
+
+class FetchRefused(GenerationError):
+    """A fetch was refused before it was made (SSRF guard, scheme, size, type)."""
+
+    permanent = True
+
+
+class NotEnoughSources(GenerationError):
+    """Research found too little to write from."""
+
+
+class RunNotClaimable(GenerationError):
+    """The run is finished, canceled or held by another live execution."""
+
+    permanent = True

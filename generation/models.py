@@ -1,0 +1,153 @@
+"""Generation runs and the research they gathered.
+
+A `GenerationRun` row is the whole state of one post's generation: its parameters, its
+status, the stage it reached, each finished stage's output (checkpoints), its attempts
+and their errors, timings, tokens and cost. Redis only carries the run's id.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import models
+from django.urls import reverse
+
+
+class RunStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    RETRYING = "retrying", "Retrying"
+    SUCCEEDED = "succeeded", "Succeeded"
+    FAILED = "failed", "Failed"
+    CANCELED = "canceled", "Canceled"
+
+
+class Stage(models.TextChoices):
+    TOPIC = "topic", "Topic"
+    RESEARCH = "research", "Research"
+    OUTLINE = "outline", "Outline"
+    SECTIONS = "sections", "Sections"
+    CITATIONS = "citations", "Citations"
+    METADATA = "metadata", "Metadata"
+    PUBLISH = "publish", "Publish"
+
+
+STAGE_ORDER: list[str] = [stage.value for stage in Stage]
+ACTIVE_STATUSES = (RunStatus.QUEUED, RunStatus.RUNNING, RunStatus.RETRYING)
+
+
+class Origin(models.TextChoices):
+    COMMAND = "command", "Command (background)"
+    SYNC = "sync", "Command (synchronous)"
+    ADMIN = "admin", "Admin"
+    SCHEDULE = "schedule", "Schedule"
+
+
+class GenerationRun(models.Model):
+    # Parameters, as asked for.
+    topic = models.CharField(max_length=300, blank=True, help_text="Empty: choose one.")
+    publish = models.BooleanField(default=False)
+    with_tags = models.BooleanField(default=True)
+    category_name = models.CharField(max_length=100, blank=True)
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="generation_runs"
+    )
+    origin = models.CharField(max_length=10, choices=Origin.choices, default=Origin.COMMAND)
+    queue_name = models.CharField(max_length=50, default="content")
+    batch = models.CharField(max_length=32, blank=True, db_index=True)
+    batch_index = models.PositiveIntegerField(default=0)
+    batch_size = models.PositiveIntegerField(default=1)
+
+    # State.
+    status = models.CharField(
+        max_length=10, choices=RunStatus.choices, default=RunStatus.QUEUED, db_index=True
+    )
+    stage = models.CharField(max_length=10, choices=Stage.choices, blank=True)
+    checkpoints = models.JSONField(default=dict, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    max_attempts = models.PositiveSmallIntegerField(default=4)
+    next_retry_at = models.DateTimeField(null=True, blank=True)
+    errors = models.JSONField(default=list, blank=True, help_text="One entry per failed attempt.")
+    scheduled_for = models.DateTimeField(null=True, blank=True)
+
+    # Who holds the run now: a token per execution, renewed by a heartbeat.
+    lease_token = models.CharField(max_length=64, blank=True)
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
+    worker_name = models.CharField(max_length=200, blank=True)
+
+    # Accounting.
+    timings = models.JSONField(default=dict, blank=True, help_text="Seconds per stage.")
+    prompt_tokens = models.PositiveIntegerField(default=0)
+    completion_tokens = models.PositiveIntegerField(default=0)
+    llm_calls = models.PositiveIntegerField(default=0)
+    cost_usd = models.DecimalField(max_digits=10, decimal_places=6, default=Decimal("0"))
+    citations_total = models.PositiveIntegerField(default=0)
+    citations_verified = models.PositiveIntegerField(default=0)
+    citations_removed = models.PositiveIntegerField(default=0)
+
+    post = models.OneToOneField(
+        "blog.Post",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="generation_run",
+    )
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["status", "lease_expires_at"])]
+
+    def __str__(self) -> str:
+        return f"Run {self.pk}: {self.topic or '(topic to choose)'}"
+
+    def get_absolute_url(self) -> str:
+        return reverse("admin:generation_generationrun_change", args=[self.pk])
+
+    @property
+    def job_id(self) -> str:
+        """The RQ job id, derived from the run id so a run can never have two jobs."""
+        return f"generation-run-{self.pk}"
+
+    @property
+    def duration_seconds(self) -> float | None:
+        if self.started_at and self.finished_at:
+            return (self.finished_at - self.started_at).total_seconds()
+        return None
+
+    @property
+    def total_tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+
+class ResearchSource(models.Model):
+    """One page found while researching a run: kept, or refused with its reason."""
+
+    class Status(models.TextChoices):
+        KEPT = "kept", "Kept"
+        DROPPED = "dropped", "Dropped"
+        FAILED = "failed", "Failed"
+
+    run = models.ForeignKey(GenerationRun, on_delete=models.CASCADE, related_name="sources")
+    number = models.PositiveSmallIntegerField(null=True, blank=True, help_text="[n] in the run.")
+    url = models.URLField(max_length=2000)
+    title = models.CharField(max_length=300, blank=True)
+    domain = models.CharField(max_length=255, blank=True)
+    provider = models.CharField(max_length=30)
+    published = models.CharField(max_length=40, blank=True)
+    text = models.TextField(blank=True)
+    content_hash = models.CharField(max_length=64, blank=True)
+    status = models.CharField(max_length=10, choices=Status.choices)
+    reason = models.CharField(max_length=300, blank=True)
+    relevance = models.FloatField(default=0)
+    cited = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["run", "number", "id"]
+
+    def __str__(self) -> str:
+        return self.title or self.url
