@@ -18,10 +18,10 @@ def parse_admins(raw: str, *, variable: str) -> list[tuple[str, str]]:
     return admins
 
 
-def parse_float_list(raw: str, *, variable: str) -> list[float]:
-    """`"60,300,900"` -> [60.0, 300.0, 900.0]; every value must be a number >= 0."""
+def parse_int_list(raw: str, *, variable: str) -> list[int]:
+    """`"60,300,900"` -> [60, 300, 900]; every value must be a whole number >= 0."""
     try:
-        values = [float(part) for part in raw.split(",") if part.strip()]
+        values = [int(part) for part in raw.split(",") if part.strip()]
     except ValueError as exc:
         raise ImproperlyConfigured(f"Environment variable {variable}: {exc}") from exc
     if any(value < 0 for value in values):

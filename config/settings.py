@@ -11,7 +11,7 @@ from pathlib import Path
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
-from config.envtools import parse_admins, parse_float_list, parse_prices
+from config.envtools import parse_admins, parse_int_list, parse_prices
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -45,6 +45,8 @@ SITE_DESCRIPTION = env.str(
     "SITE_DESCRIPTION", default="Long, researched and cited articles on technology."
 )
 POSTS_PER_PAGE = _get("POSTS_PER_PAGE", env.int, 10)
+# Used where links leave the request cycle (command output, emails).
+SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000").rstrip("/")
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -219,7 +221,8 @@ GENERATION_PRICES = parse_prices(
 GENERATION_TOPICS = _get("GENERATION_TOPICS", env.list, [])
 GENERATION_DEFAULT_AUTHOR = env.str("GENERATION_DEFAULT_AUTHOR", default="")
 GENERATION_MAX_BATCH = _get("GENERATION_MAX_BATCH", env.int, 100)
-GENERATION_RETRY_INTERVALS = parse_float_list(
+# Seconds to wait before attempts 2, 3, 4...: N intervals mean N + 1 attempts in all.
+GENERATION_RETRY_INTERVALS = parse_int_list(
     env.str("GENERATION_RETRY_INTERVALS", default="60,300,900"),
     variable="GENERATION_RETRY_INTERVALS",
 )

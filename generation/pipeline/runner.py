@@ -1,0 +1,261 @@
+"""Run the stages of one run in order, checkpointing each before the next starts.
+
+Stages are pure-ish functions (LLM and HTTP clients passed in, no ORM); this module is
+the only place that reads and writes the database around them. A run resumes at its
+first stage without a checkpoint, so a failure while writing sections costs no new
+searches, fetches or outline call on the next attempt.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from django.conf import settings
+
+from generation import publishing
+from generation.exceptions import LLMError, RunNotClaimable
+from generation.llm import LLMClient, UsageLedger
+from generation.logcontext import run_context, set_topic
+from generation.models import STAGE_ORDER, GenerationRun, ResearchSource, Stage
+from generation.pipeline import citations, metadata, outline, research, sections, topic
+from generation.pipeline.types import Source
+from generation.runs import Heartbeat, Lease, run_claim, run_record_error, run_update
+
+logger = logging.getLogger(__name__)
+
+Progress = Callable[[str, str], None]
+
+
+@dataclass
+class Context:
+    run: GenerationRun
+    lease: Lease
+    ledger: UsageLedger
+    progress: Progress
+
+    @property
+    def checkpoints(self) -> dict:
+        return self.run.checkpoints
+
+    def llm(self, work: Callable[[LLMClient], Awaitable[Any]]) -> Any:
+        """Run async `work` with a fresh LLM client on its own event loop."""
+
+        async def main() -> Any:
+            async with LLMClient.from_settings(ledger=self.ledger) as llm:
+                return await work(llm)
+
+        return asyncio.run(main())
+
+
+def execute_run(run_id: int, *, worker_name: str = "", progress: Progress | None = None) -> GenerationRun:
+    """Claim the run, run its unfinished stages, publish; record any error and re-raise."""
+    lease = run_claim(run_id, worker_name=worker_name)
+    run = GenerationRun.objects.select_related("author").get(pk=run_id)
+    ctx = Context(run=run, lease=lease, ledger=UsageLedger(), progress=progress or _quiet)
+    with run_context(run.pk, run.topic), Heartbeat(lease) as heartbeat:
+        logger.info("Run %s: attempt %s/%s starts", run.pk, run.attempts, run.max_attempts)
+        try:
+            for stage in STAGE_ORDER:
+                if stage in run.checkpoints:
+                    continue
+                if heartbeat.lost.is_set():
+                    raise RunNotClaimable(f"Run {run.pk} lost its lease; stopping.")
+                _run_stage(ctx, stage)
+        except BaseException as exc:
+            logger.exception("Run %s failed in stage %s", run.pk, run.stage)
+            _save_usage(ctx)
+            run_record_error(lease, exc)
+            raise
+        logger.info("Run %s succeeded: post %s", run.pk, run.post_id)
+    run.refresh_from_db()
+    return run
+
+
+def _quiet(stage: str, message: str) -> None:
+    return None
+
+
+def _run_stage(ctx: Context, stage: str) -> None:
+    ctx.progress(stage, "started")
+    ctx.run.stage = stage
+    run_update(ctx.lease, stage=stage)
+    started = time.perf_counter()
+    output = STAGES[stage](ctx)
+    elapsed = round(time.perf_counter() - started, 3)
+    ctx.run.timings = {**ctx.run.timings, stage: round(ctx.run.timings.get(stage, 0) + elapsed, 3)}
+    if stage == Stage.PUBLISH:
+        publishing.publish_run(ctx.lease, ctx.run, usage=_usage_fields(ctx), **output)
+    else:
+        ctx.run.checkpoints = {**ctx.run.checkpoints, stage: output}
+        run_update(ctx.lease, checkpoints=ctx.run.checkpoints, timings=ctx.run.timings, **_usage_fields(ctx))
+    ctx.progress(stage, f"done in {elapsed:.1f}s")
+
+
+def _usage_fields(ctx: Context) -> dict:
+    totals = ctx.ledger.totals()
+    base = ctx.run
+    return {
+        "prompt_tokens": base.prompt_tokens + totals["prompt_tokens"],
+        "completion_tokens": base.completion_tokens + totals["completion_tokens"],
+        "llm_calls": base.llm_calls + totals["calls"],
+        "cost_usd": base.cost_usd + Decimal(totals["cost_usd"]),
+    }
+
+
+def _save_usage(ctx: Context) -> None:
+    """Tokens spent by a failed attempt are real cost: keep them on the run."""
+    fields = {"timings": ctx.run.timings, **_usage_fields(ctx)}
+    GenerationRun.objects.filter(pk=ctx.run.pk, lease_token=ctx.lease.token).update(**fields)
+
+
+# --- Stages -----------------------------------------------------------------------------
+
+
+def _topic(ctx: Context) -> dict:
+    run = ctx.run
+    subject = run.topic or publishing.configured_topic_for(run)
+    chosen = ctx.llm(
+        lambda llm: topic.choose_angle(
+            llm,
+            topic=subject or "",
+            index=run.batch_index,
+            count=run.batch_size,
+            taken_angles=publishing.angles_taken(subject or "", exclude_run=run.pk),
+            avoid_titles=publishing.titles_to_avoid(),
+        )
+    )
+    if not subject and topic.is_near_duplicate(chosen["topic"], publishing.covered_topics()):
+        raise LLMError(f"The model suggested {chosen['topic']!r}, which a post already covers.")
+    if chosen["topic"] != run.topic:
+        run.topic = chosen["topic"]
+        run_update(ctx.lease, topic=run.topic)
+        set_topic(run.pk, run.topic)
+    return chosen
+
+
+def _research(ctx: Context) -> dict:
+    plan = ctx.checkpoints[Stage.TOPIC]
+
+    async def work(llm: LLMClient) -> tuple[list[str], list]:
+        queries = await research.plan_queries(llm, topic=plan["topic"], angle=plan["angle"])
+        ctx.progress(Stage.RESEARCH, f"{len(queries)} queries")
+        docs = await research.gather_sources(
+            queries, on_progress=lambda msg: ctx.progress(Stage.RESEARCH, msg)
+        )
+        return queries, docs
+
+    queries, docs = ctx.llm(work)
+    kept = publishing.sources_save(ctx.run, docs)
+    ctx.progress(Stage.RESEARCH, f"{kept} sources kept of {len(docs)} found")
+    return {"queries": queries, "kept": kept, "found": len(docs)}
+
+
+def _sources(ctx: Context) -> dict[int, Source]:
+    rows = ResearchSource.objects.filter(
+        run=ctx.run, status=ResearchSource.Status.KEPT, number__isnull=False
+    ).order_by("number")
+    return {row.number: Source(row.number, row.title, row.url, row.text) for row in rows}
+
+
+def _outline(ctx: Context) -> dict:
+    plan = ctx.checkpoints[Stage.TOPIC]
+    sources = _sources(ctx)
+    draft = ctx.llm(
+        lambda llm: outline.make_outline(
+            llm,
+            topic=plan["topic"],
+            angle=plan["angle"],
+            sources=list(sources.values()),
+            sections=settings.GENERATION_SECTIONS,
+        )
+    )
+    fitted = outline.fit_sections(
+        draft["sections"], valid=set(sources), min_sources=settings.GENERATION_MIN_SOURCES_PER_SECTION
+    )
+    title = publishing.distinct_title(draft["title"].strip(), angle=plan["angle"], run=ctx.run)
+    return {"title": title, "angle": plan["angle"], "sections": fitted}
+
+
+def _sections(ctx: Context) -> dict:
+    done = dict(ctx.checkpoints.get("sections_partial", {}))
+    tags, categories = publishing.vocabulary()
+    finished, errors = ctx.llm(
+        lambda llm: sections.write_all(
+            llm,
+            outline=ctx.checkpoints[Stage.OUTLINE],
+            sources=_sources(ctx),
+            done=done,
+            tags=tags,
+            categories=categories,
+        )
+    )
+    done.update(finished)
+    ctx.progress(Stage.SECTIONS, f"{len(done)} pieces written")
+    if errors:
+        # Keep what was written: the next attempt writes only the missing pieces.
+        ctx.run.checkpoints = {**ctx.checkpoints, "sections_partial": done}
+        run_update(ctx.lease, checkpoints=ctx.run.checkpoints, **_usage_fields(ctx))
+        raise errors[0]
+    ctx.run.checkpoints.pop("sections_partial", None)
+    return done
+
+
+def _citations(ctx: Context) -> dict:
+    plan = ctx.checkpoints[Stage.OUTLINE]
+    pieces = ctx.checkpoints[Stage.SECTIONS]
+    body = citations.assemble(
+        plan,
+        pieces["framing"],
+        [pieces[sections.section_key(i)] for i in range(len(plan["sections"]))],
+    )
+    texts = {number: source.text for number, source in _sources(ctx).items()}
+    checked, report = citations.check_citations(
+        body, texts, threshold=settings.GENERATION_CITATION_THRESHOLD
+    )
+    final, cited = citations.renumber(checked)
+    run_update(
+        ctx.lease,
+        citations_total=report.total,
+        citations_verified=report.verified,
+        citations_removed=len(report.removed),
+    )
+    ctx.progress(Stage.CITATIONS, f"{report.verified}/{report.total} citations verified")
+    return {"body": final, "cited": cited, **report.as_dict()}
+
+
+def _metadata(ctx: Context) -> dict:
+    pieces = ctx.checkpoints[Stage.SECTIONS]
+    _, categories = publishing.vocabulary()
+    return metadata.finalize(
+        pieces["metadata"],
+        introduction=pieces["framing"]["introduction"],
+        with_tags=ctx.run.with_tags,
+        category=ctx.run.category_name,
+        categories=categories,
+    )
+
+
+def _publish(ctx: Context) -> dict:
+    return {
+        "title": ctx.checkpoints[Stage.OUTLINE]["title"],
+        "body": ctx.checkpoints[Stage.CITATIONS]["body"],
+        "cited": ctx.checkpoints[Stage.CITATIONS]["cited"],
+        "meta": ctx.checkpoints[Stage.METADATA],
+    }
+
+
+STAGES: dict[str, Callable[[Context], dict]] = {
+    Stage.TOPIC: _topic,
+    Stage.RESEARCH: _research,
+    Stage.OUTLINE: _outline,
+    Stage.SECTIONS: _sections,
+    Stage.CITATIONS: _citations,
+    Stage.METADATA: _metadata,
+    Stage.PUBLISH: _publish,
+}

@@ -1,0 +1,245 @@
+"""The one door into generation: every command, the admin and the scheduler call these.
+
+`enqueue_posts` validates a request, creates its runs in one INSERT and queues their jobs
+in one Redis round trip after the transaction commits. `run_generation` executes one run
+(in a worker, or in-process for the synchronous command).
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+from django.utils import timezone
+
+from generation import queues
+from generation.exceptions import InvalidRequest, QueueUnavailable
+from generation.models import GenerationRun, Origin
+
+logger = logging.getLogger(__name__)
+
+AuthorRef = AbstractBaseUser | int | str | None
+
+
+@dataclass(frozen=True)
+class GenerationRequest:
+    """A validated request for posts: what every door hands to the service."""
+
+    count: int
+    author_id: int
+    topic: str = ""
+    publish: bool = False
+    with_tags: bool = True
+    category: str = ""
+    delay: float = 0.0
+    queue: str = "content"
+    origin: str = Origin.COMMAND
+    max_attempts: int = field(default_factory=lambda: len(settings.GENERATION_RETRY_INTERVALS) + 1)
+
+
+def author_resolve(author: AuthorRef) -> AbstractBaseUser:
+    """A user given as instance, id or username, else GENERATION_DEFAULT_AUTHOR."""
+    user_model = get_user_model()
+    if isinstance(author, user_model):
+        return author
+    ref = author if author not in (None, "") else settings.GENERATION_DEFAULT_AUTHOR
+    if ref in (None, ""):
+        raise InvalidRequest(
+            "No author: pass --author (user id or username) or set GENERATION_DEFAULT_AUTHOR."
+        )
+    lookup = {"pk": int(ref)} if str(ref).isdigit() else {"username": str(ref)}
+    try:
+        return user_model.objects.get(**lookup)
+    except user_model.DoesNotExist:
+        raise InvalidRequest(f"Author {ref!r} does not exist.") from None
+
+
+def request_build(
+    *,
+    count: int,
+    topic: str = "",
+    publish: bool = False,
+    delay: float = 0,
+    author: AuthorRef = None,
+    tags: bool = True,
+    category: str = "",
+    queue: str = "content",
+    origin: str = Origin.COMMAND,
+    max_attempts: int | None = None,
+) -> GenerationRequest:
+    """Validate every parameter and say in one line what is wrong."""
+    if isinstance(count, bool) or not isinstance(count, int):
+        raise InvalidRequest(f"Count must be a whole number, got {count!r}.")
+    if not 1 <= count <= settings.GENERATION_MAX_BATCH:
+        raise InvalidRequest(
+            f"Count must be between 1 and {settings.GENERATION_MAX_BATCH} "
+            f"(GENERATION_MAX_BATCH), got {count}."
+        )
+    if delay is None or delay < 0:
+        raise InvalidRequest(f"Delay must be zero or more seconds, got {delay}.")
+    topic, category = (topic or "").strip(), (category or "").strip()
+    if len(topic) > 300:
+        raise InvalidRequest("Topic must be at most 300 characters.")
+    if len(category) > 100:
+        raise InvalidRequest("Category must be at most 100 characters.")
+    if queue not in settings.RQ_QUEUE_NAMES:
+        raise InvalidRequest(f"Unknown queue {queue!r}: one of {', '.join(settings.RQ_QUEUE_NAMES)}.")
+    if origin not in Origin.values:
+        raise InvalidRequest(f"Unknown origin {origin!r}.")
+    extra = {"max_attempts": max_attempts} if max_attempts else {}
+    return GenerationRequest(
+        count=count,
+        author_id=author_resolve(author).pk,
+        topic=topic,
+        publish=bool(publish),
+        with_tags=bool(tags),
+        category=category,
+        delay=float(delay),
+        queue=queue,
+        origin=origin,
+        **extra,
+    )
+
+
+def runs_create(request: GenerationRequest) -> list[GenerationRun]:
+    """Create the request's runs in one INSERT (one batch id groups them)."""
+    batch = uuid.uuid4().hex
+    scheduled_for = (
+        timezone.now() + timedelta(seconds=request.delay) if request.delay else None
+    )
+    runs = [
+        GenerationRun(
+            topic=request.topic,
+            publish=request.publish,
+            with_tags=request.with_tags,
+            category_name=request.category,
+            author_id=request.author_id,
+            origin=request.origin,
+            queue_name=request.queue,
+            batch=batch,
+            batch_index=index,
+            batch_size=request.count,
+            max_attempts=request.max_attempts,
+            scheduled_for=scheduled_for,
+        )
+        for index in range(request.count)
+    ]
+    return GenerationRun.objects.bulk_create(runs)
+
+
+def enqueue_posts(
+    *,
+    count: int,
+    topic: str = "",
+    publish: bool = False,
+    delay: float = 0,
+    author: AuthorRef = None,
+    tags: bool = True,
+    category: str = "",
+    queue: str = "content",
+    origin: str = Origin.COMMAND,
+) -> list[GenerationRun]:
+    """Queue `count` posts for background generation; returns their runs.
+
+    Fails before writing anything when the input is bad or Redis is unreachable. The jobs
+    reach Redis only after the runs' transaction commits, so a rolled-back caller leaves
+    no job behind; should Redis fail at that moment, the runs are removed again.
+    """
+    request = request_build(
+        count=count,
+        topic=topic,
+        publish=publish,
+        delay=delay,
+        author=author,
+        tags=tags,
+        category=category,
+        queue=queue,
+        origin=origin,
+    )
+    queues.ensure_reachable()
+    with transaction.atomic():
+        runs = runs_create(request)
+    run_ids = [run.pk for run in runs]
+    transaction.on_commit(lambda: _push_or_undo(run_ids, request))
+    logger.info(
+        "Queued %s run(s) %s on %s (topic=%r, delay=%ss, origin=%s)",
+        len(run_ids),
+        _id_span(run_ids),
+        request.queue,
+        request.topic,
+        request.delay,
+        request.origin,
+    )
+    return runs
+
+
+def _push_or_undo(run_ids: list[int], request: GenerationRequest) -> None:
+    at: datetime | None = timezone.now() + timedelta(seconds=request.delay) if request.delay else None
+    try:
+        queues.push_runs(run_ids, queue_name=request.queue, at=at)
+    except QueueUnavailable:
+        GenerationRun.objects.filter(pk__in=run_ids).delete()
+        raise
+
+
+def _id_span(ids: list[int]) -> str:
+    return f"#{ids[0]}" if len(ids) == 1 else f"#{ids[0]}..#{ids[-1]}"
+
+
+def generate_posts(
+    *,
+    count: int,
+    topic: str = "",
+    publish: bool = False,
+    author: AuthorRef = None,
+    tags: bool = True,
+    category: str = "",
+    progress: Callable[[int, str, str], None] | None = None,
+) -> list[GenerationRun]:
+    """Generate posts now, in this process, one after another (the synchronous door).
+
+    Each run gets a single attempt; a failed one is recorded and the next one still runs.
+    """
+    request = request_build(
+        count=count,
+        topic=topic,
+        publish=publish,
+        author=author,
+        tags=tags,
+        category=category,
+        origin=Origin.SYNC,
+        max_attempts=1,
+    )
+    with transaction.atomic():
+        runs = runs_create(request)
+    finished = []
+    for run in runs:
+        report = (lambda stage, msg, _id=run.pk: progress(_id, stage, msg)) if progress else None
+        try:
+            finished.append(run_generation(run.pk, worker_name="sync", progress=report))
+        except Exception:  # recorded on the run by the runner; keep going with the next one
+            finished.append(GenerationRun.objects.get(pk=run.pk))
+    return finished
+
+
+def run_generation(
+    run_id: int,
+    *,
+    worker_name: str = "",
+    progress: Callable[[str, str], None] | None = None,
+) -> GenerationRun:
+    """Execute one run from its first unfinished stage; returns the finished run.
+
+    Errors are stored on the run (one entry per attempt) and re-raised for the caller
+    (RQ records them and retries).
+    """
+    from generation.pipeline.runner import execute_run
+
+    return execute_run(run_id, worker_name=worker_name, progress=progress)

@@ -1,0 +1,164 @@
+"""A deterministic "research writer" for the stand-in LLM server.
+
+It answers the pipeline's requests the way a careful model would, from the request alone:
+angles that avoid the ones already taken, queries from the topic, an outline over the
+quoted sources, and sections made of the sources' own sentences with their [n]
+citations (so the citation checker finds them supported). Used by the tests, the
+benchmarks and the offline demo; the pipeline does not know it is talking to it.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+ANGLES = [
+    "a practical guide for engineers",
+    "the trade-offs and pitfalls",
+    "how it works under the hood",
+    "lessons from running it in production",
+    "a first introduction for newcomers",
+    "measuring what matters",
+    "the security angle",
+    "where it is heading next",
+    "a checklist for teams",
+    "common myths, checked against sources",
+]
+THEMES = [
+    "LLM optimization",
+    "PostgreSQL performance",
+    "Redis and job queues",
+    "Web application security",
+    "Python async I/O",
+]
+SOURCE_BLOCK = re.compile(r'<source id="(\d+)" title="([^"]*)">\n(.*?)\n</source>', re.S)
+SENTENCE = re.compile(r"(?<=[.!?])\s+")
+
+
+class WriterResponder:
+    """Classifies a chat request by what it asks for and answers it deterministically."""
+
+    def classify(self, request: dict) -> str:
+        schema = (request.get("response_format") or {}).get("json_schema") or {}
+        if schema.get("name"):
+            return str(schema["name"])
+        system = _message(request, "system")
+        return "section" if "Write one section" in system else "text"
+
+    def respond(self, request: dict) -> str:
+        kind = self.classify(request)
+        user = _message(request, "user")
+        handler = getattr(self, f"_{kind}", None)
+        if handler is None:
+            return "A short answer from the stand-in model."
+        answer = handler(user)
+        return answer if isinstance(answer, str) else json.dumps(answer)
+
+    # --- one method per kind of request ------------------------------------------------
+
+    def _topic_angle(self, user: str) -> dict:
+        subject = _field(user, "Subject")
+        if subject.startswith("choose a fresh"):
+            existing = _field(user, "Existing articles").lower()
+            subject = next((t for t in THEMES if t.lower() not in existing), THEMES[0])
+        index = int(_search(r"This is article (\d+) of", user, "1")) - 1
+        taken = {a.strip().lower() for a in _field(user, "Angles already taken (do not reuse)").split(";")}
+        rotated = ANGLES[index % len(ANGLES) :] + ANGLES[: index % len(ANGLES)]
+        angle = next((a for a in rotated if a.lower() not in taken), rotated[0])
+        return {"topic": subject, "angle": angle}
+
+    def _search_queries(self, user: str) -> dict:
+        topic, angle = _field(user, "Topic"), _field(user, "Angle")
+        return {
+            "queries": [
+                f"{topic} {angle}"[:120],
+                f"{topic} best practices",
+                f"{topic} trade-offs",
+                f"how {topic} works",
+            ]
+        }
+
+    def _outline(self, user: str) -> dict:
+        topic, angle = _field(user, "Topic"), _field(user, "Angle")
+        wanted = int(_search(r"about (\d+) sections", user, "4"))
+        sources = _sources(user)
+        ids = [number for number, _, _ in sources]
+        count = max(2, min(wanted, len(ids)))
+        sections, seen = [], set()
+        for i in range(count):
+            picks = sorted({ids[i % len(ids)], ids[(i + 1) % len(ids)]})
+            number, title, text = sources[i % len(sources)]
+            heading = _heading(title, seen)
+            points = [_words(s, 14) for s in _sentences(text)[:2]] or [heading]
+            sections.append({"heading": heading, "key_points": points, "sources": picks})
+        return {"title": f"{topic.title()}: {angle[0].upper()}{angle[1:]}", "angle": angle, "sections": sections}
+
+    def _section(self, user: str) -> str:
+        paragraphs = []
+        for number, _, text in _sources(user):
+            picked = [s for s in _sentences(text) if len(s.split()) >= 8][:3]
+            if picked:
+                paragraphs.append(" ".join(f"{s.rstrip('.')} [{number}]." for s in picked))
+        return "\n\n".join(paragraphs) or "The sources given say little on this point."
+
+    def _framing(self, user: str) -> dict:
+        title = _field(user, "Title")
+        headings = re.findall(r"^- ([^:]+):", user, re.M)
+        return {
+            "introduction": f"This article, {title}, brings together what the sources say about "
+            f"{', '.join(headings[:3]).lower() or 'the subject'}, and what it means in practice.",
+            "conclusion": "Taken together, the sources point the same way: measure first, change "
+            "one thing at a time, and keep the trade-offs in view.",
+        }
+
+    def _metadata(self, user: str) -> dict:
+        title = _field(user, "Title")
+        words = [w.lower() for w in re.findall(r"[A-Za-z][A-Za-z0-9+#-]{3,}", title)]
+        existing = [c.strip() for c in _field(user, "Existing categories").split(",") if c.strip()]
+        category = next((c for c in existing if c != "(none)"), "Engineering")
+        summary = f"A sourced look at {title}."
+        return {
+            "tags": list(dict.fromkeys(words))[:5],
+            "category": category,
+            "excerpt": f"{summary} Every claim is cited to the page it came from.",
+            "meta_description": summary[:150],
+        }
+
+
+def _message(request: dict, role: str) -> str:
+    return next((m.get("content") or "" for m in request.get("messages", []) if m.get("role") == role), "")
+
+
+def _field(text: str, name: str) -> str:
+    return _search(rf"^{re.escape(name)}: (.*)$", text, "").strip()
+
+
+def _search(pattern: str, text: str, default: str) -> str:
+    match = re.search(pattern, text, re.M)
+    return match.group(1) if match else default
+
+
+def _sources(user: str) -> list[tuple[int, str, str]]:
+    return [(int(n), title, text) for n, title, text in SOURCE_BLOCK.findall(user)]
+
+
+def _sentences(text: str) -> list[str]:
+    return [s.strip() for s in SENTENCE.split(" ".join(text.split())) if s.strip()]
+
+
+def _words(text: str, limit: int) -> str:
+    return " ".join(text.split()[:limit])
+
+
+def _heading(title: str, seen: set[str]) -> str:
+    base = _words(re.split(r"[|:\-–—]", title)[0], 8).strip() or "Background"
+    heading, n = base, 2
+    while heading.lower() in seen:
+        heading, n = f"{base} ({n})", n + 1
+    seen.add(heading.lower())
+    return heading
+
+
+def load(_: Any = None) -> WriterResponder:
+    return WriterResponder()
