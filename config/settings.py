@@ -250,6 +250,14 @@ RESEARCH_ALLOW_HOSTS = _get("RESEARCH_ALLOW_HOSTS", env.list, [])
 RESEARCH_USER_AGENT = env.str(
     "RESEARCH_USER_AGENT", default="DeepResearchBlog/0.1 (+https://example.com/bot)"
 )
+# Provider API base URLs: the public services by default; tests and demos point them at loopback.
+RESEARCH_WIKIPEDIA_API = env.str(
+    "RESEARCH_WIKIPEDIA_API", default="https://en.wikipedia.org/w/api.php"
+)
+RESEARCH_ARXIV_API = env.str("RESEARCH_ARXIV_API", default="https://export.arxiv.org/api/query")
+RESEARCH_HN_API = env.str("RESEARCH_HN_API", default="https://hn.algolia.com/api/v1")
+RESEARCH_TAVILY_API = env.str("RESEARCH_TAVILY_API", default="https://api.tavily.com")
+RESEARCH_BRAVE_API = env.str("RESEARCH_BRAVE_API", default="https://api.search.brave.com")
 
 for _name in (
     "POSTS_PER_PAGE",

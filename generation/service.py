@@ -21,7 +21,8 @@ from django.utils import timezone
 
 from generation import queues
 from generation.exceptions import InvalidRequest, QueueUnavailable
-from generation.models import GenerationRun, Origin
+from generation.models import GenerationRun, Origin, RunStatus
+from generation.pipeline.runner import execute_run
 
 logger = logging.getLogger(__name__)
 
@@ -224,8 +225,11 @@ def generate_posts(
         report = (lambda stage, msg, _id=run.pk: progress(_id, stage, msg)) if progress else None
         try:
             finished.append(run_generation(run.pk, worker_name="sync", progress=report))
-        except Exception:  # recorded on the run by the runner; keep going with the next one
-            finished.append(GenerationRun.objects.get(pk=run.pk))
+        except Exception:
+            run.refresh_from_db()
+            if run.status == RunStatus.QUEUED:
+                raise  # never started: not a pipeline failure, nothing recorded it
+            finished.append(run)  # the runner stored the error; go on with the next post
     return finished
 
 
@@ -240,6 +244,4 @@ def run_generation(
     Errors are stored on the run (one entry per attempt) and re-raised for the caller
     (RQ records them and retries).
     """
-    from generation.pipeline.runner import execute_run
-
     return execute_run(run_id, worker_name=worker_name, progress=progress)

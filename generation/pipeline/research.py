@@ -42,5 +42,6 @@ async def gather_sources(
             max_sources=settings.RESEARCH_MAX_SOURCES,
             fetch_concurrency=settings.RESEARCH_FETCH_CONCURRENCY,
             results_per_query=settings.RESEARCH_RESULTS_PER_QUERY,
+            max_bytes=settings.RESEARCH_MAX_BYTES,
             on_progress=on_progress,
         )

@@ -19,7 +19,7 @@ from typing import Any
 from django.conf import settings
 
 from generation import publishing
-from generation.exceptions import LLMError, RunNotClaimable
+from generation.exceptions import LLMError, NotEnoughSources, RunNotClaimable
 from generation.llm import LLMClient, UsageLedger
 from generation.logcontext import run_context, set_topic
 from generation.models import STAGE_ORDER, GenerationRun, ResearchSource, Stage
@@ -150,7 +150,12 @@ def _research(ctx: Context) -> dict:
         )
         return queries, docs
 
-    queries, docs = ctx.llm(work)
+    try:
+        queries, docs = ctx.llm(work)
+    except NotEnoughSources as exc:
+        # Keep the record of every page tried and why it was refused, then fail.
+        publishing.sources_save(ctx.run, getattr(exc, "docs", []))
+        raise
     kept = publishing.sources_save(ctx.run, docs)
     ctx.progress(Stage.RESEARCH, f"{kept} sources kept of {len(docs)} found")
     return {"queries": queries, "kept": kept, "found": len(docs)}

@@ -1,0 +1,36 @@
+"""Web research for the pipeline: providers behind one interface, a guarded HTTP client,
+fetching, extraction, dedupe and ranking. No ORM here: the pipeline saves the results."""
+
+from __future__ import annotations
+
+from generation.research.base import FetchFailed, Provider, SearchHit, SourceDoc
+from generation.research.collect import research
+from generation.research.factory import (
+    http_client_from_settings,
+    providers_from_settings,
+    research_options_from_settings,
+)
+from generation.research.fetch import FetchedPage, fetch_page
+from generation.research.guard import Guard, make_http_client
+from generation.research.ranking import rank_documents, select_passages
+from generation.research.text import canonical_url, content_hash, tokenize
+
+__all__ = [
+    "FetchFailed",
+    "FetchedPage",
+    "Guard",
+    "Provider",
+    "SearchHit",
+    "SourceDoc",
+    "canonical_url",
+    "content_hash",
+    "fetch_page",
+    "http_client_from_settings",
+    "make_http_client",
+    "providers_from_settings",
+    "rank_documents",
+    "research",
+    "research_options_from_settings",
+    "select_passages",
+    "tokenize",
+]

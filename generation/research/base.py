@@ -1,0 +1,76 @@
+"""The research layer's data types and its one provider interface."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+from typing import Protocol, runtime_checkable
+
+import httpx
+
+from generation.exceptions import GenerationError
+
+# Field limits of generation.models.ResearchSource, so a saved doc never overflows a column.
+MAX_URL = 2000
+MAX_TITLE = 300
+MAX_PUBLISHED = 40
+MAX_REASON = 300
+
+KEPT = "kept"
+DROPPED = "dropped"
+FAILED = "failed"
+
+
+class FetchFailed(GenerationError):
+    """A page could not be fetched (timeout, HTTP error, connection failure)."""
+
+
+@dataclass(frozen=True)
+class SearchHit:
+    """One search result: where to look, never something to write from."""
+
+    url: str
+    title: str
+    snippet: str
+    provider: str
+    published: str = ""
+
+
+@runtime_checkable
+class Provider(Protocol):
+    """A search backend. Providers that are not on the web may also define `read(url)`."""
+
+    name: str
+
+    async def search(
+        self, query: str, *, http: httpx.AsyncClient, limit: int
+    ) -> list[SearchHit]: ...
+
+
+@dataclass
+class SourceDoc:
+    """A page found while researching: its extracted text and what became of it."""
+
+    url: str
+    title: str
+    domain: str
+    provider: str
+    published: str
+    text: str
+    content_hash: str
+    status: str  # "kept" | "dropped" | "failed"
+    reason: str = ""
+    relevance: float = 0.0
+
+    def __post_init__(self) -> None:
+        self.url = self.url[:MAX_URL]
+        self.title = " ".join(self.title.split())[:MAX_TITLE]
+        self.published = self.published[:MAX_PUBLISHED]
+        self.reason = self.reason[:MAX_REASON]
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> SourceDoc:
+        names = {f.name for f in fields(cls)}
+        return cls(**{key: value for key, value in data.items() if key in names})

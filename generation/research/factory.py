@@ -1,0 +1,94 @@
+"""The only place the research layer reads Django settings."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import httpx
+from django.conf import settings
+
+from generation.exceptions import ConfigurationError
+from generation.research.base import Provider
+from generation.research.guard import make_http_client, parse_allow_hosts
+from generation.research.providers import (
+    ArxivProvider,
+    BraveProvider,
+    HackerNewsProvider,
+    LocalProvider,
+    SearxngProvider,
+    TavilyProvider,
+    WikipediaProvider,
+)
+
+
+def _required(variable: str, provider: str) -> str:
+    value = str(getattr(settings, variable, "") or "").strip()
+    if not value:
+        raise ConfigurationError(
+            f"RESEARCH_PROVIDERS includes {provider!r} but {variable} is empty: set {variable}"
+            f" or remove {provider!r} from RESEARCH_PROVIDERS."
+        )
+    return value
+
+
+def _local() -> LocalProvider:
+    folder = _required("RESEARCH_LOCAL_DIR", "local")
+    if not Path(folder).is_dir():
+        raise ConfigurationError(f"RESEARCH_LOCAL_DIR={folder!r} is not a directory.")
+    return LocalProvider(folder, max_bytes=settings.RESEARCH_MAX_BYTES)
+
+
+BUILDERS: dict[str, Callable[[], Provider]] = {
+    "wikipedia": lambda: WikipediaProvider(settings.RESEARCH_WIKIPEDIA_API),
+    "arxiv": lambda: ArxivProvider(settings.RESEARCH_ARXIV_API),
+    "hackernews": lambda: HackerNewsProvider(settings.RESEARCH_HN_API),
+    "searxng": lambda: SearxngProvider(_required("SEARXNG_URL", "searxng")),
+    "tavily": lambda: TavilyProvider(
+        _required("TAVILY_API_KEY", "tavily"), settings.RESEARCH_TAVILY_API
+    ),
+    "brave": lambda: BraveProvider(
+        _required("BRAVE_API_KEY", "brave"), settings.RESEARCH_BRAVE_API
+    ),
+    "local": _local,
+}
+
+
+def providers_from_settings() -> list[Provider]:
+    """The providers named in RESEARCH_PROVIDERS, each configured from its settings."""
+    names = [str(name).strip().lower() for name in settings.RESEARCH_PROVIDERS if str(name).strip()]
+    if not names:
+        raise ConfigurationError(
+            f"RESEARCH_PROVIDERS is empty: name at least one of {', '.join(BUILDERS)}."
+        )
+    unknown = [name for name in names if name not in BUILDERS]
+    if unknown:
+        raise ConfigurationError(
+            f"RESEARCH_PROVIDERS has unknown provider {unknown[0]!r}; known: {', '.join(BUILDERS)}."
+        )
+    return [BUILDERS[name]() for name in dict.fromkeys(names)]
+
+
+def http_client_from_settings() -> httpx.AsyncClient:
+    """The one guarded client for provider APIs and page fetches."""
+    try:
+        parse_allow_hosts(settings.RESEARCH_ALLOW_HOSTS)
+    except ValueError as exc:
+        raise ConfigurationError(f"RESEARCH_ALLOW_HOSTS: {exc}") from exc
+    return make_http_client(
+        allow_hosts=settings.RESEARCH_ALLOW_HOSTS,
+        user_agent=settings.RESEARCH_USER_AGENT,
+        timeout=settings.RESEARCH_FETCH_TIMEOUT,
+        max_bytes=settings.RESEARCH_MAX_BYTES,
+        max_connections=max(settings.RESEARCH_FETCH_CONCURRENCY * 2, 10),
+    )
+
+
+def research_options_from_settings() -> dict[str, int]:
+    """research()'s limits from settings, to pass as keyword arguments."""
+    return {
+        "max_sources": settings.RESEARCH_MAX_SOURCES,
+        "fetch_concurrency": settings.RESEARCH_FETCH_CONCURRENCY,
+        "results_per_query": settings.RESEARCH_RESULTS_PER_QUERY,
+        "max_bytes": settings.RESEARCH_MAX_BYTES,
+    }

@@ -1,0 +1,75 @@
+"""The one way providers call their APIs: through the guarded client, errors as ProviderError."""
+
+from __future__ import annotations
+
+import json
+import re
+from html import unescape
+from typing import Any
+
+import httpx
+
+from generation.exceptions import FetchRefused, ProviderError
+from generation.research.base import FetchFailed
+
+MAX_API_BYTES = 5_000_000
+_TAG = re.compile(r"<[^>]+>")
+
+
+async def api_call(
+    http: httpx.AsyncClient,
+    provider: str,
+    url: str,
+    *,
+    method: str = "GET",
+    params: dict[str, Any] | None = None,
+    headers: dict[str, str] | None = None,
+    json_body: dict[str, Any] | None = None,
+) -> bytes:
+    """The body of a successful API response; anything else raises ProviderError."""
+    try:
+        request = http.build_request(method, url, params=params, headers=headers, json=json_body)
+        response = await http.send(request, stream=True)
+        try:
+            if response.status_code >= 300:
+                permanent = response.status_code in (400, 401, 403, 404)
+                raise ProviderError(f"{provider}: HTTP {response.status_code}", permanent=permanent)
+            return await _read_capped(response, provider)
+        finally:
+            await response.aclose()
+    except httpx.TimeoutException as exc:
+        raise ProviderError(f"{provider}: timeout") from exc
+    except (httpx.HTTPError, httpx.InvalidURL) as exc:
+        raise ProviderError(f"{provider}: request failed ({type(exc).__name__})") from exc
+    except (FetchRefused, FetchFailed) as exc:
+        raise ProviderError(f"{provider}: {exc}", permanent=exc.permanent) from exc
+
+
+async def _read_capped(response: httpx.Response, provider: str) -> bytes:
+    body = bytearray()
+    async for chunk in response.aiter_bytes():
+        body.extend(chunk)
+        if len(body) > MAX_API_BYTES:
+            raise ProviderError(f"{provider}: response larger than {MAX_API_BYTES} bytes")
+    return bytes(body)
+
+
+async def api_json(http: httpx.AsyncClient, provider: str, url: str, **kwargs: Any) -> Any:
+    """The parsed JSON body of an API call."""
+    body = await api_call(http, provider, url, **kwargs)
+    try:
+        return json.loads(body)
+    except ValueError as exc:
+        raise ProviderError(f"{provider}: response is not valid JSON") from exc
+
+
+def as_list(value: Any) -> list[dict[str, Any]]:
+    """The dict items of a JSON list; anything else (missing, wrong shape) is empty."""
+    return [item for item in value if isinstance(item, dict)] if isinstance(value, list) else []
+
+
+def as_text(value: Any) -> str:
+    """A JSON value as plain one-line text, HTML highlight tags removed."""
+    if not isinstance(value, str | int | float):
+        return ""
+    return " ".join(unescape(_TAG.sub("", str(value))).split())

@@ -1,0 +1,44 @@
+"""Brave's web search API (needs BRAVE_API_KEY)."""
+
+from __future__ import annotations
+
+import httpx
+
+from generation.research.base import SearchHit
+from generation.research.providers._http import api_json, as_list, as_text
+
+DEFAULT_API = "https://api.search.brave.com"
+MAX_COUNT = 20  # the API's own limit per request
+
+
+class BraveProvider:
+    name = "brave"
+
+    def __init__(self, api_key: str, api_url: str = DEFAULT_API) -> None:
+        self.api_key = api_key
+        self.api_url = api_url.rstrip("/")
+
+    def __repr__(self) -> str:
+        return f"BraveProvider(api_url={self.api_url!r})"  # never the key
+
+    async def search(self, query: str, *, http: httpx.AsyncClient, limit: int) -> list[SearchHit]:
+        data = await api_json(
+            http,
+            self.name,
+            f"{self.api_url}/res/v1/web/search",
+            params={"q": query, "count": min(limit, MAX_COUNT)},
+            headers={"X-Subscription-Token": self.api_key, "Accept": "application/json"},
+        )
+        web = data.get("web") if isinstance(data, dict) else None
+        items = as_list(web.get("results") if isinstance(web, dict) else None)
+        hits = [
+            SearchHit(
+                url=as_text(item.get("url")),
+                title=as_text(item.get("title")),
+                snippet=as_text(item.get("description")),
+                provider=self.name,
+                published=as_text(item.get("page_age") or item.get("age")),
+            )
+            for item in items
+        ]
+        return [hit for hit in hits if hit.url][:limit]
