@@ -15,13 +15,13 @@ def generate_post(run_id: int) -> int | None:
     return run.post_id
 
 
-def on_success(job, connection, result, *args, **kwargs) -> None:  # noqa: ANN001
+def on_success(job, connection, result, *args, **kwargs) -> None:
     pass
 
 
-def on_failure(job, connection, exc_type, exc_value, traceback) -> None:  # noqa: ANN001
+def on_failure(job, connection, exc_type, exc_value, traceback) -> None:
     pass
 
 
-def on_stopped(job, connection) -> None:  # noqa: ANN001
+def on_stopped(job, connection) -> None:
     pass

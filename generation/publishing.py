@@ -112,7 +112,14 @@ def category_for(name: str) -> Category:
 
 @transaction.atomic
 def publish_run(
-    lease: Lease, run: GenerationRun, *, title: str, body: str, cited: list[int], meta: dict, usage: dict
+    lease: Lease,
+    run: GenerationRun,
+    *,
+    title: str,
+    body: str,
+    cited: list[int],
+    meta: dict,
+    usage: dict,
 ) -> Post:
     """Create the post, link its sources and finish the run, all in one transaction.
 
@@ -138,8 +145,12 @@ def publish_run(
         excerpt=meta["excerpt"],
         meta_description=meta["meta_description"],
         sources=[
-            {"number": new, "title": sources[old].title or sources[old].url, "url": sources[old].url,
-             "domain": sources[old].domain}
+            {
+                "number": new,
+                "title": sources[old].title or sources[old].url,
+                "url": sources[old].url,
+                "domain": sources[old].domain,
+            }
             for new, old in enumerate(cited, start=1)
             if old in sources
         ],
@@ -157,4 +168,3 @@ def publish_run(
         **usage,
     )
     return post
-

@@ -124,9 +124,7 @@ def run_record_error(lease: Lease, error: BaseException) -> GenerationRun:
     run.lease_expires_at = None
     if run.status == RunStatus.FAILED:
         run.finished_at = timezone.now()
-    run.save(
-        update_fields=["errors", "status", "lease_token", "lease_expires_at", "finished_at"]
-    )
+    run.save(update_fields=["errors", "status", "lease_token", "lease_expires_at", "finished_at"])
     return run
 
 

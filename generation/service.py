@@ -91,7 +91,9 @@ def request_build(
     if len(category) > 100:
         raise InvalidRequest("Category must be at most 100 characters.")
     if queue not in settings.RQ_QUEUE_NAMES:
-        raise InvalidRequest(f"Unknown queue {queue!r}: one of {', '.join(settings.RQ_QUEUE_NAMES)}.")
+        raise InvalidRequest(
+            f"Unknown queue {queue!r}: one of {', '.join(settings.RQ_QUEUE_NAMES)}."
+        )
     if origin not in Origin.values:
         raise InvalidRequest(f"Unknown origin {origin!r}.")
     extra = {"max_attempts": max_attempts} if max_attempts else {}
@@ -112,9 +114,7 @@ def request_build(
 def runs_create(request: GenerationRequest) -> list[GenerationRun]:
     """Create the request's runs in one INSERT (one batch id groups them)."""
     batch = uuid.uuid4().hex
-    scheduled_for = (
-        timezone.now() + timedelta(seconds=request.delay) if request.delay else None
-    )
+    scheduled_for = timezone.now() + timedelta(seconds=request.delay) if request.delay else None
     runs = [
         GenerationRun(
             topic=request.topic,
@@ -182,7 +182,9 @@ def enqueue_posts(
 
 
 def _push_or_undo(run_ids: list[int], request: GenerationRequest) -> None:
-    at: datetime | None = timezone.now() + timedelta(seconds=request.delay) if request.delay else None
+    at: datetime | None = (
+        timezone.now() + timedelta(seconds=request.delay) if request.delay else None
+    )
     try:
         queues.push_runs(run_ids, queue_name=request.queue, at=at)
     except QueueUnavailable:

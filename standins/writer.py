@@ -63,7 +63,10 @@ class WriterResponder:
             existing = _field(user, "Existing articles").lower()
             subject = next((t for t in THEMES if t.lower() not in existing), THEMES[0])
         index = int(_search(r"This is article (\d+) of", user, "1")) - 1
-        taken = {a.strip().lower() for a in _field(user, "Angles already taken (do not reuse)").split(";")}
+        taken = {
+            a.strip().lower()
+            for a in _field(user, "Angles already taken (do not reuse)").split(";")
+        }
         rotated = ANGLES[index % len(ANGLES) :] + ANGLES[: index % len(ANGLES)]
         angle = next((a for a in rotated if a.lower() not in taken), rotated[0])
         return {"topic": subject, "angle": angle}
@@ -82,22 +85,29 @@ class WriterResponder:
     def _outline(self, user: str) -> dict:
         topic, angle = _field(user, "Topic"), _field(user, "Angle")
         wanted = int(_search(r"about (\d+) sections", user, "4"))
-        sources = _sources(user)
-        ids = [number for number, _, _ in sources]
-        count = max(2, min(wanted, len(ids)))
+        sources = _relevant(_sources(user), topic)
+        count = max(2, min(wanted, len(sources)))
         sections, seen = [], set()
         for i in range(count):
-            picks = sorted({ids[i % len(ids)], ids[(i + 1) % len(ids)]})
             number, title, text = sources[i % len(sources)]
+            other = sources[(i + 1) % len(sources)][0]
             heading = _heading(title, seen)
             points = [_words(s, 14) for s in _sentences(text)[:2]] or [heading]
-            sections.append({"heading": heading, "key_points": points, "sources": picks})
-        return {"title": f"{topic.title()}: {angle[0].upper()}{angle[1:]}", "angle": angle, "sections": sections}
+            sections.append({"heading": heading, "key_points": points, "sources": [number, other]})
+        title = f"{topic[0].upper()}{topic[1:]}: {angle[0].upper()}{angle[1:]}"
+        return {"title": title, "angle": angle, "sections": sections}
 
     def _section(self, user: str) -> str:
+        heading = _field(user, "Section").lower()
+        focus = set(_terms(user.split("Sources:")[0]))
         paragraphs = []
-        for number, _, text in _sources(user):
-            picked = [s for s in _sentences(text) if len(s.split()) >= 8][:3]
+        for number, title, text in _sources(user):
+            main = title.lower().startswith(heading.split(" (")[0])
+            ranked = sorted(
+                (s for s in _sentences(text) if len(s.split()) >= 8),
+                key=lambda s: -len(focus & set(_terms(s))),
+            )
+            picked = ranked[: 4 if main else 1]
             if picked:
                 paragraphs.append(" ".join(f"{s.rstrip('.')} [{number}]." for s in picked))
         return "\n\n".join(paragraphs) or "The sources given say little on this point."
@@ -127,7 +137,9 @@ class WriterResponder:
 
 
 def _message(request: dict, role: str) -> str:
-    return next((m.get("content") or "" for m in request.get("messages", []) if m.get("role") == role), "")
+    return next(
+        (m.get("content") or "" for m in request.get("messages", []) if m.get("role") == role), ""
+    )
 
 
 def _field(text: str, name: str) -> str:
@@ -144,7 +156,20 @@ def _sources(user: str) -> list[tuple[int, str, str]]:
 
 
 def _sentences(text: str) -> list[str]:
-    return [s.strip() for s in SENTENCE.split(" ".join(text.split())) if s.strip()]
+    """Sentences of the prose lines (headings and other unpunctuated lines left out)."""
+    prose = " ".join(line.strip() for line in text.splitlines() if line.strip()[-1:] in ".!?\"")
+    return [s.strip() for s in SENTENCE.split(prose) if s.strip()]
+
+
+def _terms(text: str) -> list[str]:
+    return [w for w in re.findall(r"[a-z0-9]{4,}", text.lower())]
+
+
+def _relevant(sources: list[tuple[int, str, str]], topic: str) -> list[tuple[int, str, str]]:
+    """Sources whose title or text shares a word with the topic (all of them if none do)."""
+    words = set(_terms(topic))
+    relevant = [s for s in sources if words & set(_terms(s[1] + " " + s[2][:400]))]
+    return relevant if len(relevant) >= 2 else sources
 
 
 def _words(text: str, limit: int) -> str:
@@ -152,7 +177,7 @@ def _words(text: str, limit: int) -> str:
 
 
 def _heading(title: str, seen: set[str]) -> str:
-    base = _words(re.split(r"[|:\-–—]", title)[0], 8).strip() or "Background"
+    base = _words(re.split(r"[|:\-\u2013\u2014]", title)[0], 8).strip() or "Background"
     heading, n = base, 2
     while heading.lower() in seen:
         heading, n = f"{base} ({n})", n + 1

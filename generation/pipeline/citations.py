@@ -74,8 +74,7 @@ def _check_line(
     if not CITE.search(line) or line.lstrip().startswith("#"):
         return line
     return " ".join(
-        _check_sentence(s, sources, windows_of, threshold, report)
-        for s in SENTENCE_END.split(line)
+        _check_sentence(s, sources, windows_of, threshold, report) for s in SENTENCE_END.split(line)
     )
 
 
@@ -99,7 +98,12 @@ def _check_sentence(
                 reason = "" if score >= threshold else "not supported by the source"
             if reason:
                 report.removed.append(
-                    {"number": number, "sentence": claim[:300], "reason": reason, "score": round(score, 2)}
+                    {
+                        "number": number,
+                        "sentence": claim[:300],
+                        "reason": reason,
+                        "score": round(score, 2),
+                    }
                 )
             else:
                 report.verified += 1

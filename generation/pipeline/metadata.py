@@ -63,7 +63,11 @@ def finalize(
     excerpt = draft.get("excerpt", "").strip() or introduction
     return {
         "tags": clean_tags(draft.get("tags", [])) if with_tags else [],
-        "category": pick_category(draft.get("category", ""), override=category, existing=categories),
+        "category": pick_category(
+            draft.get("category", ""), override=category, existing=categories
+        ),
         "excerpt": clip(excerpt, EXCERPT_MAX),
-        "meta_description": clip(draft.get("meta_description", "") or excerpt, META_DESCRIPTION_MAX),
+        "meta_description": clip(
+            draft.get("meta_description", "") or excerpt, META_DESCRIPTION_MAX
+        ),
     }

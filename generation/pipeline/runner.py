@@ -53,7 +53,9 @@ class Context:
         return asyncio.run(main())
 
 
-def execute_run(run_id: int, *, worker_name: str = "", progress: Progress | None = None) -> GenerationRun:
+def execute_run(
+    run_id: int, *, worker_name: str = "", progress: Progress | None = None
+) -> GenerationRun:
     """Claim the run, run its unfinished stages, publish; record any error and re-raise."""
     lease = run_claim(run_id, worker_name=worker_name)
     run = GenerationRun.objects.select_related("author").get(pk=run_id)
@@ -72,8 +74,8 @@ def execute_run(run_id: int, *, worker_name: str = "", progress: Progress | None
             _save_usage(ctx)
             run_record_error(lease, exc)
             raise
+        run.refresh_from_db()
         logger.info("Run %s succeeded: post %s", run.pk, run.post_id)
-    run.refresh_from_db()
     return run
 
 
@@ -93,7 +95,12 @@ def _run_stage(ctx: Context, stage: str) -> None:
         publishing.publish_run(ctx.lease, ctx.run, usage=_usage_fields(ctx), **output)
     else:
         ctx.run.checkpoints = {**ctx.run.checkpoints, stage: output}
-        run_update(ctx.lease, checkpoints=ctx.run.checkpoints, timings=ctx.run.timings, **_usage_fields(ctx))
+        run_update(
+            ctx.lease,
+            checkpoints=ctx.run.checkpoints,
+            timings=ctx.run.timings,
+            **_usage_fields(ctx),
+        )
     ctx.progress(stage, f"done in {elapsed:.1f}s")
 
 
@@ -119,15 +126,18 @@ def _save_usage(ctx: Context) -> None:
 
 def _topic(ctx: Context) -> dict:
     run = ctx.run
-    subject = run.topic or publishing.configured_topic_for(run)
+    subject = run.topic or publishing.configured_topic_for(run) or ""
+    # Database reads happen here, outside the event loop the LLM call runs on.
+    taken = publishing.angles_taken(subject, exclude_run=run.pk)
+    avoid = publishing.titles_to_avoid()
     chosen = ctx.llm(
         lambda llm: topic.choose_angle(
             llm,
-            topic=subject or "",
+            topic=subject,
             index=run.batch_index,
             count=run.batch_size,
-            taken_angles=publishing.angles_taken(subject or "", exclude_run=run.pk),
-            avoid_titles=publishing.titles_to_avoid(),
+            taken_angles=taken,
+            avoid_titles=avoid,
         )
     )
     if not subject and topic.is_near_duplicate(chosen["topic"], publishing.covered_topics()):
@@ -181,7 +191,9 @@ def _outline(ctx: Context) -> dict:
         )
     )
     fitted = outline.fit_sections(
-        draft["sections"], valid=set(sources), min_sources=settings.GENERATION_MIN_SOURCES_PER_SECTION
+        draft["sections"],
+        valid=set(sources),
+        min_sources=settings.GENERATION_MIN_SOURCES_PER_SECTION,
     )
     title = publishing.distinct_title(draft["title"].strip(), angle=plan["angle"], run=ctx.run)
     return {"title": title, "angle": plan["angle"], "sections": fitted}
@@ -190,11 +202,12 @@ def _outline(ctx: Context) -> dict:
 def _sections(ctx: Context) -> dict:
     done = dict(ctx.checkpoints.get("sections_partial", {}))
     tags, categories = publishing.vocabulary()
+    sources = _sources(ctx)
     finished, errors = ctx.llm(
         lambda llm: sections.write_all(
             llm,
             outline=ctx.checkpoints[Stage.OUTLINE],
-            sources=_sources(ctx),
+            sources=sources,
             done=done,
             tags=tags,
             categories=categories,

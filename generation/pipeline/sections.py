@@ -74,10 +74,10 @@ async def write_all(
     if "framing" not in done:
         pending["framing"] = write_framing(llm, summary=summary)
     if "metadata" not in done:
-        pending["metadata"] = draft_metadata(
-            llm, summary=summary, tags=tags, categories=categories
-        )
+        pending["metadata"] = draft_metadata(llm, summary=summary, tags=tags, categories=categories)
     results = await asyncio.gather(*pending.values(), return_exceptions=True)
-    finished = {k: v for k, v in zip(pending, results, strict=True) if not isinstance(v, BaseException)}
+    finished = {
+        k: v for k, v in zip(pending, results, strict=True) if not isinstance(v, BaseException)
+    }
     errors = [v for v in results if isinstance(v, BaseException)]
     return finished, errors

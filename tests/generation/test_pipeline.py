@@ -41,7 +41,15 @@ def test_happy_path_makes_a_cited_post(standins, author):
     assert {s.url for s in post.sources.all()} <= kept_urls
     assert run.citations_verified == run.citations_total > 0
     assert run.prompt_tokens > 0 and run.completion_tokens > 0 and run.cost_usd > 0
-    assert set(run.timings) == {"topic", "research", "outline", "sections", "citations", "metadata", "publish"}
+    assert set(run.timings) == {
+        "topic",
+        "research",
+        "outline",
+        "sections",
+        "citations",
+        "metadata",
+        "publish",
+    }
     assert standins.llm.counts["section"] == len(run.checkpoints["outline"]["sections"])
 
 
@@ -118,7 +126,9 @@ def test_missing_llm_configuration_names_both_variables(author, settings):
     settings.OPENAI_BASE_URL = ""
     (run,) = generate(author=author)
     assert run.status == RunStatus.FAILED
-    assert "OPENAI_API_KEY" in run.errors[0]["error"] and "OPENAI_BASE_URL" in run.errors[0]["error"]
+    assert (
+        "OPENAI_API_KEY" in run.errors[0]["error"] and "OPENAI_BASE_URL" in run.errors[0]["error"]
+    )
 
 
 def test_bad_arguments_fail_before_any_work(standins, author):
@@ -131,7 +141,9 @@ def test_bad_arguments_fail_before_any_work(standins, author):
 
 
 def test_command_prints_post_and_accounting(standins, author, capsys):
-    call_command("generate_deep_research", "--count=1", "--topic=Python async I/O", f"--author={author.pk}")
+    call_command(
+        "generate_deep_research", "--count=1", "--topic=Python async I/O", f"--author={author.pk}"
+    )
     out = capsys.readouterr().out
     post = Post.objects.get()
     assert post.title in out and post.get_absolute_url() in out

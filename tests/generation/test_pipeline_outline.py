@@ -14,13 +14,17 @@ def section(heading: str, sources: list[int]) -> dict:
 
 
 def test_sections_with_enough_sources_are_kept_as_they_are():
-    fitted = fit_sections([section("A", [1, 2]), section("B", [2, 3])], valid={1, 2, 3}, min_sources=2)
+    fitted = fit_sections(
+        [section("A", [1, 2]), section("B", [2, 3])], valid={1, 2, 3}, min_sources=2
+    )
     assert [s["heading"] for s in fitted] == ["A", "B"]
 
 
 def test_thin_section_is_merged_into_the_previous_one():
     fitted = fit_sections(
-        [section("A", [1, 2]), section("B", [3]), section("C", [2, 3])], valid={1, 2, 3}, min_sources=2
+        [section("A", [1, 2]), section("B", [3]), section("C", [2, 3])],
+        valid={1, 2, 3},
+        min_sources=2,
     )
     assert [s["heading"] for s in fitted] == ["A", "C"]
     assert fitted[0]["sources"] == [1, 2, 3]
@@ -34,10 +38,10 @@ def test_thin_first_section_is_merged_into_the_next_one():
 
 
 def test_unknown_source_numbers_do_not_count():
-    fitted = fit_sections([section("A", [1, 2, 99]), section("B", [7, 8])], valid={1, 2}, min_sources=2)
-    assert fitted == [
-        {"heading": "A", "key_points": ["A point", "B point"], "sources": [1, 2]}
-    ]
+    fitted = fit_sections(
+        [section("A", [1, 2, 99]), section("B", [7, 8])], valid={1, 2}, min_sources=2
+    )
+    assert fitted == [{"heading": "A", "key_points": ["A point", "B point"], "sources": [1, 2]}]
 
 
 def test_no_section_with_enough_sources_refuses_to_write():
@@ -46,8 +50,12 @@ def test_no_section_with_enough_sources_refuses_to_write():
 
 
 def test_near_duplicate_titles_are_recognised():
-    assert is_near_duplicate("LLM Optimization: A Practical Guide", ["llm optimization - a practical guide!"])
-    assert not is_near_duplicate("LLM Optimization: The Trade-offs", ["LLM Optimization: A Practical Guide"])
+    assert is_near_duplicate(
+        "LLM Optimization: A Practical Guide", ["llm optimization - a practical guide!"]
+    )
+    assert not is_near_duplicate(
+        "LLM Optimization: The Trade-offs", ["LLM Optimization: A Practical Guide"]
+    )
 
 
 def test_configured_topics_skip_covered_ones_and_follow_the_batch_index():

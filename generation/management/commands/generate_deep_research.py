@@ -85,11 +85,20 @@ def _report(run: GenerationRun) -> Table:
         post = run.post
         table.add_row("post", f"#{post.pk} {post.title}")
         table.add_row("url", f"{settings.SITE_URL}{post.get_absolute_url()} ({post.status})")
-        table.add_row("sources", f"{post.sources.count()} cited of {run.checkpoints['research']['kept']} kept")
+        table.add_row(
+            "sources", f"{post.sources.count()} cited of {run.checkpoints['research']['kept']} kept"
+        )
     else:
         table.add_row("error", (run.errors[-1]["error"] if run.errors else "unknown")[:300])
-    table.add_row("citations", f"{run.citations_verified} verified of {run.citations_total}, {run.citations_removed} removed")
-    table.add_row("tokens", f"{run.prompt_tokens:,} in + {run.completion_tokens:,} out ({run.llm_calls} calls)")
+    table.add_row(
+        "citations",
+        f"{run.citations_verified} verified of {run.citations_total}, "
+        f"{run.citations_removed} removed",
+    )
+    table.add_row(
+        "tokens",
+        f"{run.prompt_tokens:,} in + {run.completion_tokens:,} out ({run.llm_calls} calls)",
+    )
     table.add_row("cost", f"${run.cost_usd:.4f} (estimated)")
     table.add_row("time", ", ".join(f"{stage} {secs:.1f}s" for stage, secs in run.timings.items()))
     return table

@@ -1,0 +1,24 @@
+"""Create a first superuser when the site has none (used by `make run`)."""
+
+from __future__ import annotations
+
+import os
+import secrets
+
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand
+
+
+class Command(BaseCommand):
+    help = "Create the superuser 'admin' if no superuser exists; print its password once."
+
+    def handle(self, *args, **options) -> None:
+        users = get_user_model().objects
+        if users.filter(is_superuser=True).exists():
+            return
+        password = os.environ.get("ADMIN_PASSWORD") or secrets.token_urlsafe(12)
+        users.create_superuser(username="admin", email="admin@localhost", password=password)
+        shown = "from ADMIN_PASSWORD" if os.environ.get("ADMIN_PASSWORD") else password
+        self.stdout.write(
+            f"Created superuser 'admin' with password: {shown} (change it in /admin/)"
+        )
