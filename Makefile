@@ -26,6 +26,9 @@ lint: $(STAMP)
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 
+demo: $(STAMP)
+	$(PY) scripts/demo.py $(ARGS)
+
 bench: $(STAMP)
 	$(PY) bench/pipeline_bench.py
 	$(PY) bench/queue_bench.py

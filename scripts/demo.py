@@ -1,0 +1,37 @@
+#!/usr/bin/env python
+"""`make demo`: run the real pipeline fully offline, against the loopback stand-ins.
+
+Starts the stand-in LLM and the bundled corpus web in this process, points the
+environment at them, and runs `manage.py generate_deep_research` (the same pipeline the
+workers run). Extra arguments go to that command, e.g. `--count 2 --topic "Redis"`.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from scripts.run import ensure_env_file  # noqa: E402
+from standins.demo import demo_standins  # noqa: E402
+
+
+def main(argv: list[str]) -> int:
+    os.chdir(ROOT)
+    ensure_env_file()
+    manage = [sys.executable, str(ROOT / "manage.py")]
+    args = argv or ["--count", "1", "--topic", "LLM optimization", "--publish"]
+    with demo_standins() as demo_env:
+        env = {**os.environ, **demo_env}
+        print(f"Stand-in LLM at {demo_env['OPENAI_BASE_URL']}, corpus at {demo_env['SEARXNG_URL']}")
+        subprocess.run([*manage, "migrate", "--noinput", "-v", "0"], env=env, check=True)
+        subprocess.run([*manage, "ensure_admin"], env=env, check=True)
+        return subprocess.run([*manage, "generate_deep_research", *args], env=env).returncode
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
