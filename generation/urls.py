@@ -1,4 +1,11 @@
+"""Generation's admin-side endpoints, mounted at /admin/generation/ before the admin."""
+
 from django.urls import path
 
+from generation import views
+
 app_name = "generation"
-urlpatterns: list = []
+urlpatterns = [
+    path("generate/", views.generate_posts, name="generate"),
+    path("runs/status.json", views.runs_status, name="runs_status"),
+]

@@ -1,0 +1,129 @@
+"""Operator actions on runs from the admin: retry failed runs, cancel waiting ones.
+
+Both change the database first (the source of truth) and touch Redis after the commit,
+through the same queue plumbing the service uses.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from django.db import transaction
+from django.utils import timezone
+from redis.exceptions import RedisError
+from rq.exceptions import InvalidJobOperation, NoSuchJobError
+from rq.job import Job
+
+from generation import queues
+from generation.exceptions import QueueUnavailable
+from generation.models import GenerationRun, RunStatus
+
+logger = logging.getLogger(__name__)
+
+CANCELABLE = (RunStatus.QUEUED, RunStatus.RETRYING)
+
+
+@dataclass(frozen=True)
+class CancelResult:
+    canceled: int
+    skipped: int
+    jobs_removed: bool = True
+
+
+def runs_retry(run_ids: Iterable[int]) -> int:
+    """Queue the failed runs among `run_ids` again, from their last checkpoint.
+
+    Each gets a fresh set of attempts (its error history stays); the jobs reach Redis after
+    the commit. Returns how many were re-queued; raises QueueUnavailable, with the runs
+    left failed, when Redis is unreachable.
+    """
+    queues.ensure_reachable()
+    with transaction.atomic():
+        runs = list(
+            GenerationRun.objects.select_for_update()
+            .filter(pk__in=list(run_ids), status=RunStatus.FAILED)
+            .only("pk", "queue_name")
+        )
+        GenerationRun.objects.filter(pk__in=[run.pk for run in runs]).update(
+            status=RunStatus.QUEUED,
+            attempts=0,
+            next_retry_at=None,
+            finished_at=None,
+            lease_token="",
+            lease_expires_at=None,
+        )
+    by_queue: dict[str, list[int]] = defaultdict(list)
+    for run in runs:
+        by_queue[run.queue_name].append(run.pk)
+    transaction.on_commit(lambda: _push_all_or_undo(by_queue))
+    logger.info("Admin retried %s failed run(s): %s", len(runs), [run.pk for run in runs])
+    return len(runs)
+
+
+def _push_all_or_undo(by_queue: dict[str, list[int]]) -> None:
+    for queue_name, ids in by_queue.items():
+        _push_again_or_undo(ids, queue_name=queue_name)
+
+
+def _push_again_or_undo(run_ids: list[int], *, queue_name: str) -> None:
+    """Replace each run's old (failed) job with a fresh one; on failure, fail the runs again."""
+    try:
+        connection = queues.get_queue(queue_name).connection
+        for run_id in run_ids:
+            _job_delete(connection, queues.job_id_for(run_id))
+        queues.push_runs(run_ids, queue_name=queue_name)
+    except (QueueUnavailable, RedisError, OSError) as exc:
+        GenerationRun.objects.filter(pk__in=run_ids, status=RunStatus.QUEUED).update(
+            status=RunStatus.FAILED, finished_at=timezone.now()
+        )
+        if isinstance(exc, QueueUnavailable):
+            raise
+        raise QueueUnavailable(
+            f"Redis is unreachable at {queues.redis_url_display()} ({exc}); nothing was queued."
+        ) from exc
+
+
+def _job_delete(connection, job_id: str) -> None:
+    with contextlib.suppress(NoSuchJobError):  # expired or flushed: nothing to replace
+        Job.fetch(job_id, connection=connection).delete()
+
+
+def runs_cancel(run_ids: Iterable[int]) -> CancelResult:
+    """Cancel the queued and retrying runs among `run_ids` and withdraw their RQ jobs.
+
+    Running and finished runs are skipped (a running one would be cut mid-write). Should
+    Redis be unreachable the runs are still canceled: a worker that picks up their jobs
+    finds them canceled and does nothing.
+    """
+    ids = list(run_ids)
+    with transaction.atomic():
+        runs = list(
+            GenerationRun.objects.select_for_update()
+            .filter(pk__in=ids, status__in=CANCELABLE)
+            .only("pk", "queue_name")
+        )
+        GenerationRun.objects.filter(pk__in=[run.pk for run in runs]).update(
+            status=RunStatus.CANCELED, next_retry_at=None, finished_at=timezone.now()
+        )
+    removed = _jobs_cancel(runs)
+    logger.info("Admin canceled %s run(s): %s", len(runs), [run.pk for run in runs])
+    return CancelResult(canceled=len(runs), skipped=len(set(ids)) - len(runs), jobs_removed=removed)
+
+
+def _jobs_cancel(runs: list[GenerationRun]) -> bool:
+    """Take the runs' jobs out of their queues and scheduled registries; False if Redis failed."""
+    try:
+        for run in runs:
+            connection = queues.get_queue(run.queue_name).connection
+            try:
+                Job.fetch(queues.job_id_for(run.pk), connection=connection).cancel()
+            except (NoSuchJobError, InvalidJobOperation):
+                continue  # no job left to withdraw, or already canceled
+    except (RedisError, OSError) as exc:
+        logger.warning("Canceled runs' jobs could not be withdrawn from Redis: %s", exc)
+        return False
+    return True

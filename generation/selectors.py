@@ -1,0 +1,104 @@
+"""Reads of generation runs for the admin: the run list and its live status endpoint.
+
+The admin's list columns and the JSON the list polls come from the same functions, so a
+row looks the same whether the page drew it or the poller refreshed it.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from django.db.models import QuerySet
+from django.urls import NoReverseMatch, reverse
+from django.utils import timezone
+
+from generation.models import ACTIVE_STATUSES, GenerationRun
+
+STATUS_IDS_MAX = 500
+
+
+def run_list_admin() -> QuerySet[GenerationRun]:
+    """Runs with what the admin list shows, in one query."""
+    return GenerationRun.objects.select_related("post", "author")
+
+
+def run_is_active(run: GenerationRun) -> bool:
+    return run.status in ACTIVE_STATUSES
+
+
+def run_attempt_label(run: GenerationRun) -> str:
+    """`2/4`: the attempt under way (or last made) out of the attempts allowed."""
+    return f"{run.attempts}/{run.max_attempts}"
+
+
+def run_duration_seconds(run: GenerationRun, *, now: datetime | None = None) -> float | None:
+    """Seconds from start to finish, or to now while the run is still going."""
+    if not run.started_at:
+        return None
+    end = run.finished_at or (now or timezone.now())
+    return max((end - run.started_at).total_seconds(), 0.0)
+
+
+def duration_label(seconds: float | None) -> str:
+    """`42s`, `3m 05s`, `1h 02m`; a dash when there is nothing to measure."""
+    if seconds is None:
+        return "—"
+    whole = round(seconds)
+    if whole < 60:
+        return f"{seconds:.1f}s" if seconds < 10 else f"{whole}s"
+    minutes, secs = divmod(whole, 60)
+    if minutes < 60:
+        return f"{minutes}m {secs:02d}s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h {minutes:02d}m"
+
+
+def cost_label(cost: Decimal | float) -> str:
+    return f"${Decimal(cost):.4f}"
+
+
+def run_post_links(run: GenerationRun) -> dict[str, str]:
+    """The post's admin and public addresses (empty strings while there is no post)."""
+    if run.post_id is None:
+        return {"post_title": "", "post_admin_url": "", "post_url": ""}
+    post = run.post
+    try:
+        public = post.get_absolute_url()
+    except NoReverseMatch:
+        public = ""  # the public blog URLs are not installed: the admin link still works
+    return {
+        "post_title": post.title,
+        "post_admin_url": reverse("admin:blog_post_change", args=[post.pk]),
+        "post_url": public,
+    }
+
+
+def run_status_row(run: GenerationRun, *, now: datetime | None = None) -> dict[str, Any]:
+    """One run as the live admin list needs it."""
+    seconds = run_duration_seconds(run, now=now)
+    return {
+        "id": run.pk,
+        "status": run.status,
+        "status_label": run.get_status_display(),
+        "active": run_is_active(run),
+        "stage": run.stage,
+        "stage_label": run.get_stage_display() if run.stage else "—",
+        "attempt": run_attempt_label(run),
+        "duration_seconds": None if seconds is None else round(seconds, 1),
+        "duration": duration_label(seconds),
+        "tokens": run.total_tokens,
+        "tokens_label": f"{run.total_tokens:,}",
+        "cost_usd": str(run.cost_usd),
+        "cost": cost_label(run.cost_usd),
+        "citations": f"{run.citations_verified}/{run.citations_total}",
+        **run_post_links(run),
+    }
+
+
+def runs_status(run_ids: list[int]) -> list[dict[str, Any]]:
+    """Status rows for the given run ids (unknown ids are left out), newest first."""
+    now = timezone.now()
+    runs = run_list_admin().filter(pk__in=run_ids[:STATUS_IDS_MAX])
+    return [run_status_row(run, now=now) for run in runs]

@@ -1,0 +1,89 @@
+"""Admin-side views of generation: the "Generate posts" form and the runs' live status.
+
+Both are thin: the form hands its input to `service.enqueue_posts`, the status endpoint
+reads through `selectors.runs_status`.
+"""
+
+from __future__ import annotations
+
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect
+from django.template.response import TemplateResponse
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET
+
+from generation import selectors
+from generation.exceptions import InvalidRequest, QueueUnavailable
+from generation.forms import GeneratePostsForm
+from generation.models import GenerationRun, Origin
+from generation.service import enqueue_posts
+
+ADD_PERMISSION = "generation.add_generationrun"
+VIEW_PERMISSION = "generation.view_generationrun"
+
+
+def queued_message(count: int) -> str:
+    return f"{count} post{'' if count == 1 else 's'} queued for generation"
+
+
+def _generate_posts(request: HttpRequest) -> HttpResponse:
+    if not request.user.has_perm(ADD_PERMISSION):
+        raise PermissionDenied("You may not generate posts.")
+    form = GeneratePostsForm(request.POST or None, user=request.user)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            runs = enqueue_posts(
+                count=data["count"],
+                topic=data["topic"],
+                category=data["category"],
+                author=data["author"],
+                publish=data["publish"],
+                delay=data["delay"],
+                tags=data["tags"],
+                origin=Origin.ADMIN,
+            )
+        except (InvalidRequest, QueueUnavailable) as exc:
+            form.add_error(None, str(exc))
+        else:
+            messages.success(request, queued_message(len(runs)))
+            if request.user.has_perm(VIEW_PERMISSION):
+                return redirect("admin:generation_generationrun_changelist")
+            return redirect("admin:index")
+    context = {
+        **admin.site.each_context(request),
+        "title": "Generate posts",
+        "opts": GenerationRun._meta,
+        "form": form,
+    }
+    return TemplateResponse(request, "admin/generation/generationrun/generate.html", context)
+
+
+# The admin's own gate: staff only (others go to the login page), CSRF-protected, never cached.
+generate_posts = admin.site.admin_view(_generate_posts)
+
+
+def _parse_ids(raw: str) -> list[int]:
+    parts = [part.strip() for part in raw.split(",") if part.strip()]
+    if not all(part.isdigit() for part in parts):
+        raise ValueError("ids must be comma-separated run ids, e.g. ids=1,2,3.")
+    if len(parts) > selectors.STATUS_IDS_MAX:
+        raise ValueError(f"At most {selectors.STATUS_IDS_MAX} ids per request.")
+    return [int(part) for part in parts]
+
+
+@never_cache
+@require_GET
+def runs_status(request: HttpRequest) -> JsonResponse:
+    """Status of the runs in `?ids=1,2,3`, for the admin list's live refresh. Staff only."""
+    user = request.user
+    if not (user.is_active and user.is_staff and user.has_perm(VIEW_PERMISSION)):
+        return JsonResponse({"error": "Staff with permission to view runs only."}, status=403)
+    try:
+        ids = _parse_ids(request.GET.get("ids", ""))
+    except ValueError as exc:
+        return JsonResponse({"error": str(exc)}, status=400)
+    rows = selectors.runs_status(ids)
+    return JsonResponse({"runs": rows, "active": any(row["active"] for row in rows)})
