@@ -1,0 +1,66 @@
+"""The post and category admin; bulk actions go through blog.services."""
+
+from __future__ import annotations
+
+from django.contrib import admin, messages
+from django.db import models
+from django.db.models import Count, QuerySet
+from django.http import HttpRequest
+
+from blog import services
+from blog.models import Category, Post, PostSource
+
+
+class PostSourceInline(admin.TabularInline):
+    model = PostSource
+    extra = 0
+    fields = ("number", "title", "url", "domain")
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
+
+
+@admin.register(Post)
+class PostAdmin(admin.ModelAdmin):
+    list_display = ("title", "status", "category", "author", "published_at", "reading_time")
+    list_filter = ("status", "category", "tags", "author")
+    list_select_related = ("category", "author")
+    search_fields = ("title", "body", "excerpt")
+    prepopulated_fields = {"slug": ("title",)}
+    date_hierarchy = "published_at"
+    readonly_fields = ("reading_time", "created_at", "updated_at")
+    autocomplete_fields = ("category",)
+    raw_id_fields = ("author",)
+    inlines = (PostSourceInline,)
+    actions = ("publish_selected", "unpublish_selected")
+    fieldsets = (
+        (None, {"fields": ("title", "slug", "status", "published_at", "author", "category")}),
+        ("Content", {"fields": ("excerpt", "body", "tags")}),
+        ("SEO", {"fields": ("meta_description",)}),
+        ("Info", {"fields": ("reading_time", "created_at", "updated_at")}),
+    )
+
+    def save_model(self, request: HttpRequest, obj: Post, form, change: bool) -> None:
+        services.post_save(obj)
+
+    @admin.action(description="Publish selected posts", permissions=["change"])
+    def publish_selected(self, request: HttpRequest, queryset: QuerySet[Post]) -> None:
+        count = services.posts_publish(queryset)
+        self.message_user(request, f"Published {count} post(s).", messages.SUCCESS)
+
+    @admin.action(description="Unpublish selected posts (back to draft)", permissions=["change"])
+    def unpublish_selected(self, request: HttpRequest, queryset: QuerySet[Post]) -> None:
+        count = services.posts_unpublish(queryset)
+        self.message_user(request, f"Unpublished {count} post(s).", messages.SUCCESS)
+
+
+@admin.register(Category)
+class CategoryAdmin(admin.ModelAdmin):
+    list_display = ("name", "slug", "post_count")
+    search_fields = ("name",)
+    prepopulated_fields = {"slug": ("name",)}
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Category]:
+        return super().get_queryset(request).annotate(post_count=Count("posts"))
+
+    @admin.display(description="Posts", ordering="post_count")
+    def post_count(self, obj: Category) -> int:
+        return obj.post_count

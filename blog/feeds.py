@@ -1,0 +1,49 @@
+"""The RSS feed of the latest published posts."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.conf import settings
+from django.contrib.syndication.views import Feed
+from django.urls import reverse
+
+from blog import selectors
+from blog.models import Post
+
+FEED_SIZE = 20
+
+
+class LatestPostsFeed(Feed):
+    """The 20 newest published posts; each item's description is its excerpt."""
+
+    def title(self) -> str:
+        return settings.SITE_NAME
+
+    def description(self) -> str:
+        return settings.SITE_DESCRIPTION
+
+    def link(self) -> str:
+        return reverse("blog:home")
+
+    def items(self):
+        return selectors.post_list_published()[:FEED_SIZE]
+
+    def item_title(self, item: Post) -> str:
+        return item.title
+
+    def item_description(self, item: Post) -> str:
+        return item.excerpt or item.meta_description
+
+    def item_pubdate(self, item: Post) -> datetime | None:
+        return item.published_at
+
+    def item_updateddate(self, item: Post) -> datetime:
+        return item.updated_at
+
+    def item_author_name(self, item: Post) -> str:
+        return item.author.get_full_name() or item.author.get_username()
+
+    def item_categories(self, item: Post) -> list[str]:
+        names = [tag.name for tag in item.tags.all()]
+        return [item.category.name, *names] if item.category else names

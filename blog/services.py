@@ -1,0 +1,198 @@
+"""Writes for the blog: creating, publishing and unpublishing posts.
+
+Every function composes with a caller's transaction (the generation pipeline wraps
+post_create in its own), so nothing here commits on its own.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from urllib.parse import urlsplit
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import IntegrityError, models, transaction
+from django.db.models import F, Q, QuerySet, Value
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+from django.utils.text import slugify
+from taggit.models import Tag
+
+from blog.models import Category, Post, PostSource
+
+WORDS_PER_MINUTE = 220
+MAX_TAGS = 8
+SLUG_ATTEMPTS = 5
+_WORD_RE = re.compile(r"\w+")
+
+
+def reading_time(text: str) -> int:
+    """Minutes to read `text` at ~220 words a minute, at least one."""
+    return max(1, math.ceil(len(_WORD_RE.findall(text or "")) / WORDS_PER_MINUTE))
+
+
+def unique_slug(title: str, model: type[models.Model] = Post, field: str = "slug") -> str:
+    """A slug for `title` not yet used in `model`: `title`, then `title-2`, `title-3`..."""
+    max_length = model._meta.get_field(field).max_length or 50
+    base = slugify(title)[: max_length - 6].strip("-") or "post"
+    taken = set(
+        model.objects.filter(**{f"{field}__startswith": base}).values_list(field, flat=True)
+    )
+    if base not in taken:
+        return base
+    suffix = 2
+    while f"{base}-{suffix}" in taken:
+        suffix += 1
+    return f"{base}-{suffix}"
+
+
+def tags_normalize(names: Iterable[str]) -> list[str]:
+    """Clean tag names: trimmed, de-duplicated case-insensitively, at most 8.
+
+    A name matching an existing tag in any case comes back spelled as that tag, so
+    "python" and "Python" never become two tags.
+    """
+    wanted: dict[str, str] = {}
+    for raw in names:
+        name = " ".join(str(raw).split())[:100]
+        if name and name.lower() not in wanted:
+            wanted[name.lower()] = name
+        if len(wanted) == MAX_TAGS:
+            break
+    if not wanted:
+        return []
+    query = Q()
+    for name in wanted.values():
+        query |= Q(name__iexact=name)
+    existing: dict[str, str] = {}
+    for tag in Tag.objects.filter(query).order_by("id"):
+        existing.setdefault(tag.name.lower(), tag.name)  # the oldest spelling wins
+    return [existing.get(key, name) for key, name in wanted.items()]
+
+
+def category_get_or_create(name: str) -> Category:
+    """The category called `name` (any case), created with a unique slug if missing."""
+    name = " ".join(name.split())[:100]
+    if not name:
+        raise ValueError("Category name must not be empty.")
+    existing = Category.objects.filter(name__iexact=name).first()
+    if existing:
+        return existing
+    return Category.objects.create(name=name, slug=unique_slug(name, model=Category))
+
+
+def _source_rows(post: Post, sources: Iterable[Mapping]) -> list[PostSource]:
+    rows = []
+    for source in sources:
+        # Stored as given (a local research folder yields file:// URLs); the page links
+        # only http(s) ones, so a hostile scheme here is shown as text, never followed.
+        url = str(source.get("url") or "").strip()
+        host = urlsplit(url).hostname or ""
+        rows.append(
+            PostSource(
+                post=post,
+                number=int(source["number"]),
+                title=str(source.get("title") or host or url)[:300],
+                url=url[:2000],
+                domain=str(source.get("domain") or host)[:255],
+            )
+        )
+    return rows
+
+
+def _save_with_unique_slug(post: Post) -> None:
+    """Insert the post, choosing another slug if a concurrent writer took this one."""
+    for _attempt in range(SLUG_ATTEMPTS):
+        post.slug = unique_slug(post.title)
+        try:
+            with transaction.atomic():  # a savepoint, so a clash leaves the outer one usable
+                post.save()
+            return
+        except IntegrityError:
+            if not Post.objects.filter(slug=post.slug).exists():
+                raise
+    raise IntegrityError(f"Could not find a free slug for {post.title!r}.")
+
+
+@transaction.atomic
+def post_create(
+    *,
+    title: str,
+    body: str,
+    author: AbstractBaseUser,
+    status: str = Post.Status.DRAFT,
+    category: Category | None = None,
+    tags: Iterable[str] = (),
+    excerpt: str = "",
+    meta_description: str = "",
+    sources: Iterable[Mapping] = (),
+    published_at: datetime | None = None,
+) -> Post:
+    """Create a post with a unique slug, its reading time, tags and numbered sources."""
+    title = " ".join((title or "").split())
+    if not title:
+        raise ValueError("Post title must not be empty.")
+    if status not in Post.Status.values:
+        raise ValueError(f"Unknown post status {status!r}; use one of {Post.Status.values}.")
+    if status == Post.Status.PUBLISHED and published_at is None:
+        published_at = timezone.now()
+    post = Post(
+        title=title[:200],
+        body=body,
+        author=author,
+        status=status,
+        category=category,
+        excerpt=excerpt,
+        meta_description=meta_description[:160],
+        reading_time=reading_time(body),
+        published_at=published_at,
+    )
+    _save_with_unique_slug(post)
+    tag_names = tags_normalize(tags)
+    if tag_names:
+        post.tags.set(tag_names)
+    PostSource.objects.bulk_create(_source_rows(post, sources))
+    return post
+
+
+def post_save(post: Post) -> Post:
+    """Save an edited post, refreshing reading time and dating a first publication."""
+    post.reading_time = reading_time(post.body)
+    if post.status == Post.Status.PUBLISHED and post.published_at is None:
+        post.published_at = timezone.now()
+    post.save()
+    return post
+
+
+def post_publish(post: Post) -> Post:
+    """Publish one post, dated now unless it already has a publication date."""
+    post.status = Post.Status.PUBLISHED
+    post.published_at = post.published_at or timezone.now()
+    post.save(update_fields=["status", "published_at", "updated_at"])
+    return post
+
+
+def post_unpublish(post: Post) -> Post:
+    """Turn a post back into a draft; its publication date is kept for a later re-publish."""
+    post.status = Post.Status.DRAFT
+    post.save(update_fields=["status", "updated_at"])
+    return post
+
+
+def posts_publish(queryset: QuerySet[Post]) -> int:
+    """Publish every draft in `queryset`; returns how many changed."""
+    now = timezone.now()
+    return Post.objects.filter(pk__in=queryset.values("pk"), status=Post.Status.DRAFT).update(
+        status=Post.Status.PUBLISHED,
+        published_at=Coalesce(F("published_at"), Value(now)),
+        updated_at=now,
+    )
+
+
+def posts_unpublish(queryset: QuerySet[Post]) -> int:
+    """Turn every published post in `queryset` back into a draft; returns how many changed."""
+    return Post.objects.filter(pk__in=queryset.values("pk"), status=Post.Status.PUBLISHED).update(
+        status=Post.Status.DRAFT, updated_at=timezone.now()
+    )

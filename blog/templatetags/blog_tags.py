@@ -1,0 +1,36 @@
+"""Template helpers for the public pages."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from django import template
+
+register = template.Library()
+
+
+@register.filter
+def http_url(value: str) -> str:
+    """The URL if it is http(s), else "" — so a stored `javascript:` URL is never a link."""
+    url = str(value or "").strip()
+    return url if urlsplit(url).scheme in ("http", "https") else ""
+
+
+@register.simple_tag(takes_context=True)
+def page_url(context, number: int) -> str:
+    """The current URL with `page` set to `number` (page 1 drops the parameter)."""
+    params = context["request"].GET.copy()
+    params.pop("page", None)
+    if number > 1:
+        params["page"] = number
+    query = params.urlencode()
+    return f"?{query}" if query else "."
+
+
+@register.simple_tag(takes_context=True)
+def canonical_url(context) -> str:
+    """This page's absolute URL, keeping only a `page` parameter beyond the first page."""
+    request = context["request"]
+    url = request.build_absolute_uri(request.path)
+    page = request.GET.get("page", "")
+    return f"{url}?page={page}" if page.isdigit() and int(page) > 1 else url

@@ -1,0 +1,81 @@
+"""Public pages: thin views over blog.selectors, rendered with templates/blog/*."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, render
+from django.urls import reverse
+from django.views.generic import ListView
+from taggit.models import Tag
+
+from blog import selectors
+from blog.markdown import post_body_html
+from blog.models import Category
+
+
+class PostListView(ListView):
+    """The home page: published posts, newest first."""
+
+    template_name = "blog/post_list.html"
+    context_object_name = "posts"
+
+    def get_paginate_by(self, queryset) -> int:
+        # Read per request so the setting can change without re-importing views.
+        return settings.POSTS_PER_PAGE
+
+    def get_queryset(self):
+        return selectors.post_list_published()
+
+
+class CategoryPostListView(PostListView):
+    """Published posts in one category."""
+
+    def get_queryset(self):
+        self.category = get_object_or_404(Category, slug=self.kwargs["slug"])
+        return selectors.posts_in_category(self.category)
+
+    def get_context_data(self, **kwargs):
+        return super().get_context_data(
+            category=self.category, active_category=self.category.slug, **kwargs
+        )
+
+
+class TagPostListView(PostListView):
+    """Published posts with one tag."""
+
+    def get_queryset(self):
+        self.tag = get_object_or_404(Tag, slug=self.kwargs["slug"])
+        return selectors.posts_with_tag(self.tag)
+
+    def get_context_data(self, **kwargs):
+        return super().get_context_data(tag=self.tag, **kwargs)
+
+
+def post_detail(request: HttpRequest, slug: str) -> HttpResponse:
+    """One post; staff may preview drafts, everyone else gets 404 for them."""
+    post = selectors.post_get_for_view(slug, request.user)
+    context = {
+        "post": post,
+        "body_html": post_body_html(post),
+        "sources": list(post.sources.all()),
+        "tags": list(post.tags.all()),
+        "is_preview": not selectors.post_is_public(post),
+        "active_category": post.category.slug if post.category else "",
+    }
+    return render(request, "blog/post_detail.html", context)
+
+
+def robots_txt(request: HttpRequest) -> HttpResponse:
+    """Crawl everything public; keep robots out of the admin and the queue dashboard."""
+    sitemap_url = request.build_absolute_uri(reverse("blog:sitemap"))
+    lines = [
+        "User-agent: *",
+        "Allow: /",
+        "Disallow: /admin/",
+        "Disallow: /django-rq/",
+        "",
+        f"Sitemap: {sitemap_url}",
+        "",
+    ]
+    return HttpResponse("\n".join(lines), content_type="text/plain; charset=utf-8")
