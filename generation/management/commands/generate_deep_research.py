@@ -6,7 +6,6 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
 from generation import service
 from generation.exceptions import GenerationError
@@ -45,7 +44,7 @@ class Command(BaseCommand):
             except GenerationError as exc:
                 raise CommandError(str(exc)) from exc
         for run in runs:
-            console.print(_report(run))
+            self.stdout.write(_report(run))
         failed = [run for run in runs if run.status != RunStatus.SUCCEEDED]
         if failed:
             raise CommandError(f"{len(failed)} of {len(runs)} posts failed; see the errors above.")
@@ -79,26 +78,29 @@ class _StageProgress:
         self.progress.update(self.tasks[run_id], completed=done, description=f"{stage}: {message}")
 
 
-def _report(run: GenerationRun) -> Table:
-    table = Table(title=f"Run {run.pk}: {run.status}", show_header=False, title_justify="left")
+def _report(run: GenerationRun) -> str:
+    """Plain lines (not a table) so narrow terminals and log files keep every value."""
+    rows = [f"Run {run.pk}: {run.status}"]
     if run.post_id:
-        post = run.post
-        table.add_row("post", f"#{post.pk} {post.title}")
-        table.add_row("url", f"{settings.SITE_URL}{post.get_absolute_url()} ({post.status})")
-        table.add_row(
-            "sources", f"{post.sources.count()} cited of {run.checkpoints['research']['kept']} kept"
-        )
+        post, kept = run.post, run.checkpoints["research"]["kept"]
+        rows += [
+            f"  post       #{post.pk} {post.title}",
+            f"  url        {settings.SITE_URL}{post.get_absolute_url()} ({post.status})",
+            f"  sources    {post.sources.count()} cited of {kept} kept",
+        ]
     else:
-        table.add_row("error", (run.errors[-1]["error"] if run.errors else "unknown")[:300])
-    table.add_row(
-        "citations",
-        f"{run.citations_verified} verified of {run.citations_total}, "
+        rows.append(f"  error      {(run.errors[-1]['error'] if run.errors else 'unknown')[:300]}")
+    rows += [
+        f"  citations  {run.citations_verified} verified of {run.citations_total}, "
         f"{run.citations_removed} removed",
-    )
-    table.add_row(
-        "tokens",
-        f"{run.prompt_tokens:,} in + {run.completion_tokens:,} out ({run.llm_calls} calls)",
-    )
-    table.add_row("cost", f"${run.cost_usd:.4f} (estimated)")
-    table.add_row("time", ", ".join(f"{stage} {secs:.1f}s" for stage, secs in run.timings.items()))
-    return table
+        f"  tokens     {run.prompt_tokens:,} in + {run.completion_tokens:,} out "
+        f"({run.llm_calls} calls)",
+        f"  cost       ${run.cost_usd:.4f} (estimated)",
+        "  time       "
+        + ", ".join(f"{stage} {secs:.1f}s" for stage, secs in _ordered(run.timings)),
+    ]
+    return "\n".join(rows)
+
+
+def _ordered(timings: dict) -> list[tuple[str, float]]:
+    return [(stage, timings[stage]) for stage in STAGE_ORDER if stage in timings]
