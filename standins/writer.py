@@ -157,7 +157,7 @@ def _sources(user: str) -> list[tuple[int, str, str]]:
 
 def _sentences(text: str) -> list[str]:
     """Sentences of the prose lines (headings and other unpunctuated lines left out)."""
-    prose = " ".join(line.strip() for line in text.splitlines() if line.strip()[-1:] in ".!?\"")
+    prose = " ".join(line.strip() for line in text.splitlines() if line.strip()[-1:] in '.!?"')
     return [s.strip() for s in SENTENCE.split(prose) if s.strip()]
 
 
