@@ -106,9 +106,8 @@ def main() -> int:
             print(BANNER)
         env.update(demo_env)
         prepare(env)
-        print(
-            f"Site: http://127.0.0.1:{env.get('PORT', '8000')}/  Admin: /admin/  Queues: /django-rq/"
-        )
+        port = env.get("PORT", "8000")
+        print(f"Site: http://127.0.0.1:{port}/  Admin: /admin/  Queues: /django-rq/")
         return supervise(start_children(env))
 
 
