@@ -1,0 +1,54 @@
+"""Settings come from the environment; bad or missing values stop start-up clearly."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def manage(*args: str, **env: str) -> subprocess.CompletedProcess:
+    base = {"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/tmp")}
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env={**base, "LOG_DIR": str(ROOT / "logs" / "test"), **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+PRODUCTION = {
+    "DEBUG": "false",
+    "SECRET_KEY": "a-long-random-production-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz",
+    "ALLOWED_HOSTS": "blog.example.com",
+    "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/test",
+}
+
+
+def test_check_deploy_passes_with_production_values():
+    result = manage("check", "--deploy", **PRODUCTION)
+    assert result.returncode == 0, result.stderr
+    assert "no issues" in result.stdout
+
+
+def test_missing_secret_key_with_debug_off_refuses_to_start():
+    result = manage("check", **{**PRODUCTION, "SECRET_KEY": ""})
+    assert result.returncode != 0
+    assert "SECRET_KEY is required when DEBUG is off" in result.stderr
+
+
+def test_bad_number_names_the_variable():
+    result = manage("check", **{**PRODUCTION, "GENERATION_LLM_CONCURRENCY": "many"})
+    assert result.returncode != 0
+    assert "GENERATION_LLM_CONCURRENCY" in result.stderr
+
+
+def test_bad_retry_intervals_name_the_variable():
+    result = manage("check", **{**PRODUCTION, "GENERATION_RETRY_INTERVALS": "60,soon"})
+    assert result.returncode != 0
+    assert "GENERATION_RETRY_INTERVALS" in result.stderr
