@@ -6,6 +6,7 @@ with a message naming the variable, through `config.env.ImproperlyConfigured`.
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import environ
@@ -58,9 +59,10 @@ INSTALLED_APPS = [
     "django.contrib.sitemaps",
     "django.contrib.humanize",
     "taggit",
-    "django_rq",
+    # Before django_rq, so generation's `rqworker` (with --max-time) overrides its own.
     "blog",
     "generation",
+    "django_rq",
 ]
 
 MIDDLEWARE = [
@@ -154,8 +156,8 @@ if _get("SECURE_PROXY_SSL_HEADER", env.bool, False):
 LOG_DIR = Path(env.str("LOG_DIR", default=str(BASE_DIR / "logs")))
 LOG_DIR.mkdir(parents=True, exist_ok=True)
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO").upper()
-# Workers set LOG_FILE=worker.log so each kind of process writes its own rotating file.
-LOG_FILE = env.str("LOG_FILE", default="app.log")
+# Each kind of process writes its own rotating file: workers worker.log, the rest app.log.
+LOG_FILE = env.str("LOG_FILE", default="worker.log" if "rqworker" in sys.argv else "app.log")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

@@ -1,0 +1,115 @@
+"""Background generation with real RQ worker processes against real Redis and PostgreSQL."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from django.db import transaction
+from rq.job import Job
+
+from blog.models import Post
+from generation import queues, service
+from generation.models import GenerationRun, RunStatus
+from tests.workers import running_worker, start_worker, stop, wait_for
+
+pytestmark = [pytest.mark.workers, pytest.mark.django_db(transaction=True)]
+
+FAST = {
+    "GENERATION_RETRY_INTERVALS": "1,1,1",
+    "GENERATION_LEASE_SECONDS": "3",
+    "GENERATION_HEARTBEAT_SECONDS": "1",
+    "GENERATION_REAPER_INTERVAL": "1",
+    "GENERATION_LLM_MAX_RETRIES": "0",
+}
+
+
+@pytest.fixture
+def fast_env(worker_env, settings):
+    settings.GENERATION_RETRY_INTERVALS = [1, 1, 1]
+    return {**worker_env, **FAST}
+
+
+def run_of(run_id: int) -> GenerationRun:
+    return GenerationRun.objects.get(pk=run_id)
+
+
+def finished(run_id: int) -> GenerationRun | None:
+    run = run_of(run_id)
+    return run if run.status in (RunStatus.SUCCEEDED, RunStatus.FAILED) else None
+
+
+def test_queued_run_is_generated_by_a_worker(fast_env, author):
+    (run,) = service.enqueue_posts(count=1, topic="Redis and job queues", author=author)
+    assert Job.fetch(run.job_id, connection=queues.get_queue().connection).args == (run.pk,)
+    with running_worker(fast_env):
+        run = wait_for(lambda: finished(run.pk), timeout=60)
+    assert run.status == RunStatus.SUCCEEDED, run.errors
+    assert run.attempts == 1 and run.worker_name
+    assert Post.objects.get().pk == run.post_id
+
+
+def test_delay_is_honoured(fast_env, author):
+    queued_at = time.monotonic()
+    (run,) = service.enqueue_posts(count=1, topic="Python async I/O", author=author, delay=3)
+    with running_worker(fast_env):
+        time.sleep(1.5)
+        assert run_of(run.pk).status == RunStatus.QUEUED
+        run = wait_for(lambda: finished(run.pk), timeout=60)
+        started = run.started_at
+    assert run.status == RunStatus.SUCCEEDED
+    assert time.monotonic() - queued_at >= 3
+    assert started >= run.created_at + __import__("datetime").timedelta(seconds=2.5)
+
+
+def test_retry_schedule_gives_four_attempts_then_failed(fast_env, author, standins):
+    standins.llm.inject(kind="section", status=503, times=None)
+    (run,) = service.enqueue_posts(count=1, topic="LLM optimization", author=author)
+    with running_worker(fast_env):
+        run = wait_for(lambda: finished(run.pk), timeout=90)
+    assert run.status == RunStatus.FAILED
+    assert run.attempts == 4
+    assert [e["attempt"] for e in run.errors] == [1, 2, 3, 4]
+    assert all(e["stage"] == "sections" for e in run.errors)
+    # Earlier stages ran once: retries resumed at the sections stage.
+    assert standins.llm.counts["outline"] == 1 and standins.llm.counts["topic_angle"] == 1
+    registry = queues.get_queue().failed_job_registry
+    assert run.job_id in registry.get_job_ids()
+    assert Post.objects.count() == 0
+
+
+def test_permanent_error_fails_at_once_without_retries(fast_env, author, standins):
+    standins.llm.inject(kind="topic_angle", status=401, times=None)
+    (run,) = service.enqueue_posts(count=1, topic="LLM optimization", author=author)
+    with running_worker(fast_env):
+        run = wait_for(lambda: finished(run.pk), timeout=60)
+    assert run.status == RunStatus.FAILED
+    assert run.attempts == 1 and len(run.errors) == 1
+    assert run.errors[0]["kind"] == "permanent"
+
+
+def test_a_succeeded_run_enqueued_again_is_a_no_op(fast_env, author, standins):
+    (run,) = service.enqueue_posts(count=1, topic="LLM optimization", author=author)
+    with running_worker(fast_env):
+        wait_for(lambda: finished(run.pk), timeout=60)
+        calls = standins.llm.total
+        queues.push_runs([run.pk], queue_name="content")
+        wait_for(lambda: Job.fetch(run.job_id, connection=queues.get_queue().connection).is_finished)
+    assert Post.objects.count() == 1
+    assert standins.llm.total == calls
+
+
+def test_rolled_back_transaction_leaves_no_job(author):
+    with pytest.raises(RuntimeError), transaction.atomic():
+        service.enqueue_posts(count=2, topic="Redis", author=author)
+        raise RuntimeError("the request failed after queueing")
+    assert GenerationRun.objects.count() == 0
+    assert queues.get_queue().count == 0
+
+
+def test_max_time_stops_an_idle_worker(fast_env):
+    process = start_worker(fast_env, "--max-time", "2")
+    try:
+        assert process.wait(timeout=20) == 0
+    finally:
+        stop(process)

@@ -1,0 +1,58 @@
+"""Real `manage.py rqworker` processes for tests, and a patient wait."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def start_worker(
+    env: dict[str, str], *args: str, queues: tuple[str, ...] = ("content",)
+) -> subprocess.Popen:
+    """A worker process with the scheduler (needed for delays and retries)."""
+    return subprocess.Popen(
+        [sys.executable, "manage.py", "rqworker", *queues, "--with-scheduler", *args],
+        cwd=ROOT,
+        env={**env, "LOG_FILE": "worker.log"},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,  # its own process group, so tests can kill it whole
+    )
+
+
+def stop(process: subprocess.Popen, *, sig: int = signal.SIGKILL) -> None:
+    """Kill a worker and anything in its process group (its work-horse)."""
+    if process.poll() is None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, sig)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.wait(timeout=10)
+
+
+@contextlib.contextmanager
+def running_worker(env: dict[str, str], *args: str, **kwargs) -> Iterator[subprocess.Popen]:
+    process = start_worker(env, *args, **kwargs)
+    try:
+        yield process
+    finally:
+        stop(process)
+
+
+def wait_for(predicate: Callable[[], object], *, timeout: float = 30, every: float = 0.1):
+    """Poll until `predicate()` is truthy; return its value or fail with the timeout."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout}s")
+        time.sleep(every)
