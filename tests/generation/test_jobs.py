@@ -94,7 +94,8 @@ def test_a_succeeded_run_enqueued_again_is_a_no_op(fast_env, author, standins):
         wait_for(lambda: finished(run.pk), timeout=60)
         calls = standins.llm.total
         queues.push_runs([run.pk], queue_name="content")
-        wait_for(lambda: Job.fetch(run.job_id, connection=queues.get_queue().connection).is_finished)
+        connection = queues.get_queue().connection
+        wait_for(lambda: Job.fetch(run.job_id, connection=connection).is_finished)
     assert Post.objects.count() == 1
     assert standins.llm.total == calls
 
@@ -113,3 +114,10 @@ def test_max_time_stops_an_idle_worker(fast_env):
         assert process.wait(timeout=20) == 0
     finally:
         stop(process)
+
+
+def test_queue_dashboard_is_for_staff_only(client, django_user_model):
+    assert client.get("/django-rq/").status_code == 302  # to the admin login
+    user = django_user_model.objects.create_user(username="reader", password="pw-12345678")
+    client.force_login(user)
+    assert client.get("/django-rq/").status_code == 302
