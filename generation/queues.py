@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from urllib.parse import urlsplit, urlunsplit
 
 import django_rq
@@ -74,6 +74,9 @@ def build_job(queue: Queue, run_id: int) -> Job:
 def push_runs(run_ids: list[int], *, queue_name: str, at: datetime | None = None) -> list[Job]:
     """Enqueue (or schedule, with `at`) one job per run in a single Redis round trip."""
     queue = get_queue(queue_name)
+    if at is not None and at.microsecond:
+        # RQ keeps whole seconds and drops the fraction: round up so no job starts early.
+        at = at.replace(microsecond=0) + timedelta(seconds=1)
     try:
         with queue.connection.pipeline() as pipe:
             jobs = [build_job(queue, run_id) for run_id in run_ids]

@@ -168,7 +168,7 @@ def enqueue_posts(
     with transaction.atomic():
         runs = runs_create(request)
     run_ids = [run.pk for run in runs]
-    transaction.on_commit(lambda: _push_or_undo(run_ids, request))
+    transaction.on_commit(lambda: _push_or_undo(run_ids, request, at=runs[0].scheduled_for))
     logger.info(
         "Queued %s run(s) %s on %s (topic=%r, delay=%ss, origin=%s)",
         len(run_ids),
@@ -181,10 +181,7 @@ def enqueue_posts(
     return runs
 
 
-def _push_or_undo(run_ids: list[int], request: GenerationRequest) -> None:
-    at: datetime | None = (
-        timezone.now() + timedelta(seconds=request.delay) if request.delay else None
-    )
+def _push_or_undo(run_ids: list[int], request: GenerationRequest, *, at: datetime | None) -> None:
     try:
         queues.push_runs(run_ids, queue_name=request.queue, at=at)
     except QueueUnavailable:
