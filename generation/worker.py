@@ -10,7 +10,11 @@ What stock RQ lacks, and what this adds:
   counting the attempt; stock RQ notices only after the job's heartbeat expires and its
   600 s maintenance interval comes round.
 - A horse killed on its own (out of memory) has its run's error recorded with the signal.
-- `request_restart` (queue_restart): every worker stops after its current job.
+- `request_restart` (queue_restart): every worker stops after its current job. A
+  pub/sub shutdown reaches live workers at once; a restart time stored in Redis also stops,
+  at their next job boundary, workers that missed the message (starting up, reconnecting).
+- The worker closes its database connections before it forks a horse, so the two
+  processes never share one PostgreSQL socket (the reaper uses the ORM in the worker).
 """
 
 from __future__ import annotations
@@ -21,8 +25,10 @@ import os
 import signal
 
 from django.conf import settings
+from django.db import connections
 from redis import Redis
 from rq.command import send_shutdown_command
+from rq.exceptions import StopRequested
 from rq.worker import Worker
 
 from generation import reaper
@@ -30,15 +36,29 @@ from generation import reaper
 logger = logging.getLogger(__name__)
 
 PR_SET_PDEATHSIG = 1
+RESTART_KEY = "drb:workers:restart"
 
 
 def request_restart(connection: Redis) -> list[str]:
     """Ask every live worker for a warm shutdown: idle ones stop now, busy ones after
     their current job; supervisor then starts fresh ones. Returns the workers' names."""
+    connection.set(RESTART_KEY, repr(_redis_clock(connection)))
     names = [worker.name for worker in Worker.all(connection=connection)]
     for name in names:
         send_shutdown_command(connection, name)
     return names
+
+
+def _redis_clock(connection: Redis) -> float:
+    """Redis's own clock, shared by every host (theirs may disagree)."""
+    seconds, micros = connection.time()
+    return seconds + micros / 1_000_000
+
+
+def restart_requested_since(connection: Redis, started: float) -> bool:
+    """True when queue_restart ran after a worker that started at `started` (epoch)."""
+    value = connection.get(RESTART_KEY)
+    return value is not None and float(value) > started
 
 
 def _die_with_parent() -> None:
@@ -56,6 +76,19 @@ class GenerationWorker(Worker):
         kwargs.setdefault("maintenance_interval", interval)
         kwargs.setdefault("job_monitoring_interval", min(30, interval))
         super().__init__(*args, **kwargs)
+        self.started_epoch = _redis_clock(self.connection)
+
+    def check_for_suspension(self, burst: bool) -> None:
+        # Called before every dequeue: the job boundary where a missed restart is noticed.
+        if restart_requested_since(self.connection, self.started_epoch):
+            self.log.info("Worker %s: restart requested (queue_restart); stopping", self.name)
+            raise StopRequested()
+        super().check_for_suspension(burst)
+
+    def fork_work_horse(self, job, queue) -> None:
+        # A forked horse must not inherit (and then share) the worker's open DB sockets.
+        connections.close_all()
+        super().fork_work_horse(job, queue)
 
     def main_work_horse(self, job, queue) -> None:
         _die_with_parent()

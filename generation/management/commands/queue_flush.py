@@ -1,0 +1,31 @@
+"""Delete failed jobs from Redis (their runs stay failed in the database)."""
+
+from __future__ import annotations
+
+import json
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from generation import monitoring, queues
+from generation.exceptions import GenerationError
+
+
+class Command(BaseCommand):
+    help = "Delete failed jobs, optionally only those that failed more than e.g. 7d ago."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--older-than", default=None, help="Age like 30s, 15m, 12h, 7d.")
+        parser.add_argument("--json", action="store_true", help="Machine-readable output.")
+
+    def handle(self, *args, **options) -> None:
+        try:
+            age = options["older_than"]
+            older_than = monitoring.parse_age(age) if age is not None else None
+            queues.ensure_reachable()
+            count = monitoring.failed_flush(older_than)
+        except GenerationError as exc:
+            raise CommandError(str(exc)) from exc
+        if options["json"]:
+            self.stdout.write(json.dumps({"flushed": count}))
+        else:
+            self.stdout.write(f"{count} failed job(s) deleted; their runs stay failed.")

@@ -1,0 +1,45 @@
+"""Queue failed jobs again: `queue_retry 12` (run id), `queue_retry generation-run-12`, `all`.
+
+A generation job's run resumes from its checkpoint with a fresh set of attempts.
+"""
+
+from __future__ import annotations
+
+import json
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from generation import monitoring, queues
+from generation.exceptions import GenerationError
+
+
+class Command(BaseCommand):
+    help = "Retry failed jobs by run id (12), job id (generation-run-12), or all."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("ids", nargs="+", metavar="ID|all")
+        parser.add_argument("--json", action="store_true", help="Machine-readable output.")
+
+    def handle(self, *args, **options) -> None:
+        ids = options["ids"]
+        job_ids = None if ids == ["all"] else [_job_id(ref) for ref in ids]
+        try:
+            queues.ensure_reachable()
+            result = monitoring.failed_retry(job_ids)
+        except GenerationError as exc:
+            raise CommandError(str(exc)) from exc
+        if result.missing:
+            raise CommandError(
+                f"No failed job {', '.join(result.missing)}; "
+                f"{len(result.requeued)} other job(s) queued again."
+            )
+        if options["json"]:
+            self.stdout.write(json.dumps({"retried": len(result.requeued), **vars(result)}))
+        else:
+            self.stdout.write(f"{len(result.requeued)} failed job(s) queued again.")
+
+
+def _job_id(ref: str) -> str:
+    """A run id (`12`) names its job (`generation-run-12`); anything else is a job id."""
+    ref = ref.strip()
+    return queues.job_id_for(int(ref)) if ref.isdigit() else ref

@@ -1,0 +1,278 @@
+"""What the queues hold and who works them; the operator's failed-job tools.
+
+The `queue_*` commands are thin doors into these functions. Reads never clean up RQ's
+registries (a cleanup runs failure callbacks; that is the workers' job, not a status
+command's). Generation jobs are recognised by their id (`generation-run-<id>`) and shown
+with their run; any other job on the queues is handled the way stock RQ would.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.utils import timezone
+from redis import Redis
+from rq.exceptions import InvalidJobOperation, NoSuchJobError
+from rq.job import Job
+from rq.queue import Queue
+from rq.worker import Worker
+
+from generation import queues, worker
+from generation.admin_actions import runs_retry
+from generation.exceptions import InvalidRequest
+from generation.models import GenerationRun, RunStatus
+
+AGE_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+# Workers heartbeat at least every GENERATION_REAPER_INTERVAL; this much silence is death.
+SILENT_AFTER = 90
+
+
+@dataclass(frozen=True)
+class QueueCounts:
+    name: str
+    waiting: int
+    running: int
+    scheduled: int
+    failed: int
+
+
+@dataclass(frozen=True)
+class WorkerInfo:
+    name: str
+    queues: list[str]
+    state: str
+    pid: int | None
+    hostname: str
+    job_id: str | None
+    run_id: int | None
+    last_seen_seconds: float | None
+    alive: bool
+
+
+@dataclass(frozen=True)
+class FailedJob:
+    job_id: str
+    queue: str
+    run_id: int | None
+    topic: str
+    error: str
+    failed_at: datetime | None
+
+    def as_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["failed_at"] = self.failed_at.isoformat() if self.failed_at else None
+        return data
+
+
+@dataclass
+class RetryResult:
+    requeued: list[str] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)
+
+
+def connection() -> Redis:
+    return queues.get_queue("default").connection
+
+
+def _queue(name: str) -> Queue:
+    return queues.get_queue(name)
+
+
+def queue_counts(names: Iterable[str] | None = None) -> list[QueueCounts]:
+    """Per queue: jobs waiting, running, scheduled (delays and retries) and failed."""
+    result = []
+    for name in names or settings.RQ_QUEUE_NAMES:
+        queue = _queue(name)
+        result.append(
+            QueueCounts(
+                name=name,
+                waiting=queue.count,
+                running=queue.started_job_registry.get_job_count(cleanup=False),
+                scheduled=queue.scheduled_job_registry.get_job_count(cleanup=False),
+                failed=queue.failed_job_registry.get_job_count(cleanup=False),
+            )
+        )
+    return result
+
+
+def queue_overview() -> dict[str, Any]:
+    """Queues and workers, JSON-ready: what `queue_status` shows."""
+    return {
+        "queues": [asdict(counts) for counts in queue_counts()],
+        "workers": [asdict(info) for info in workers_list()],
+    }
+
+
+def workers_list() -> list[WorkerInfo]:
+    """Registered workers with what they run now; `alive` is False once they fall silent."""
+    now = timezone.now()
+    infos = [_worker_info(item, now) for item in Worker.all(connection=connection())]
+    return sorted(infos, key=lambda info: info.name)
+
+
+def _worker_info(item: Worker, now: datetime) -> WorkerInfo:
+    job_id = item.get_current_job_id()
+    seen = item.last_heartbeat
+    age = (now - seen.replace(tzinfo=seen.tzinfo or UTC)).total_seconds() if seen else None
+    return WorkerInfo(
+        name=item.name,
+        queues=item.queue_names(),
+        state=str(item.get_state()),
+        pid=item.pid,
+        hostname=item.hostname or "",
+        job_id=job_id,
+        run_id=queues.run_id_from_job_id(job_id) if job_id else None,
+        last_seen_seconds=round(age, 1) if age is not None else None,
+        alive=age is not None and age < SILENT_AFTER,
+    )
+
+
+def failed_jobs(names: Iterable[str] | None = None) -> list[FailedJob]:
+    """Every job in the failed registries, newest failure first."""
+    found = []
+    for name in names or settings.RQ_QUEUE_NAMES:
+        registry = _queue(name).failed_job_registry
+        for job_id in registry.get_job_ids(cleanup=False):
+            found.append(_failed_job(registry.connection, name, job_id))
+    runs = _runs_of(job.run_id for job in found)
+    found = [_with_run(job, runs.get(job.run_id)) for job in found]
+    oldest = datetime.min.replace(tzinfo=UTC)
+    return sorted(found, key=lambda job: job.failed_at or oldest, reverse=True)
+
+
+def _failed_job(redis: Redis, queue_name: str, job_id: str) -> FailedJob:
+    try:
+        job = Job.fetch(job_id, connection=redis)
+    except NoSuchJobError:  # the registry outlived the job's hash
+        return FailedJob(job_id, queue_name, queues.run_id_from_job_id(job_id), "", "", None)
+    return FailedJob(
+        job_id=job_id,
+        queue=queue_name,
+        run_id=queues.run_id_from_job_id(job_id),
+        topic="",
+        error=_last_line(_job_error(job)),
+        failed_at=job.ended_at,
+    )
+
+
+def _job_error(job: Job) -> str:
+    result = job.latest_result()
+    if result is not None and result.exc_string:
+        return result.exc_string
+    return job._exc_info or ""  # set by FailedJobRegistry.add (the reaper, abandoned jobs)
+
+
+def _last_line(text: str) -> str:
+    lines = [line.strip() for line in (text or "").splitlines() if line.strip()]
+    return lines[-1][:300] if lines else ""
+
+
+def _runs_of(run_ids: Iterable[int | None]) -> dict[int, GenerationRun]:
+    ids = {run_id for run_id in run_ids if run_id is not None}
+    return GenerationRun.objects.only("pk", "topic", "errors").in_bulk(ids)
+
+
+def _with_run(job: FailedJob, run: GenerationRun | None) -> FailedJob:
+    """The run's own record of its last error beats RQ's traceback."""
+    if run is None:
+        return job
+    error = run.errors[-1]["error"] if run.errors else job.error
+    return FailedJob(job.job_id, job.queue, job.run_id, run.topic, _last_line(error), job.failed_at)
+
+
+def failed_retry(job_ids: Iterable[str] | None = None) -> RetryResult:
+    """Queue failed jobs again: those named, or all of them with None.
+
+    A generation job's run goes back to `queued` with a fresh set of attempts (the full
+    GENERATION_RETRY_INTERVALS policy; its error history stays) and resumes at its last
+    checkpoint: the same path as the admin's "retry" action. Any other job is requeued as
+    RQ does it (`FailedJobRegistry.requeue`). Ids that name no failed job are reported in
+    `missing`.
+    """
+    located = _failed_locations()
+    result = RetryResult()
+    for job_id in list(located) if job_ids is None else list(dict.fromkeys(job_ids)):
+        (result.requeued if job_id in located else result.missing).append(job_id)
+    _requeue(located, result.requeued)
+    return result
+
+
+def _failed_locations() -> dict[str, str]:
+    """job id → queue name for every failed job."""
+    located = {}
+    for name in settings.RQ_QUEUE_NAMES:
+        for job_id in _queue(name).failed_job_registry.get_job_ids(cleanup=False):
+            located[job_id] = name
+    return located
+
+
+def _requeue(located: dict[str, str], job_ids: list[str]) -> None:
+    run_ids = {
+        queues.run_id_from_job_id(job_id): job_id
+        for job_id in job_ids
+        if queues.run_id_from_job_id(job_id) is not None
+    }
+    failed_runs = set(
+        GenerationRun.objects.filter(pk__in=run_ids, status=RunStatus.FAILED).values_list(
+            "pk", flat=True
+        )
+    )
+    if failed_runs:
+        runs_retry(failed_runs)
+    for job_id in job_ids:
+        if queues.run_id_from_job_id(job_id) not in failed_runs:
+            _requeue_plain(located[job_id], job_id)
+
+
+def _requeue_plain(queue_name: str, job_id: str) -> None:
+    registry = _queue(queue_name).failed_job_registry
+    try:
+        registry.requeue(job_id)
+    except (NoSuchJobError, InvalidJobOperation):  # its hash expired: nothing to run
+        registry.remove(job_id)
+
+
+def failed_flush(older_than: timedelta | None = None) -> int:
+    """Delete failed jobs (those that failed longer ago than `older_than`); returns how many.
+
+    The runs keep their record (status failed, every attempt's error).
+    """
+    cutoff = timezone.now() - older_than if older_than else None
+    deleted = 0
+    for name in settings.RQ_QUEUE_NAMES:
+        registry = _queue(name).failed_job_registry
+        for job_id in registry.get_job_ids(cleanup=False):
+            deleted += _flush_one(registry, job_id, cutoff)
+    return deleted
+
+
+def _flush_one(registry: Any, job_id: str, cutoff: datetime | None) -> int:
+    try:
+        job = Job.fetch(job_id, connection=registry.connection)
+    except NoSuchJobError:
+        registry.remove(job_id)
+        return 1
+    if cutoff is not None and job.ended_at is not None and job.ended_at > cutoff:
+        return 0
+    registry.remove(job, delete_job=True)
+    return 1
+
+
+def parse_age(text: str) -> timedelta:
+    """'7d', '12h', '30m', '45s' or '2w' as a timedelta; InvalidRequest otherwise."""
+    match = re.fullmatch(r"\s*(\d+)\s*([smhdw])\s*", text or "")
+    if not match:
+        raise InvalidRequest(
+            f"--older-than must be a number and a unit (s, m, h, d or w), like 7d; got {text!r}."
+        )
+    return timedelta(**{AGE_UNITS[match[2]]: int(match[1])})
+
+
+def workers_restart() -> list[str]:
+    """Every worker stops after its current job (idle ones at once); returns their names."""
+    return worker.request_restart(connection())

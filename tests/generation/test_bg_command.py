@@ -1,0 +1,120 @@
+"""`generate_deep_research_bg`: queues through the one door, refuses bad input, follows runs."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from datetime import timedelta
+from io import StringIO
+
+import pytest
+from django.core.management import CommandError, call_command
+from rq.job import Job
+
+from blog.models import Post
+from generation import queues
+from generation.models import GenerationRun, RunStatus
+from tests.workers import ROOT, running_worker, wait_for
+
+FAST = {
+    "GENERATION_RETRY_INTERVALS": "1,1,1",
+    "GENERATION_LEASE_SECONDS": "3",
+    "GENERATION_HEARTBEAT_SECONDS": "1",
+    "GENERATION_REAPER_INTERVAL": "1",
+    "GENERATION_LLM_MAX_RETRIES": "0",
+}
+
+
+def bg(*args: str) -> str:
+    out = StringIO()
+    call_command("generate_deep_research_bg", *args, stdout=out, stderr=StringIO())
+    return out.getvalue()
+
+
+def queued_job_ids() -> list[str]:
+    return queues.get_queue("content").get_job_ids()
+
+
+@pytest.mark.django_db
+def test_bg_command_queues_runs_and_prints_their_ids(author, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        out = bg("--count", "2", "--topic", "Redis streams", "--author", "writer")
+    runs = list(GenerationRun.objects.order_by("pk"))
+    assert out.splitlines()[0] == "Queued successfully!"
+    assert all(str(run.pk) in out for run in runs) and len(runs) == 2
+    assert {run.topic for run in runs} == {"Redis streams"}
+    assert all(run.status == RunStatus.QUEUED and run.origin == "command" for run in runs)
+    assert queued_job_ids() == [f"generation-run-{run.pk}" for run in runs]
+    assert Job.fetch(runs[0].job_id, connection=queues.get_queue().connection).args == (runs[0].pk,)
+
+
+@pytest.mark.django_db
+def test_bg_command_json_prints_only_the_object(author, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        out = bg("--count", "3", "--author", str(author.pk), "--delay", "60", "--json")
+    payload = json.loads(out)
+    ids = list(GenerationRun.objects.order_by("pk").values_list("pk", flat=True))
+    assert payload == {"queued": 3, "run_ids": ids, "queue": "content", "delay": 60.0}
+    assert queues.get_queue("content").scheduled_job_registry.count == 3
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--count", "0"], "Count must be between 1 and"),
+        (["--count", "101"], "Count must be between 1 and 100"),
+        (["--author", "nobody"], "Author 'nobody' does not exist."),
+        (["--delay", "-1"], "Delay must be zero or more seconds"),
+        (["--queue", "nope"], "Unknown queue 'nope'"),
+    ],
+)
+def test_bg_command_refuses_bad_input_and_queues_nothing(author, settings, args, message):
+    settings.GENERATION_MAX_BATCH = 100
+    with pytest.raises(CommandError, match=message) as info:
+        bg("--author", "writer", *args)
+    assert "\n" not in str(info.value)
+    assert GenerationRun.objects.count() == 0
+    assert all(queues.get_queue(name).count == 0 for name in settings.RQ_QUEUE_NAMES)
+
+
+def test_bg_command_with_redis_down_fails_in_one_line_and_writes_nothing(worker_env, author):
+    result = subprocess.run(
+        [sys.executable, "manage.py", "generate_deep_research_bg", "--author", "writer"],
+        cwd=ROOT,
+        env={**worker_env, "REDIS_URL": "redis://127.0.0.1:6390/0"},
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert result.returncode != 0
+    assert result.stdout == ""
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert "Redis is unreachable at redis://127.0.0.1:6390/0" in result.stderr
+    assert GenerationRun.objects.count() == 0
+
+
+@pytest.mark.workers
+def test_bg_command_follows_runs_to_a_post(worker_env, author):
+    with running_worker({**worker_env, **FAST}):
+        out = bg("--topic", "Python async I/O", "--author", "writer", "--follow")
+    run = GenerationRun.objects.get()
+    assert run.status == RunStatus.SUCCEEDED, run.errors
+    assert Post.objects.get().pk == run.post_id
+    assert f"Run {run.pk}: succeeded" in out and run.post.get_absolute_url() in out
+
+
+@pytest.mark.workers
+def test_bg_command_delay_is_honoured(worker_env, author):
+    out = bg("--topic", "Django caching", "--author", "writer", "--delay", "3", "--json")
+    (run_id,) = json.loads(out)["run_ids"]
+    with running_worker({**worker_env, **FAST}):
+        time.sleep(1.5)
+        assert GenerationRun.objects.get(pk=run_id).status == RunStatus.QUEUED
+        run = wait_for(
+            lambda: GenerationRun.objects.filter(pk=run_id, status=RunStatus.SUCCEEDED).first(),
+            timeout=60,
+        )
+    assert run.started_at >= run.created_at + timedelta(seconds=2.8)
