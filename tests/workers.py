@@ -29,12 +29,12 @@ def start_worker(
 
 
 def stop(process: subprocess.Popen, *, sig: int = signal.SIGKILL) -> None:
-    """Kill a worker and anything in its process group (its work-horse)."""
-    if process.poll() is None:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, sig)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            process.wait(timeout=10)
+    """Kill a worker and what is left of its process group (its scheduler), even when the
+    worker itself is already dead (a crash test killed it)."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(process.pid, sig)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        process.wait(timeout=10)
 
 
 @contextlib.contextmanager
