@@ -21,6 +21,8 @@ POLL_SECONDS = 0.5
 
 class Command(BaseCommand):
     help = "Queue posts for generation by the RQ workers and return at once."
+    # It must return at once: the system checks (over a second here) guard servers, not this.
+    requires_system_checks: list = []
 
     def add_arguments(self, parser: CommandParser) -> None:
         add_post_arguments(parser)
