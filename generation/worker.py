@@ -77,9 +77,24 @@ class GenerationWorker(Worker):
         kwargs.setdefault("job_monitoring_interval", min(30, interval))
         super().__init__(*args, **kwargs)
         self.started_epoch = _redis_clock(self.connection)
+        self._in_work_loop = False
+
+    def bootstrap(self, *args, **kwargs) -> None:
+        # Stock RQ registers the worker (and subscribes to commands) before it installs its
+        # signal handlers, so a queue_restart or SIGTERM in that window killed it with a
+        # KeyboardInterrupt (exit 1). Install them first; `_shutdown` notes early requests.
+        self._install_signal_handlers()
+        super().bootstrap(*args, **kwargs)
+
+    def _shutdown(self) -> None:
+        if not self._in_work_loop:
+            self._stop_requested = True  # the work loop checks it before its first dequeue
+            return
+        super()._shutdown()
 
     def check_for_suspension(self, burst: bool) -> None:
         # Called before every dequeue: the job boundary where a missed restart is noticed.
+        self._in_work_loop = True
         if restart_requested_since(self.connection, self.started_epoch):
             self.log.info("Worker %s: restart requested (queue_restart); stopping", self.name)
             raise StopRequested()
@@ -88,11 +103,14 @@ class GenerationWorker(Worker):
     def fork_work_horse(self, job, queue) -> None:
         # A forked horse must not inherit (and then share) the worker's open DB sockets.
         connections.close_all()
+        self._worker_pid = os.getpid()
         super().fork_work_horse(job, queue)
 
     def main_work_horse(self, job, queue) -> None:
         _die_with_parent()
-        if os.getppid() == 1:  # the worker died between fork() and prctl()
+        # The worker died between fork() and prctl(): the horse was already re-parented (to
+        # init or a container's subreaper, hence no test for pid 1) and must not run.
+        if os.getppid() != self._worker_pid:
             os._exit(1)
         super().main_work_horse(job, queue)
 
@@ -118,5 +136,7 @@ class GenerationWorker(Worker):
         super().run_maintenance_tasks()
         try:
             reaper.reap_expired_runs(self.connection)
+        except StopRequested:  # a warm shutdown arrived meanwhile: let the work loop stop
+            raise
         except Exception:  # the reaper must never take the worker down with it
             logger.exception("Reaper failed; it will try again next interval")
