@@ -28,7 +28,9 @@ from django.conf import settings
 from django.db import connections
 from redis import Redis
 from rq.command import send_shutdown_command
+from rq.defaults import DEFAULT_LOGGING_DATE_FORMAT, DEFAULT_LOGGING_FORMAT
 from rq.exceptions import StopRequested
+from rq.scheduler import RQScheduler
 from rq.worker import Worker
 
 from generation import reaper
@@ -70,6 +72,15 @@ def _die_with_parent() -> None:
         logger.warning("PR_SET_PDEATHSIG unavailable; relying on the run lease alone")
 
 
+class _Scheduler(RQScheduler):
+    """RQ's scheduler process, which also dies with its worker: an orphan would keep the
+    scheduler lock (and run) long after its worker was killed."""
+
+    def work(self) -> None:
+        _die_with_parent()
+        super().work()
+
+
 class GenerationWorker(Worker):
     def __init__(self, *args, **kwargs) -> None:
         interval = max(1, int(settings.GENERATION_REAPER_INTERVAL))
@@ -91,6 +102,35 @@ class GenerationWorker(Worker):
             self._stop_requested = True  # the work loop checks it before its first dequeue
             return
         super()._shutdown()
+
+    def _start_scheduler(
+        self,
+        burst: bool = False,
+        logging_level: str | None = "INFO",
+        date_format: str = DEFAULT_LOGGING_DATE_FORMAT,
+        log_format: str = DEFAULT_LOGGING_FORMAT,
+    ) -> None:
+        # RQ's own body, with the scheduler class swapped for one that dies with the worker.
+        self.scheduler = _Scheduler(
+            self.queues,
+            connection=self.connection,
+            logging_level=logging_level if logging_level is not None else self.log.level,
+            date_format=date_format,
+            log_format=log_format,
+            serializer=self.serializer,
+        )
+        self.scheduler.acquire_locks()
+        if not self.scheduler.acquired_locks:
+            return
+        if not burst:
+            self.scheduler.start()
+            return
+        try:
+            self.scheduler.register_birth()
+            self.scheduler.enqueue_scheduled_jobs()
+        finally:
+            self.scheduler.release_locks()
+            self.scheduler.register_death()
 
     def check_for_suspension(self, burst: bool) -> None:
         # Called before every dequeue: the job boundary where a missed restart is noticed.

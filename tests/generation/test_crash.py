@@ -63,10 +63,13 @@ def test_killing_the_worker_alone_takes_its_horse_down_and_one_post_results(
     first = start_worker(fast_env)
     try:
         horse = horse_of(first)
+        children = psutil.Process(first.pid).children()  # the horse and the RQ scheduler
+        assert len(children) == 2
         wait_for(lambda: in_stage(run.pk, "outline"), timeout=30)
         os.kill(first.pid, signal.SIGKILL)  # the main process only
-        horse.wait(timeout=5)  # PR_SET_PDEATHSIG: the horse dies with its parent
-        assert not horse.is_running()
+        # PR_SET_PDEATHSIG: the horse and the scheduler die with their parent, no orphans.
+        gone, alive = psutil.wait_procs(children, timeout=5)
+        assert not alive and horse in gone
         killed_at = time.monotonic()
         calls_at_kill = standins.llm.total
         time.sleep(1)
