@@ -23,22 +23,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.common import scratch_database  # noqa: E402
 from standins.llm_server import LLMStandin  # noqa: E402
 from standins.web import WebStandin  # noqa: E402
 from standins.writer import WriterResponder  # noqa: E402
 
 PAGE_DELAY = 0.3
-
-
-def scratch_database(url: str) -> None:
-    """Create the scratch database named in `url` if it does not exist."""
-    import psycopg
-
-    name = url.rsplit("/", 1)[1]
-    admin = url.rsplit("/", 1)[0] + "/postgres"
-    with psycopg.connect(admin, autocommit=True) as conn:
-        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
-            conn.execute(f'CREATE DATABASE "{name}"')
 
 
 def configure(llm: LLMStandin, web: WebStandin, concurrency: int) -> None:

@@ -26,23 +26,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.common import scratch_database  # noqa: E402
+
 # Not db 13: tests/generation uses it for its worker tests (and 14 is pipeline_bench's).
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/12")
 ENQUEUE_COUNT = 1000
 LATENCY_JOBS = 50
 NOOP_JOBS = 200
 RSS_EVERY = 50
-
-
-def scratch_database(url: str) -> None:
-    """Create the scratch database named in `url` if it does not exist."""
-    import psycopg
-
-    name = url.rsplit("/", 1)[1]
-    admin = url.rsplit("/", 1)[0] + "/postgres"
-    with psycopg.connect(admin, autocommit=True) as conn:
-        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
-            conn.execute(f'CREATE DATABASE "{name}"')
 
 
 def configure() -> None:

@@ -13,6 +13,15 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 
+# Settings that make retries, leases and the reaper fast enough for tests.
+FAST = {
+    "GENERATION_RETRY_INTERVALS": "1,1,1",
+    "GENERATION_LEASE_SECONDS": "3",
+    "GENERATION_HEARTBEAT_SECONDS": "1",
+    "GENERATION_REAPER_INTERVAL": "1",
+    "GENERATION_LLM_MAX_RETRIES": "0",
+}
+
 
 def start_worker(
     env: dict[str, str], *args: str, queues: tuple[str, ...] = ("content",)

@@ -20,20 +20,6 @@ POSTS_URL = "/admin/blog/post/"
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def admin_user(django_user_model):
-    return django_user_model.objects.create_superuser(
-        username="editor", email="editor@example.com", password="editor-password-1"
-    )
-
-
-@pytest.fixture
-def admin_client_(admin_user) -> Client:
-    client = Client()
-    client.force_login(admin_user)
-    return client
-
-
 def _staff(django_user_model, username: str, *perms: str):
     user = django_user_model.objects.create_user(
         username=username, password="staff-password-1", is_staff=True

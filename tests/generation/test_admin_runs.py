@@ -24,20 +24,6 @@ STATUS_URL = "/admin/generation/runs/status.json"
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def admin_user(django_user_model):
-    return django_user_model.objects.create_superuser(
-        username="editor", email="editor@example.com", password="editor-password-1"
-    )
-
-
-@pytest.fixture
-def admin_client_(admin_user) -> Client:
-    client = Client()
-    client.force_login(admin_user)
-    return client
-
-
 def _run(author, **fields) -> GenerationRun:
     fields.setdefault("topic", "LLM optimization")
     return GenerationRun.objects.create(author=author, **fields)

@@ -16,15 +16,7 @@ from rq.job import Job
 from blog.models import Post
 from generation import queues
 from generation.models import GenerationRun, RunStatus
-from tests.workers import ROOT, running_worker, wait_for
-
-FAST = {
-    "GENERATION_RETRY_INTERVALS": "1,1,1",
-    "GENERATION_LEASE_SECONDS": "3",
-    "GENERATION_HEARTBEAT_SECONDS": "1",
-    "GENERATION_REAPER_INTERVAL": "1",
-    "GENERATION_LLM_MAX_RETRIES": "0",
-}
+from tests.workers import FAST, ROOT, running_worker, wait_for
 
 
 def bg(*args: str) -> str:

@@ -15,7 +15,7 @@ import pytest
 from blog.models import Post
 from generation import service
 from generation.models import GenerationRun, RunStatus
-from tests.generation.test_jobs import FAST, finished
+from tests.generation.test_jobs import finished
 from tests.workers import running_worker, start_worker, stop, wait_for
 
 pytestmark = [
@@ -23,12 +23,6 @@ pytestmark = [
     pytest.mark.django_db(transaction=True),
     pytest.mark.llm_options(latency=0.4),
 ]
-
-
-@pytest.fixture
-def fast_env(worker_env, settings):
-    settings.GENERATION_RETRY_INTERVALS = [1, 1, 1]
-    return {**worker_env, **FAST}
 
 
 def horse_of(worker: psutil.Popen | object) -> psutil.Process:

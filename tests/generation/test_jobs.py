@@ -16,20 +16,6 @@ from tests.workers import running_worker, start_worker, stop, wait_for
 
 pytestmark = [pytest.mark.workers, pytest.mark.django_db(transaction=True)]
 
-FAST = {
-    "GENERATION_RETRY_INTERVALS": "1,1,1",
-    "GENERATION_LEASE_SECONDS": "3",
-    "GENERATION_HEARTBEAT_SECONDS": "1",
-    "GENERATION_REAPER_INTERVAL": "1",
-    "GENERATION_LLM_MAX_RETRIES": "0",
-}
-
-
-@pytest.fixture
-def fast_env(worker_env, settings):
-    settings.GENERATION_RETRY_INTERVALS = [1, 1, 1]
-    return {**worker_env, **FAST}
-
 
 def run_of(run_id: int) -> GenerationRun:
     return GenerationRun.objects.get(pk=run_id)
