@@ -1,7 +1,7 @@
 """The run admin: a live list of generation runs and a read-only history of each one.
 
 Runs are never edited by hand; the only ways to change one are the two actions (retry
-failed, cancel waiting), which go through `generation.admin_actions`.
+failed, cancel waiting), which go through `generation.service`.
 """
 
 from __future__ import annotations
@@ -15,9 +15,9 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
 from generation import selectors
-from generation.admin_actions import runs_cancel, runs_retry
 from generation.exceptions import QueueUnavailable
 from generation.models import STAGE_ORDER, GenerationRun, ResearchSource, Stage
+from generation.service import runs_cancel, runs_retry
 
 EMPTY = "—"
 CHANGE_PERMISSION = "generation.change_generationrun"

@@ -22,9 +22,19 @@ from django.utils import timezone
 from generation import queues
 from generation.exceptions import InvalidRequest, QueueUnavailable
 from generation.models import GenerationRun, Origin, RunStatus
+from generation.operations import CancelResult, runs_cancel, runs_retry
 from generation.pipeline.runner import execute_run
 
 logger = logging.getLogger(__name__)
+
+__all__ = [
+    "CancelResult",
+    "enqueue_posts",
+    "generate_posts",
+    "run_generation",
+    "runs_cancel",
+    "runs_retry",
+]
 
 AuthorRef = AbstractBaseUser | int | str | None
 

@@ -1,4 +1,6 @@
-"""Operator actions on runs from the admin: retry failed runs, cancel waiting ones.
+"""Operator actions on runs: retry failed runs, cancel waiting ones.
+
+Reached through `generation.service` by the admin's actions and by `queue_retry`.
 
 Both change the database first (the source of truth) and touch Redis after the commit,
 through the same queue plumbing the service uses.
@@ -60,7 +62,7 @@ def runs_retry(run_ids: Iterable[int]) -> int:
     for run in runs:
         by_queue[run.queue_name].append(run.pk)
     transaction.on_commit(lambda: _push_all_or_undo(by_queue))
-    logger.info("Admin retried %s failed run(s): %s", len(runs), [run.pk for run in runs])
+    logger.info("Retried %s failed run(s): %s", len(runs), [run.pk for run in runs])
     return len(runs)
 
 
@@ -110,7 +112,7 @@ def runs_cancel(run_ids: Iterable[int]) -> CancelResult:
             status=RunStatus.CANCELED, next_retry_at=None, finished_at=timezone.now()
         )
     removed = _jobs_cancel(runs)
-    logger.info("Admin canceled %s run(s): %s", len(runs), [run.pk for run in runs])
+    logger.info("Canceled %s run(s): %s", len(runs), [run.pk for run in runs])
     return CancelResult(canceled=len(runs), skipped=len(set(ids)) - len(runs), jobs_removed=removed)
 
 
