@@ -82,6 +82,12 @@ class GenerationRunAdmin(admin.ModelAdmin):
     actions = ("retry_failed", "cancel_queued")
     view_on_site = False
     inlines = (ResearchSourceInline,)
+
+    def changelist_view(self, request, extra_context=None):
+        # Costs are visible per day too, not only per run.
+        extra_context = {**(extra_context or {}), "usage_by_day": selectors.usage_by_day()}
+        return super().changelist_view(request, extra_context=extra_context)
+
     fieldsets = (
         (
             "Parameters",

@@ -6,11 +6,12 @@ row looks the same whether the page drew it or the poller refreshed it.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import Count, QuerySet, Sum
+from django.db.models.functions import TruncDate
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 
@@ -102,3 +103,30 @@ def runs_status(run_ids: list[int]) -> list[dict[str, Any]]:
     now = timezone.now()
     runs = run_list_admin().filter(pk__in=run_ids[:STATUS_IDS_MAX])
     return [run_status_row(run, now=now) for run in runs]
+
+
+def usage_by_day(*, days: int = 7) -> list[dict[str, Any]]:
+    """Runs, tokens and estimated cost per day (in TIME_ZONE), newest day first."""
+    since = timezone.localdate() - timedelta(days=days - 1)
+    rows = (
+        GenerationRun.objects.filter(created_at__date__gte=since)
+        .annotate(day=TruncDate("created_at"))
+        .values("day")
+        .annotate(
+            runs=Count("id"),
+            prompt_tokens=Sum("prompt_tokens"),
+            completion_tokens=Sum("completion_tokens"),
+            cost_usd=Sum("cost_usd"),
+        )
+        .order_by("-day")
+    )
+    return [
+        {
+            "day": row["day"].isoformat(),
+            "runs": row["runs"],
+            "tokens": (row["prompt_tokens"] or 0) + (row["completion_tokens"] or 0),
+            "cost_usd": str(row["cost_usd"] or Decimal(0)),
+            "cost": cost_label(row["cost_usd"] or 0),
+        }
+        for row in rows
+    ]

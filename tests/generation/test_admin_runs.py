@@ -328,3 +328,26 @@ def test_demo_banner(admin_client_, settings, monkeypatch, demo, base_url, shown
     page = admin_client_.get("/admin/").content.decode()
     banner = "Offline demo: posts are written by the bundled stand-in LLM from a bundled corpus"
     assert (banner in page) is shown
+
+
+def test_run_list_shows_tokens_and_cost_per_day(admin_client_, admin_user):
+    from datetime import timedelta
+    from decimal import Decimal
+
+    from django.utils import timezone
+
+    today = _run(admin_user, prompt_tokens=1000, completion_tokens=500, cost_usd=Decimal("0.25"))
+    _run(admin_user, prompt_tokens=10, completion_tokens=5, cost_usd=Decimal("0.50"))
+    old = _run(admin_user, prompt_tokens=7, completion_tokens=3, cost_usd=Decimal("1.00"))
+    GenerationRun.objects.filter(pk=old.pk).update(created_at=timezone.now() - timedelta(days=2))
+
+    from generation.selectors import usage_by_day
+
+    rows = usage_by_day()
+    assert [(r["runs"], r["tokens"], r["cost_usd"]) for r in rows] == [
+        (2, 1515, "0.750000"),
+        (1, 10, "1.000000"),
+    ]
+    assert rows[0]["day"] == timezone.localdate(today.created_at).isoformat()
+    page = admin_client_.get(RUNS_URL).content.decode()
+    assert "Last 7 days" in page and "1515" in page
