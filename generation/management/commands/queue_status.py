@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from rich.console import Console
@@ -22,10 +21,7 @@ class Command(BaseCommand):
     def handle(self, *args, **options) -> None:
         try:
             queues.ensure_reachable()
-            overview = {
-                "queues": [asdict(row) for row in monitoring.queue_counts()],
-                "workers": [asdict(row) for row in monitoring.workers_list()],
-            }
+            overview = monitoring.queue_overview()
         except GenerationError as exc:
             raise CommandError(str(exc)) from exc
         if options["json"]:
