@@ -81,11 +81,14 @@ def split_passages(text: str, *, target: int = 600) -> list[str]:
     passages: list[str] = []
     current = ""
     for block in (line.strip() for line in text.splitlines()):
-        for piece in _pieces(block, target):
+        for index, piece in enumerate(_pieces(block, target)):
             if current and len(current) + len(piece) + 1 > target:
                 passages.append(current)
                 current = ""
-            current = f"{current} {piece}".strip()
+            # Lines stay lines (a heading must not run into the sentence after it);
+            # the sentences of one long paragraph stay on one line.
+            separator = " " if index else "\n"
+            current = f"{current}{separator}{piece}" if current else piece
         if current and len(current) >= target // 2:
             passages.append(current)
             current = ""

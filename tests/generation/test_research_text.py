@@ -89,3 +89,14 @@ def test_rank_documents_prefers_the_text_about_the_queries():
     scores = rank_documents(texts, ["speculative decoding draft model"])
     assert scores[1] == 1.0
     assert scores[0] == scores[2] == 0.0
+
+
+def test_passages_keep_a_heading_on_its_own_line():
+    from generation.research.text import split_passages
+
+    text = "Queues and workers\nA queue is a list of job ids. Workers take jobs from it."
+    (passage,) = split_passages(text)
+    assert passage.splitlines() == [
+        "Queues and workers",
+        "A queue is a list of job ids. Workers take jobs from it.",
+    ]
