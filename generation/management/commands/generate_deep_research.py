@@ -22,6 +22,18 @@ def add_post_arguments(parser: CommandParser) -> None:
     parser.add_argument("--category", default="", help="Category name (created if missing).")
 
 
+def post_options(options: dict) -> dict:
+    """The service keyword arguments those shared options stand for."""
+    return {
+        "count": options["count"],
+        "topic": options["topic"],
+        "publish": options["publish"],
+        "author": options["author"],
+        "tags": not options["no_tags"],
+        "category": options["category"],
+    }
+
+
 class Command(BaseCommand):
     help = "Research and write posts synchronously (same pipeline as the background jobs)."
 
@@ -32,15 +44,7 @@ class Command(BaseCommand):
         console = Console(file=self.stdout, highlight=False)
         with _StageProgress(console) as display:
             try:
-                runs = service.generate_posts(
-                    count=options["count"],
-                    topic=options["topic"],
-                    publish=options["publish"],
-                    author=options["author"],
-                    tags=not options["no_tags"],
-                    category=options["category"],
-                    progress=display.update,
-                )
+                runs = service.generate_posts(**post_options(options), progress=display.update)
             except GenerationError as exc:
                 raise CommandError(str(exc)) from exc
         for run in runs:

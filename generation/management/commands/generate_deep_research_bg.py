@@ -12,7 +12,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from generation import service
 from generation.exceptions import GenerationError
-from generation.management.commands.generate_deep_research import add_post_arguments
+from generation.management.commands.generate_deep_research import add_post_arguments, post_options
 from generation.models import STAGE_ORDER, GenerationRun, Origin, RunStatus
 
 FINISHED = (RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.CANCELED)
@@ -34,13 +34,8 @@ class Command(BaseCommand):
     def handle(self, *args, **options) -> None:
         try:
             runs = service.enqueue_posts(
-                count=options["count"],
-                topic=options["topic"],
-                publish=options["publish"],
+                **post_options(options),
                 delay=options["delay"],
-                author=options["author"],
-                tags=not options["no_tags"],
-                category=options["category"],
                 queue=options["queue"],
                 origin=Origin.COMMAND,
             )

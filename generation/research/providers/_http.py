@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 
 from generation.exceptions import FetchRefused, ProviderError
-from generation.research.base import FetchFailed
+from generation.research.base import FetchFailed, SearchHit
 
 MAX_API_BYTES = 5_000_000
 _TAG = re.compile(r"<[^>]+>")
@@ -73,3 +73,21 @@ def as_text(value: Any) -> str:
     if not isinstance(value, str | int | float):
         return ""
     return " ".join(unescape(_TAG.sub("", str(value))).split())
+
+
+def web_hits(
+    items: list, provider: str, *, limit: int, snippet: str, published: tuple[str, ...]
+) -> list[SearchHit]:
+    """Search hits from a web-search API's list of results (url, title and the named
+    snippet and date fields); results without a URL are skipped."""
+    hits = [
+        SearchHit(
+            url=as_text(item.get("url")),
+            title=as_text(item.get("title")),
+            snippet=as_text(item.get(snippet)),
+            provider=provider,
+            published=as_text(next((item[key] for key in published if item.get(key)), "")),
+        )
+        for item in items
+    ]
+    return [hit for hit in hits if hit.url][:limit]

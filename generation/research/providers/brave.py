@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 
 from generation.research.base import SearchHit
-from generation.research.providers._http import api_json, as_list, as_text
+from generation.research.providers._http import api_json, as_list, web_hits
 
 DEFAULT_API = "https://api.search.brave.com"
 MAX_COUNT = 20  # the API's own limit per request
@@ -31,14 +31,6 @@ class BraveProvider:
         )
         web = data.get("web") if isinstance(data, dict) else None
         items = as_list(web.get("results") if isinstance(web, dict) else None)
-        hits = [
-            SearchHit(
-                url=as_text(item.get("url")),
-                title=as_text(item.get("title")),
-                snippet=as_text(item.get("description")),
-                provider=self.name,
-                published=as_text(item.get("page_age") or item.get("age")),
-            )
-            for item in items
-        ]
-        return [hit for hit in hits if hit.url][:limit]
+        return web_hits(
+            items, self.name, limit=limit, snippet="description", published=("page_age", "age")
+        )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 
 from generation.research.base import SearchHit
-from generation.research.providers._http import api_json, as_list, as_text
+from generation.research.providers._http import api_json, as_list, web_hits
 
 
 class SearxngProvider:
@@ -18,14 +18,6 @@ class SearxngProvider:
         params = {"q": query, "format": "json"}
         data = await api_json(http, self.name, f"{self.base_url}/search", params=params)
         items = as_list(data.get("results") if isinstance(data, dict) else None)
-        hits = [
-            SearchHit(
-                url=as_text(item.get("url")),
-                title=as_text(item.get("title")),
-                snippet=as_text(item.get("content")),
-                provider=self.name,
-                published=as_text(item.get("publishedDate")),
-            )
-            for item in items
-        ]
-        return [hit for hit in hits if hit.url][:limit]
+        return web_hits(
+            items, self.name, limit=limit, snippet="content", published=("publishedDate",)
+        )

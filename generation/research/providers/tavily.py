@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 
 from generation.research.base import SearchHit
-from generation.research.providers._http import api_json, as_list, as_text
+from generation.research.providers._http import api_json, as_list, web_hits
 
 DEFAULT_API = "https://api.tavily.com"
 
@@ -30,14 +30,6 @@ class TavilyProvider:
             json_body={"query": query, "max_results": limit, "search_depth": "basic"},
         )
         items = as_list(data.get("results") if isinstance(data, dict) else None)
-        hits = [
-            SearchHit(
-                url=as_text(item.get("url")),
-                title=as_text(item.get("title")),
-                snippet=as_text(item.get("content")),
-                provider=self.name,
-                published=as_text(item.get("published_date")),
-            )
-            for item in items
-        ]
-        return [hit for hit in hits if hit.url][:limit]
+        return web_hits(
+            items, self.name, limit=limit, snippet="content", published=("published_date",)
+        )
