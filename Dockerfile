@@ -8,17 +8,16 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 
 WORKDIR /app
 
-# Dependencies first, so code changes do not reinstall them.
-COPY pyproject.toml README.md ./
-COPY config ./config
-COPY blog ./blog
-COPY generation ./generation
-COPY standins ./standins
-RUN pip install .
+# Dependencies first, from the lock (exact versions, checked hashes), so code changes do not
+# reinstall them.
+COPY requirements/lock.txt requirements/lock.txt
+RUN pip install --require-hashes -r requirements/lock.txt
 
-# The rest of the source (manage.py, templates, static). The app runs from /app, so its
-# templates/ and static/ folders are found next to config/.
+# The source, then the project itself without resolving anything (--no-deps; its build
+# requirements are in the lock, hence --no-build-isolation). The app runs from /app, so
+# its templates/ and static/ folders are found next to config/.
 COPY . .
+RUN pip install --no-deps --no-build-isolation .
 
 # collectstatic needs settings only: a throwaway key, never used at run time.
 RUN SECRET_KEY=collectstatic-only-build-key DATABASE_URL=sqlite:////tmp/build.sqlite3 \

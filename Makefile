@@ -1,16 +1,27 @@
 # Two commands on a fresh machine: `make run` (site + workers + scheduler) and `make test`.
+# Every install comes from the lock (requirements/*.txt, exact versions with hashes), with
+# whatever pip the virtualenv has: the project itself is installed with --no-deps.
 PYTHON ?= python3.11
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+LOCK := requirements/lock.txt
+DEV_LOCK := requirements/dev.lock.txt
+COMPILE = $(VENV)/bin/uv pip compile pyproject.toml requirements/build.in --quiet \
+	--python-version 3.11 --python-platform linux --generate-hashes \
+	--custom-compile-command "make lock"
 
-.PHONY: run test lint bench demo setup clean
+.PHONY: run test lint bench demo setup lock upgrade check-lock clean
 
-$(STAMP): pyproject.toml
+# A changed lock rebuilds the virtualenv this Makefile made from scratch, so it holds exactly
+# what the lock says. A virtualenv made by hand (say, with a newer pip) is used as it is.
+$(STAMP): $(DEV_LOCK) pyproject.toml
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "Python 3.11 is needed: set PYTHON=/path/to/python3.11"; exit 1; }
+	if [ -f $(STAMP) ]; then rm -rf $(VENV); fi
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e ".[dev]"
+	$(PY) -m pip install --quiet --require-hashes -r $(DEV_LOCK)
+	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
+	$(PY) -m pip check
 	touch $(STAMP)
 
 setup: $(STAMP)
@@ -19,12 +30,26 @@ run: $(STAMP)
 	$(PY) scripts/run.py
 
 test: $(STAMP)
+	$(PY) scripts/check_lock.py
 	$(PY) -m ruff check .
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
+
+# Regenerate the locks from pyproject.toml, keeping every locked version that still fits.
+lock: $(STAMP)
+	$(COMPILE) -o $(LOCK)
+	$(COMPILE) --extra dev -o $(DEV_LOCK)
+
+# Move the locks to the newest releases that pyproject.toml's ranges allow.
+upgrade: $(STAMP)
+	$(COMPILE) --upgrade -o $(LOCK)
+	$(COMPILE) --upgrade --extra dev -o $(DEV_LOCK)
+
+check-lock: $(STAMP)
+	$(PY) scripts/check_lock.py
 
 demo: $(STAMP)
 	$(PY) scripts/demo.py $(ARGS)
