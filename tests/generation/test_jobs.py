@@ -53,16 +53,17 @@ def test_delay_is_honoured(fast_env, author):
 def test_retry_schedule_gives_four_attempts_then_failed(fast_env, author, standins):
     standins.llm.inject(kind="section", status=503, times=None)
     (run,) = service.enqueue_posts(count=1, topic="LLM optimization", author=author)
+    registry = queues.get_queue().failed_job_registry
     with running_worker(fast_env):
         run = wait_for(lambda: finished(run.pk), timeout=90)
+        # The horse fails the run in its failure callback, just before RQ files the job.
+        wait_for(lambda: run.job_id in registry.get_job_ids(), timeout=10)
     assert run.status == RunStatus.FAILED
     assert run.attempts == 4
     assert [e["attempt"] for e in run.errors] == [1, 2, 3, 4]
     assert all(e["stage"] == "sections" for e in run.errors)
     # Earlier stages ran once: retries resumed at the sections stage.
     assert standins.llm.counts["outline"] == 1 and standins.llm.counts["topic_angle"] == 1
-    registry = queues.get_queue().failed_job_registry
-    assert run.job_id in registry.get_job_ids()
     assert Post.objects.count() == 0
 
 

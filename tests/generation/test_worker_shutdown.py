@@ -117,9 +117,10 @@ def test_stopping_a_generation_job_fails_its_run_once_without_retries(worker_env
             lambda: GenerationRun.objects.filter(pk=run.pk, status=RunStatus.FAILED).first(),
             timeout=20,
         )
-        job = Job.fetch(run.job_id, connection=connection)
-        assert job.get_status() == "stopped"
-        assert run.job_id in queues.get_queue().failed_job_registry.get_job_ids(cleanup=False)
+        # The stop callback fails the run just before RQ files the job: poll for RQ's side.
+        registry = queues.get_queue().failed_job_registry
+        wait_for(lambda: run.job_id in registry.get_job_ids(cleanup=False), timeout=10)
+        assert Job.fetch(run.job_id, connection=connection).get_status() == "stopped"
         time.sleep(2)  # longer than a retry interval: nothing runs it again
     finally:
         stop(worker)
