@@ -234,6 +234,10 @@ GENERATION_HEARTBEAT_SECONDS = _get("GENERATION_HEARTBEAT_SECONDS", env.float, 1
 GENERATION_LEASE_SECONDS = _get("GENERATION_LEASE_SECONDS", env.float, 45.0)
 GENERATION_REAPER_INTERVAL = _get("GENERATION_REAPER_INTERVAL", env.float, 15.0)
 GENERATION_CITATION_THRESHOLD = _get("GENERATION_CITATION_THRESHOLD", env.float, 0.5)
+# A second check of every kept claim by the fast model (one batched call per section).
+GENERATION_CITATION_JUDGE = _get("GENERATION_CITATION_JUDGE", env.bool, False)
+# Above this share of claims removed, a post is held as a draft even with --publish.
+GENERATION_MAX_REMOVED_SHARE = _get("GENERATION_MAX_REMOVED_SHARE", env.float, 0.25)
 GENERATION_MIN_SOURCES_PER_SECTION = _get("GENERATION_MIN_SOURCES_PER_SECTION", env.int, 2)
 GENERATION_SECTIONS = _get("GENERATION_SECTIONS", env.int, 6)
 
@@ -260,6 +264,10 @@ RESEARCH_ARXIV_API = env.str("RESEARCH_ARXIV_API", default="https://export.arxiv
 RESEARCH_HN_API = env.str("RESEARCH_HN_API", default="https://hn.algolia.com/api/v1")
 RESEARCH_TAVILY_API = env.str("RESEARCH_TAVILY_API", default="https://api.tavily.com")
 RESEARCH_BRAVE_API = env.str("RESEARCH_BRAVE_API", default="https://api.search.brave.com")
+
+for _name in ("GENERATION_CITATION_THRESHOLD", "GENERATION_MAX_REMOVED_SHARE"):
+    if not 0 <= globals()[_name] <= 1:
+        raise ImproperlyConfigured(f"Environment variable {_name} must be between 0 and 1.")
 
 for _name in (
     "POSTS_PER_PAGE",

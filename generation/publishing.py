@@ -120,11 +120,13 @@ def publish_run(
     cited: list[int],
     meta: dict,
     usage: dict,
+    held: str = "",
 ) -> Post:
     """Create the post, link its sources and finish the run, all in one transaction.
 
     The run row is locked and its lease checked first: a stale or duplicate execution
-    fails here and rolls back, so a run can never make a second post.
+    fails here and rolls back, so a run can never make a second post. A post `held` by
+    its citation report (too many claims removed) stays a draft even when asked to publish.
     """
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
@@ -139,7 +141,7 @@ def publish_run(
         title=title,
         body=body,
         author=run.author,
-        status=Post.Status.PUBLISHED if run.publish else Post.Status.DRAFT,
+        status=Post.Status.PUBLISHED if run.publish and not held else Post.Status.DRAFT,
         category=category_for(meta["category"]),
         tags=blog_services.tags_normalize(meta["tags"]),
         excerpt=meta["excerpt"],

@@ -99,7 +99,7 @@ class WriterResponder:
 
     def _section(self, user: str) -> str:
         heading = _field(user, "Section").lower()
-        focus = set(_terms(user.split("Sources:")[0]))
+        focus = set(_terms(user.split("Sources:")[0].split("Other sections")[0]))
         paragraphs = []
         for number, title, text in _sources(user):
             main = title.lower().startswith(heading.split(" (")[0])
@@ -134,6 +134,81 @@ class WriterResponder:
             "excerpt": f"{summary} Every claim is cited to the page it came from.",
             "meta_description": summary[:150],
         }
+
+    # --- the citation stage: repairs and the judge ----------------------------------------
+
+    def _citation_repair(self, user: str) -> dict:
+        """Rewrite each failed sentence as the passage sentence closest to it, cited."""
+        return {
+            "sentences": [
+                {"id": ident, "sentence": closest_sentence(sentence, number, passage)}
+                for ident, sentence, number, passage in repair_items(user)
+            ]
+        }
+
+    def _citation_judge(self, user: str) -> dict:
+        return {
+            "verdicts": [
+                {"id": ident, "supported": not (why := judge_claim(claim, passage)), "reason": why}
+                for ident, claim, _, passage in judge_items(user)
+            ]
+        }
+
+
+_ITEM = re.compile(
+    r"^(?:Sentence|Claim) (\d+):\n<outline>\n(.*?)\n</outline>\n(?:Problem: .*?\n)?"
+    r'<source id="(\d+)" title="[^"]*">\n(.*?)\n</source>',
+    re.M | re.S,
+)
+_STARTER_TEXT = (
+    "the a an this that these those when if in for each every most some many because while "
+    "with without typically usually often however unlike like both its it they there such "
+    "one to by on at as after before once since although though so and but or not no all "
+    "any only also even then thus here what which who how why where more less other "
+    "another instead rather over under between during from into through until up out "
+    "about again further very can will just should now"
+)
+_STARTERS = frozenset(_STARTER_TEXT.split())
+_NUMBER_TEXT = (
+    "one two three four five six seven eight nine ten eleven twelve fifteen twenty thirty "
+    "fifty hundred thousand million once twice half"
+)
+_WORDS_FOR_NUMBERS = frozenset(_NUMBER_TEXT.split())
+
+
+def repair_items(user: str) -> list[tuple[int, str, int, str]]:
+    return [(int(i), s, int(n), p) for i, s, n, p in _ITEM.findall(user)]
+
+
+judge_items = repair_items
+
+
+def closest_sentence(sentence: str, number: int, passage: str) -> str:
+    """The passage's sentence sharing most words with `sentence`, ending in [number]."""
+    wanted = set(_terms(sentence))
+    candidates = _sentences(passage) or [passage.strip()]
+    best = max(candidates, key=lambda s: len(wanted & set(_terms(s))))
+    return f"{best.rstrip('.')} [{number}]." if best else ""
+
+
+def judge_claim(claim: str, passage: str) -> str:
+    """A strict reader's objection to `claim` given `passage`, or "" when it holds."""
+    text = passage.lower()
+    words = set(re.findall(r"[a-z0-9]+", text))
+    for figure in re.findall(r"\d+(?:\.\d+)?", claim):
+        if figure not in re.findall(r"\d+(?:\.\d+)?", passage):
+            return f"the passage does not give {figure}"
+    for word in re.findall(r"[a-z]+", claim.lower()):
+        if word in _WORDS_FOR_NUMBERS and word not in words:
+            return f"the passage does not say {word}"
+    for index, name in enumerate(re.findall(r"\b[A-Z][\w+#-]*", claim)):
+        if (index or name.lower() not in _STARTERS) and name.lower() not in text:
+            return f"the passage does not mention {name}"
+    terms = set(_terms(claim))
+    best = max((len(terms & set(_terms(s))) for s in _sentences(passage) or [passage]), default=0)
+    if terms and best / len(terms) < 0.6:
+        return "the passage does not state this"
+    return ""
 
 
 def _message(request: dict, role: str) -> str:

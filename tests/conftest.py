@@ -13,6 +13,7 @@ import pytest
 import redis
 from django.conf import settings as django_settings
 
+from standins.hostile import HostileWriter
 from standins.llm_server import LLMStandin
 from standins.web import WebStandin
 from standins.writer import WriterResponder
@@ -59,11 +60,14 @@ class Standins:
 def standins(request: pytest.FixtureRequest, settings) -> Iterator[Standins]:
     """The writer stand-in LLM and the corpus web, with settings pointed at both.
 
-    Pass LLMStandin keyword arguments through `@pytest.mark.llm_options(...)`.
+    Pass LLMStandin keyword arguments through `@pytest.mark.llm_options(...)`; with
+    `hostile=[...]` the writer misbehaves as standins/hostile.py describes.
     """
     marker = request.node.get_closest_marker("llm_options")
     options = dict(marker.kwargs) if marker else {}
-    with LLMStandin(WriterResponder(), **options) as llm, WebStandin() as web:
+    hostile = options.pop("hostile", None)
+    writer = WriterResponder() if hostile is None else HostileWriter(*hostile)
+    with LLMStandin(writer, **options) as llm, WebStandin() as web:
         stand = Standins(llm=llm, web=web)
         for name, value in stand.env().items():
             setattr(settings, name, value)

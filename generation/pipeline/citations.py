@@ -1,120 +1,138 @@
-"""Stage 5, citations: every [n] must name a real source that supports its sentence.
+"""Stage 5, citations: the deterministic check of one claim against one source.
 
-Support is lexical: the share of the sentence's content words found in the best window
-of three consecutive sentences of the cited source. A citation below the threshold, or
-naming no source, is removed; the counts and the removed sentences form the report.
+Support is lexical: the share of the claim's content words found in the best window of
+three consecutive sentences of the cited source. In that same window every figure the
+claim states (numbers, percentages, dates) must occur, and every name it relies on
+(capitalised words, acronyms): a sentence that is right but for its number or its
+product name is not supported. generation/pipeline/verify.py runs the whole stage.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import lru_cache
 
+from blog.links import map_prose
+from blog.markdown import CITATION_MARKER
+from generation.pipeline.claims import Claim, figures_in_source
 from generation.research import tokenize
 
-CITE_BARE = re.compile(r"\[(\d{1,3}(?:\s*,\s*\d{1,3})*)\](?!\()")
-CITE = re.compile(r"\s?" + CITE_BARE.pattern)
-# "claim. [1]" -> "claim [1]." so the citation stays with the sentence it supports.
-TRAILING = re.compile(r"([.!?])((?:\s?\[\d{1,3}(?:\s*,\s*\d{1,3})*\])+)")
 SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 WINDOW = 3
 
 
+@dataclass(frozen=True)
+class Window:
+    text: str
+    words: frozenset[str]
+    figures: frozenset[str]
+
+
+@dataclass(frozen=True)
+class Support:
+    """The verdict on one (claim, source) pair; `passage` is the best window's text."""
+
+    number: int
+    ok: bool
+    score: float
+    reason: str = ""
+    passage: str = ""
+
+
+class SourceIndex:
+    """A source cut into overlapping windows of three sentences."""
+
+    def __init__(self, text: str) -> None:
+        sentences = [s.strip() for s in SENTENCE_END.split(text) if s.strip()]
+        span = max(1, min(WINDOW, len(sentences)))
+        self.windows = [
+            _window(" ".join(sentences[i : i + span]))
+            for i in range(max(1, len(sentences) - span + 1))
+            if sentences
+        ]
+
+    def check(self, claim: Claim, *, number: int, threshold: float) -> Support:
+        """The best window for the claim, and whether it supports it."""
+        if not claim.words or not self.windows:
+            return Support(number, False, 0.0, "states nothing the source could support")
+        best = max(self.windows, key=lambda w: _rank(claim, w, threshold))
+        score = round(len(claim.words & best.words) / len(claim.words), 2)
+        if score < threshold:
+            return Support(number, False, score, "not supported by the source", best.text)
+        if missing := [f for f in claim.figures if f not in best.figures]:
+            reason = f"figure {', '.join(missing)} not in the cited passage"
+            return Support(number, False, score, reason, best.text)
+        if missing := sorted(claim.names - best.words):
+            reason = f"{', '.join(missing)} not in the cited passage"
+            return Support(number, False, score, reason, best.text)
+        return Support(number, True, score, "", best.text)
+
+
+def _window(text: str) -> Window:
+    return Window(text, frozenset(tokenize(text)), frozenset(figures_in_source(text)))
+
+
+def _rank(claim: Claim, window: Window, threshold: float) -> tuple:
+    score = len(claim.words & window.words) / len(claim.words)
+    figures = all(f in window.figures for f in claim.figures)
+    names = claim.names <= window.words
+    return (score >= threshold and figures and names, score >= threshold and figures, score)
+
+
 @dataclass
 class CitationReport:
-    total: int = 0
+    """What the check found in one post: claims checked, verified, revised, removed."""
+
+    claims: int = 0
     verified: int = 0
+    figures: int = 0
+    revised: list[dict] = field(default_factory=list)
     removed: list[dict] = field(default_factory=list)
+    repeats: list[str] = field(default_factory=list)
+    links_removed: int = 0
+    judge: dict | None = None
+    held: str = ""
+
+    @property
+    def kept(self) -> int:
+        return self.verified + len(self.revised)
+
+    def removed_share(self) -> float:
+        return len(self.removed) / self.claims if self.claims else 0.0
 
     def as_dict(self) -> dict:
-        return {"total": self.total, "verified": self.verified, "removed": self.removed}
+        return {
+            "claims": self.claims,
+            "verified": self.verified,
+            "revised": self.revised,
+            "removed": self.removed,
+            "figures": self.figures,
+            "repeats": self.repeats,
+            "links_removed": self.links_removed,
+            "judge": self.judge,
+            "held": self.held,
+        }
 
 
-def _windows(text: str) -> list[frozenset[str]]:
-    sentences = [tokenize(s) for s in SENTENCE_END.split(text) if s.strip()]
-    if not sentences:
-        return []
-    span = min(WINDOW, len(sentences))
-    return [
-        frozenset(word for s in sentences[i : i + span] for word in s)
-        for i in range(len(sentences) - span + 1)
-    ]
+def hold_reason(report: CitationReport, *, max_removed_share: float) -> str:
+    """Why the post must stay a draft whatever was asked, or "" when it may be published."""
+    if report.claims and report.removed_share() > max_removed_share:
+        return (
+            f"{len(report.removed)} of {report.claims} claims "
+            f"({report.removed_share():.0%}) were removed, more than "
+            f"GENERATION_MAX_REMOVED_SHARE={max_removed_share:g}"
+        )
+    if not report.kept:
+        return "no claim in the post is backed by a source"
+    return ""
 
 
-def support_score(claim: str, windows: list[frozenset[str]]) -> float:
-    """Share of the claim's distinct content words found in the best source window."""
-    words = set(tokenize(claim))
-    if not words or not windows:
-        return 0.0
-    return max(len(words & window) for window in windows) / len(words)
+def renumber(markdown: str, *, cited: set[int]) -> tuple[str, list[int]]:
+    """Number cited sources 1..k in order of first citation; return text and old numbers.
 
-
-def check_citations(
-    markdown: str, sources: dict[int, str], *, threshold: float
-) -> tuple[str, CitationReport]:
-    """Remove unsupported or dangling citations; return the cleaned text and the report."""
-    windows_of = lru_cache(maxsize=None)(lambda n: _windows(sources[n]))
-    report = CitationReport()
-    lines = [
-        _check_line(line, sources, windows_of, threshold, report)
-        for line in TRAILING.sub(r"\2\1", markdown).split("\n")
-    ]
-    return "\n".join(lines), report
-
-
-def _check_line(
-    line: str,
-    sources: dict[int, str],
-    windows_of: Callable[[int], list[frozenset[str]]],
-    threshold: float,
-    report: CitationReport,
-) -> str:
-    if not CITE.search(line) or line.lstrip().startswith("#"):
-        return line
-    return " ".join(
-        _check_sentence(s, sources, windows_of, threshold, report) for s in SENTENCE_END.split(line)
-    )
-
-
-def _check_sentence(
-    sentence: str,
-    sources: dict[int, str],
-    windows_of: Callable[[int], list[frozenset[str]]],
-    threshold: float,
-    report: CitationReport,
-) -> str:
-    claim = " ".join(CITE.sub(" ", sentence).split())
-
-    def keep(match: re.Match) -> str:
-        kept = []
-        for number in (int(n) for n in match.group(1).split(",")):
-            report.total += 1
-            if number not in sources:
-                reason, score = "no such source", 0.0
-            else:
-                score = support_score(claim, windows_of(number))
-                reason = "" if score >= threshold else "not supported by the source"
-            if reason:
-                report.removed.append(
-                    {
-                        "number": number,
-                        "sentence": claim[:300],
-                        "reason": reason,
-                        "score": round(score, 2),
-                    }
-                )
-            else:
-                report.verified += 1
-                kept.append(number)
-        return f" [{', '.join(map(str, kept))}]" if kept else ""
-
-    return CITE.sub(keep, sentence)
-
-
-def renumber(markdown: str) -> tuple[str, list[int]]:
-    """Number cited sources 1..k in order of first citation; return text and old numbers."""
+    Only markers whose numbers were all verified are rewritten: any other bracketed
+    number (`[60, 300, 900]`) is text and stays as written, and so does code.
+    """
     order: list[int] = []
 
     def new_number(old: int) -> int:
@@ -123,16 +141,21 @@ def renumber(markdown: str) -> tuple[str, list[int]]:
         return order.index(old) + 1
 
     def rewrite(match: re.Match) -> str:
-        numbers = sorted({new_number(int(n)) for n in match.group(1).split(",")})
-        return "".join(f"[{n}]" for n in numbers)
+        olds = [int(n) for n in match.group(1).split(",")]
+        if not all(n in cited for n in olds):
+            return match.group(0)
+        return "".join(f"[{n}]" for n in sorted({new_number(n) for n in olds}))
 
-    return CITE_BARE.sub(rewrite, markdown), order
+    text = map_prose(markdown, lambda prose: CITATION_MARKER.sub(rewrite, prose))
+    return text, order
 
 
 def assemble(outline: dict, framing: dict, sections: list[str]) -> str:
-    """Introduction, one `##` part per section, conclusion."""
+    """Introduction, one `##` part per section that kept any text, conclusion."""
     parts = [framing["introduction"].strip()]
     for plan, text in zip(outline["sections"], sections, strict=True):
-        parts.append(f"## {plan['heading']}\n\n{text.strip()}")
-    parts.append(f"## Conclusion\n\n{framing['conclusion'].strip()}")
+        if text.strip():
+            parts.append(f"## {plan['heading']}\n\n{text.strip()}")
+    if framing["conclusion"].strip():
+        parts.append(f"## Conclusion\n\n{framing['conclusion'].strip()}")
     return "\n\n".join(part for part in parts if part)

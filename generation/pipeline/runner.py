@@ -23,8 +23,9 @@ from generation.exceptions import LLMError, NotEnoughSources, RunNotClaimable
 from generation.llm import LLMClient, UsageLedger
 from generation.logcontext import run_context, set_topic
 from generation.models import STAGE_ORDER, GenerationRun, ResearchSource, Stage
-from generation.pipeline import citations, metadata, outline, research, sections, topic
+from generation.pipeline import citations, metadata, outline, research, sections, topic, verify
 from generation.pipeline.types import Source
+from generation.pipeline.untrusted import clean_source
 from generation.runs import Heartbeat, Lease, run_claim, run_record_error, run_update
 
 logger = logging.getLogger(__name__)
@@ -175,7 +176,10 @@ def _sources(ctx: Context) -> dict[int, Source]:
     rows = ResearchSource.objects.filter(
         run=ctx.run, status=ResearchSource.Status.KEPT, number__isnull=False
     ).order_by("number")
-    return {row.number: Source(row.number, row.title, row.url, row.text) for row in rows}
+    # Instructions a page gives the model are dropped before any prompt sees its text.
+    return {
+        row.number: clean_source(Source(row.number, row.title, row.url, row.text)) for row in rows
+    }
 
 
 def _outline(ctx: Context) -> dict:
@@ -226,25 +230,53 @@ def _sections(ctx: Context) -> dict:
 
 def _citations(ctx: Context) -> dict:
     plan = ctx.checkpoints[Stage.OUTLINE]
-    pieces = ctx.checkpoints[Stage.SECTIONS]
+    written = ctx.checkpoints[Stage.SECTIONS]
+    sources = _sources(ctx)
+    texts, report = ctx.llm(
+        lambda llm: verify.verify_post(
+            llm,
+            pieces=_pieces(plan, written),
+            sources=sources,
+            threshold=settings.GENERATION_CITATION_THRESHOLD,
+            judge=settings.GENERATION_CITATION_JUDGE,
+        )
+    )
     body = citations.assemble(
         plan,
-        pieces["framing"],
-        [pieces[sections.section_key(i)] for i in range(len(plan["sections"]))],
+        {"introduction": texts["introduction"], "conclusion": texts["conclusion"]},
+        [texts[sections.section_key(i)] for i in range(len(plan["sections"]))],
     )
-    texts = {number: source.text for number, source in _sources(ctx).items()}
-    checked, report = citations.check_citations(
-        body, texts, threshold=settings.GENERATION_CITATION_THRESHOLD
+    final, cited = citations.renumber(body, cited=set(sources))
+    report.held = citations.hold_reason(
+        report, max_removed_share=settings.GENERATION_MAX_REMOVED_SHARE
     )
-    final, cited = citations.renumber(checked)
     run_update(
         ctx.lease,
-        citations_total=report.total,
-        citations_verified=report.verified,
+        citations_total=report.claims,
+        citations_verified=report.kept,
         citations_removed=len(report.removed),
     )
-    ctx.progress(Stage.CITATIONS, f"{report.verified}/{report.total} citations verified")
+    ctx.progress(
+        Stage.CITATIONS,
+        f"{report.kept}/{report.claims} claims kept ({len(report.revised)} revised, "
+        f"{len(report.removed)} removed)",
+    )
     return {"body": final, "cited": cited, **report.as_dict()}
+
+
+def _pieces(plan: dict, written: dict) -> list[verify.Piece]:
+    """The post's pieces in reading order, each with the sources its writer was given."""
+    framing = written["framing"]
+    return [
+        verify.Piece("introduction", framing["introduction"]),
+        *(
+            verify.Piece(
+                sections.section_key(i), written[sections.section_key(i)], tuple(s["sources"])
+            )
+            for i, s in enumerate(plan["sections"])
+        ),
+        verify.Piece("conclusion", framing["conclusion"]),
+    ]
 
 
 def _metadata(ctx: Context) -> dict:
@@ -260,11 +292,15 @@ def _metadata(ctx: Context) -> dict:
 
 
 def _publish(ctx: Context) -> dict:
+    held = ctx.checkpoints[Stage.CITATIONS].get("held", "")
+    if held and ctx.run.publish:
+        logger.warning("Run %s: post held as a draft: %s", ctx.run.pk, held)
     return {
         "title": ctx.checkpoints[Stage.OUTLINE]["title"],
         "body": ctx.checkpoints[Stage.CITATIONS]["body"],
         "cited": ctx.checkpoints[Stage.CITATIONS]["cited"],
         "meta": ctx.checkpoints[Stage.METADATA],
+        "held": held,
     }
 
 

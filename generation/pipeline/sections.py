@@ -21,9 +21,15 @@ def section_key(index: int) -> str:
 
 
 async def write_section(
-    llm: LLMClient, *, title: str, section: Section, sources: dict[int, Source]
+    llm: LLMClient,
+    *,
+    title: str,
+    section: Section,
+    sources: dict[int, Source],
+    others: list[Section] | None = None,
 ) -> str:
-    """One section in Markdown paragraphs with [n] citations (writing model)."""
+    """One section in Markdown paragraphs with [n] citations (writing model); `others`
+    are the sibling sections, named so that concurrent writers divide the ground."""
     terms = " ".join([section["heading"], *section["key_points"]])
     quoted = [
         (n, sources[n].title, "\n".join(select_passages(sources[n].text, terms, max_chars=1500)))
@@ -36,6 +42,7 @@ async def write_section(
             heading=section["heading"],
             key_points=section["key_points"],
             sources=quoted,
+            others=others,
         ),
         stage="sections",
         max_tokens=1200,
@@ -46,7 +53,7 @@ async def write_section(
 async def write_framing(llm: LLMClient, *, summary: str) -> dict:
     return await llm.json(
         system=prompts.FRAMING_SYSTEM,
-        user=summary,
+        user=prompts.framing_prompt(summary=summary),
         schema_name="framing",
         schema=prompts.FRAMING_SCHEMA,
         stage="sections",
@@ -68,8 +75,9 @@ async def write_all(
     pending: dict[str, Awaitable] = {}
     for index, section in enumerate(outline["sections"]):
         if section_key(index) not in done:
+            others = [s for i, s in enumerate(outline["sections"]) if i != index]
             pending[section_key(index)] = write_section(
-                llm, title=outline["title"], section=section, sources=sources
+                llm, title=outline["title"], section=section, sources=sources, others=others
             )
     if "framing" not in done:
         pending["framing"] = write_framing(llm, summary=summary)

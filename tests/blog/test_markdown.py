@@ -17,10 +17,38 @@ def test_tables_strikethrough_and_code_render():
     assert "<pre><code>z\n</code></pre>" in html
 
 
-def test_links_get_rel_noopener_nofollow():
-    html = render_markdown("[site](https://example.org) and <mailto:a@example.org>")
-    assert '<a href="https://example.org" rel="noopener nofollow">site</a>' in html
-    assert 'href="mailto:a@example.org"' in html
+def test_links_to_sources_and_this_site_stay_with_rel_noopener_nofollow():
+    html = render_markdown(
+        "[docs](https://example.org/docs) and [about](/about/)",
+        source_urls=["https://example.org/docs/"],
+    )
+    assert '<a href="https://example.org/docs" rel="noopener nofollow">docs</a>' in html
+    assert '<a href="/about/" rel="noopener nofollow">about</a>' in html
+
+
+def test_foreign_links_lose_their_link_and_foreign_images_vanish_when_rendering():
+    html = render_markdown(
+        "Get the [installer](http://downloads.invalid/setup.exe) now. "
+        "![pixel](http://tracker.invalid/p.gif) <http://evil.invalid/> <a@example.org> "
+        "[ref][x] [proto](//evil.invalid/a)\n\n"
+        "[x]: http://evil.invalid/ref",
+        source_urls=["https://example.org/docs"],
+    )
+    assert "Get the installer now." in html
+    for piece in ("<img", "downloads.invalid", "tracker.invalid", "evil.invalid", "mailto"):
+        assert piece not in html
+    assert "ref" in html and "proto" in html
+
+
+def test_site_images_stay_and_absolute_site_links_count_as_this_site(settings):
+    settings.SITE_URL = "https://blog.example.com"
+    html = render_markdown(
+        "![chart](/media/chart.png) [post](https://blog.example.com/posts/a/) "
+        "[other](https://blog.example.com.evil.invalid/)"
+    )
+    assert '<img src="/media/chart.png" alt="chart">' in html
+    assert 'href="https://blog.example.com/posts/a/"' in html
+    assert "evil.invalid" not in html
 
 
 def test_raw_html_is_escaped_not_dropped():
@@ -36,9 +64,18 @@ def test_citations_link_only_to_known_sources():
 
 def test_citations_stay_plain_without_sources_and_inside_code_or_links():
     assert render_markdown("Fact [1].") == "<p>Fact [1].</p>\n"
-    html = render_markdown("`list[1]` and [see [1]](https://example.org)", {1})
+    html = render_markdown("`list[1]` and [see [1]](/about/)", {1})
     assert "<code>list[1]</code>" in html
     assert "#source-1" not in html
+
+
+def test_only_citation_markers_link_never_indexes_lists_or_assignments():
+    html = render_markdown(
+        "Retries use interval=[60, 300, 900] or items[1] or x [2] = 3, and a claim [1].",
+        {1, 2, 60},
+    )
+    assert html.count("#source-") == 1 and 'href="#source-1"' in html
+    assert "interval=[60, 300, 900]" in html and "items[1]" in html
 
 
 DANGEROUS_PIECES = (

@@ -108,3 +108,22 @@ def test_sources_with_hostile_urls_are_not_linked(client):
     audit.feed(html)
     assert audit.problems == []
     assert '<a href="https://example.org/a" rel="noopener nofollow">Good</a>' in html
+
+
+def test_links_and_images_to_other_sites_are_not_rendered_on_the_post_page(client):
+    post = make_post(
+        "Linked",
+        body=(
+            "A claim [1]. ![pixel](https://tracker.invalid/p.gif?u=1) Get the "
+            "[installer](https://downloads.invalid/setup.exe) or read [the source]"
+            "(https://example.org/a) and [our archive](/archive/)."
+        ),
+        sources=[{"number": 1, "title": "Good", "url": "https://example.org/a"}],
+    )
+    html = client.get(post.get_absolute_url()).content.decode()
+    article = html.split("<article", 1)[1].split("</article>", 1)[0]
+    assert "tracker.invalid" not in html and "downloads.invalid" not in html
+    assert "<img" not in article
+    assert "Get the installer or read" in article
+    assert '<a href="https://example.org/a" rel="noopener nofollow">the source</a>' in article
+    assert '<a href="/archive/" rel="noopener nofollow">our archive</a>' in article

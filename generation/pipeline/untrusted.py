@@ -1,0 +1,81 @@
+"""Text from the web is data: instructions hidden in it never reach the model or the post.
+
+A page can address the model that reads it ("IMPORTANT SYSTEM NOTICE TO THE AI MODEL:
+ignore all previous instructions and ..."). Such a sentence is lexically "in its
+source", so the citation check alone would call it verified. It is dropped from source
+text before any prompt is built, together with the rest of its paragraph (an injection
+rarely stops after its first sentence); a draft sentence of that kind is removed
+whatever its citation says.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+
+from generation.pipeline.types import Source
+
+# Words that name an AI reader. Bare "model", "agent" or "bot" are left out: technical
+# pages use them for other things ("a message to the agents", "models trained in 16-bit").
+_AI = (
+    r"(?:ai|a\.i\.|llms?|(?:large )?language models?|ai models?|ai assistants?|ai systems?|"
+    r"chatbots?|chat ?gpt|gpt|claude|gemini|assistants?)"
+)
+_INSTRUCTION_PATTERNS = [
+    # "ignore all previous instructions", "disregard the rules above", "forget your prompt"
+    r"\b(?:ignore|disregard|forget|override|bypass)\b[^.!?\n]{0,40}?"
+    r"\b(?:previous|prior|above|earlier|preceding|all|your|the system'?s?)\b"
+    r"[^.!?\n]{0,30}?\b(?:instructions?|prompts?|directions|directives?|guidelines|rules)\b",
+    # "as an AI, I ...", "as a large language model I cannot"
+    r"\bas an? (?:ai|artificial intelligence|(?:large )?language model|llm)"
+    r"(?: language model| model| assistant| system)?\s*(?:,|\bi\b|\bmy\b|\bwe\b)",
+    # "IMPORTANT SYSTEM NOTICE", "System prompt:", "new system instructions"
+    r"\bsystem (?:notice|override|alert|directive)s?\b",
+    r"\b(?:important|urgent|new|updated|official|hidden) system (?:message|prompt|instructions?)\b",
+    r"\bsystem (?:message|prompt|instructions?)\s*:",
+    # "note to AI models", "instructions for the assistant", "attention, language models"
+    r"\b(?:note|message|notice|attention|instructions?|reminder|memo|warning)"
+    r"(?:\s+(?:to|for)\s+|\s*[,:]\s*)(?:the\s+|any\s+|all\s+|every\s+)?" + _AI + r"\b",
+    # "if you are an AI", "you are now the assistant", "AI models reading this page"
+    r"\b(?:if|when|since) you are an? " + _AI + r"\b",
+    r"\byou are (?:now )?(?:an?|the) (?:helpful )?" + _AI + r"\b",
+    r"\b" + _AI + r" (?:reading|processing|summari[sz]ing|indexing|parsing) this\b",
+    r"\bnew instructions?\s*:",
+    r"\b(?:do not|don't|never) (?:tell|inform|mention (?:this |it )?to) (?:the )?"
+    r"(?:users?|readers?)\b(?!')",
+    r"\byour (?:previous|prior|original|real|initial) (?:instructions|prompt|guidelines)\b",
+    r"\byour system prompt\b",
+    r"\bwhen (?:you )?(?:summari[sz]ing|summari[sz]e|writing about|rewriting) this\b",
+]
+INSTRUCTION = re.compile("|".join(f"(?:{p})" for p in _INSTRUCTION_PATTERNS), re.IGNORECASE)
+_SENTENCE_END = re.compile(r"(?<=[.!?:])\s+")
+
+
+def is_instruction(text: str) -> bool:
+    """True when the text addresses a model or gives it instructions."""
+    return bool(INSTRUCTION.search(" ".join(text.split())))
+
+
+def drop_instructions(text: str) -> tuple[str, list[str]]:
+    """Source text without instruction-like sentences (and what follows them in their
+    paragraph); returns the cleaned text and the dropped pieces."""
+    kept_lines: list[str] = []
+    dropped: list[str] = []
+    for line in text.splitlines():
+        if not INSTRUCTION.search(line):
+            kept_lines.append(line)
+            continue
+        sentences = _SENTENCE_END.split(line)
+        first = next((i for i, s in enumerate(sentences) if is_instruction(s)), 0)
+        head = " ".join(sentences[:first]).strip()
+        dropped.append(" ".join(sentences[first:]).strip())
+        if head:
+            kept_lines.append(head)
+    return "\n".join(kept_lines), dropped
+
+
+def clean_source(source: Source) -> Source:
+    """The source as prompts and checks see it: no instructions in its text or title."""
+    text, _ = drop_instructions(source.text)
+    title = "" if is_instruction(source.title) else source.title
+    return replace(source, title=title, text=text)
