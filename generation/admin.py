@@ -11,6 +11,7 @@ from typing import Any
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.template.loader import render_to_string
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
@@ -279,29 +280,16 @@ class GenerationRunAdmin(admin.ModelAdmin):
 
     @admin.display(description="Report")
     def citation_report(self, run: GenerationRun) -> SafeString:
-        removed = (run.checkpoints or {}).get("citations", {}).get("removed", [])
-        summary = format_html(
-            "<p>{} citations checked: {} verified against their source, {} removed.</p>",
-            run.citations_total,
-            run.citations_verified,
-            run.citations_removed,
-        )
-        if not removed:
-            return summary
-        rows = format_html_join(
-            "",
-            "<tr><td>[{}]</td><td>{}</td><td>{}</td></tr>",
-            (
-                (r.get("number", ""), r.get("sentence", ""), r.get("reason", ""))
-                for r in removed
-                if isinstance(r, dict)
-            ),
-        )
-        return format_html(
-            '{}<table class="run-table"><thead><tr><th>Citation</th><th>Sentence</th>'
-            "<th>Why it was removed</th></tr></thead><tbody>{}</tbody></table>",
-            summary,
-            rows,
+        report = (run.checkpoints or {}).get("citations") or {}
+        return render_to_string(
+            "admin/generation/generationrun/citation_report.html",
+            {
+                "report": report,
+                "claims": run.citations_total,
+                "verified": report.get("verified", run.citations_verified),
+                "revised": report.get("revised") or [],
+                "removed": [r for r in report.get("removed") or [] if isinstance(r, dict)],
+            },
         )
 
     # --- Actions ---------------------------------------------------------------------------

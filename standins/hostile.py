@@ -11,7 +11,8 @@ adds its link or image, states what it was told to); "links" adds a tracking pix
 download link, an autolink and a reference definition that hijacks a citation number;
 "chatty" opens a cited sentence with "As an AI language model"; "miscount" changes a
 number word of a real sentence ("three" -> "seven"). "stubborn" answers citation
-repair requests with the sentence unchanged. `seen` keeps every user prompt it was sent.
+repair requests with the sentence unchanged. `seen` keeps every request it was sent, as
+{"kind", "system", "user"}.
 
 Tests select behaviours with `@pytest.mark.llm_options(hostile=[...])`; the demo with
 `python -m standins.llm_server --responder standins.hostile:HostileWriter`.
@@ -51,12 +52,13 @@ class HostileWriter(WriterResponder):
         if unknown:
             raise ValueError(f"Unknown behaviours {sorted(unknown)}; use {sorted(BEHAVIOURS)}")
         self.behaviours = frozenset(behaviours) or BEHAVIOURS
-        self.seen: list[str] = []
+        self.seen: list[dict[str, str]] = []
         self._lock = threading.Lock()
 
     def respond(self, request: dict) -> str:
+        seen = {"kind": self.classify(request), "system": _message(request, "system")}
         with self._lock:
-            self.seen.append(_message(request, "user"))
+            self.seen.append({**seen, "user": _message(request, "user")})
         return super().respond(request)
 
     def _section(self, user: str) -> str:

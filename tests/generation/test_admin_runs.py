@@ -289,7 +289,7 @@ def test_change_view_shows_the_runs_history(admin_client_, admin_user):
         "KV caching explained",
         'href="https://example.org/kv-cache"',
         "too short",
-        "9 citations checked: 8 verified against their source, 1 removed.",
+        "9 claims checked: 8 verified against their passages,",
         "LLMs never hallucinate.",
         "not supported",
         "15,456",
@@ -297,6 +297,62 @@ def test_change_view_shows_the_runs_history(admin_client_, admin_user):
     ):
         assert text in page, text
     assert 'name="_save"' not in page  # runs are not hand-edited
+
+
+def test_change_view_shows_the_citation_report_with_both_verdicts(admin_client_, admin_user):
+    run = _finished_run(admin_user)
+    run.citations_total, run.citations_verified, run.citations_removed = 5, 4, 1
+    run.checkpoints = {
+        "citations": {
+            "claims": 5,
+            "verified": 3,
+            "figures": 7,
+            "links_removed": 2,
+            "revised": [
+                {"before": "Redis is 73% faster [1].", "after": "Redis is fast [1].", "number": 1}
+            ],
+            "removed": [
+                {
+                    "sentence": "Teams report 41% <b>lower</b> latency.",
+                    "reason": "states a figure without a citation; repair failed",
+                    "numbers": [],
+                    "score": 0.1,
+                }
+            ],
+            "repeats": ["Measure first."],
+            "judge": {
+                "checked": 4,
+                "supported": 3,
+                "verdicts": [
+                    {
+                        "sentence": "RQ retries seven times.",
+                        "number": 2,
+                        "lexical": 0.83,
+                        "judge": False,
+                        "reason": "the passage says three",
+                    }
+                ],
+            },
+            "held": "1 of 5 claims (20%) were removed, more than GENERATION_MAX_REMOVED_SHARE=0.1",
+        }
+    }
+    run.save()
+    page = admin_client_.get(f"{RUNS_URL}{run.pk}/change/").content.decode()
+    text = " ".join(page.split())
+    for piece in (
+        "5 claims checked: 3 verified against their passages, 1 revised, 1 removed; "
+        "7 figures checked.",
+        "2 links or images stripped. 1 repeated sentence removed.",
+        "Held as a draft: 1 of 5 claims (20%) were removed, more than "
+        "GENERATION_MAX_REMOVED_SHARE=0.1.",
+        "Judge (fast model): 3 of 4 claims supported.",
+        "<td>Redis is 73% faster [1].</td><td>Redis is fast [1].</td>",
+        "Teams report 41% &lt;b&gt;lower&lt;/b&gt; latency.",
+        "<li>Measure first.</li>",
+        "<td>RQ retries seven times.</td><td>[2]</td><td>0.83</td><td>not supported</td>"
+        "<td>the passage says three</td>",
+    ):
+        assert piece in text, piece
 
 
 def test_change_view_refuses_edits(admin_client_, admin_user):

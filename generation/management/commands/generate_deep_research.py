@@ -94,9 +94,8 @@ def _report(run: GenerationRun) -> str:
         ]
     else:
         rows.append(f"  error      {(run.errors[-1]['error'] if run.errors else 'unknown')[:300]}")
+    rows += _citation_rows(run.checkpoints.get("citations"))
     rows += [
-        f"  citations  {run.citations_verified} verified of {run.citations_total}, "
-        f"{run.citations_removed} removed",
         f"  tokens     {run.prompt_tokens:,} in + {run.completion_tokens:,} out "
         f"({run.llm_calls} calls)",
         f"  cost       ${run.cost_usd:.4f} (estimated)",
@@ -104,6 +103,26 @@ def _report(run: GenerationRun) -> str:
         + ", ".join(f"{stage} {secs:.1f}s" for stage, secs in _ordered(run.timings)),
     ]
     return "\n".join(rows)
+
+
+def _citation_rows(report: dict | None, shown: int = 5) -> list[str]:
+    """The citation report: counts, the judge's verdicts, removed sentences, a hold."""
+    if not report or "claims" not in report:
+        return []
+    rows = [
+        f"  citations  {report['claims']} claims checked, {report['verified']} verified, "
+        f"{len(report['revised'])} revised, {len(report['removed'])} removed; "
+        f"{report['figures']} figures checked"
+    ]
+    if judge := report.get("judge"):
+        rows.append(f"  judge      {judge['supported']} of {judge['checked']} supported")
+    for removed in report["removed"][:shown]:
+        rows.append(f"  removed    {removed['sentence'][:160]!r}: {removed['reason']}")
+    if len(report["removed"]) > shown:
+        rows.append(f"             … and {len(report['removed']) - shown} more (see the run admin)")
+    if report.get("held"):
+        rows.append(f"  held       as a draft: {report['held']}")
+    return rows
 
 
 def _ordered(timings: dict) -> list[tuple[str, float]]:
