@@ -42,3 +42,17 @@ def parse_prices(raw: str, *, variable: str) -> dict[str, tuple[float, float]]:
                 f"Environment variable {variable}: {item!r} is not model=input:output"
             ) from exc
     return prices
+
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+
+
+def parse_bool(raw: str, *, variable: str) -> bool:
+    """`"true"`/`"false"` (also 1/0, yes/no, on/off); anything else names the variable."""
+    value = raw.strip().lower()
+    if value not in _TRUE | _FALSE:
+        raise ImproperlyConfigured(
+            f"Environment variable {variable} is invalid: {raw!r} is not true or false."
+        )
+    return value in _TRUE

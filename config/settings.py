@@ -12,7 +12,7 @@ from pathlib import Path
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
-from config.envtools import parse_admins, parse_int_list, parse_prices
+from config.envtools import parse_admins, parse_bool, parse_int_list, parse_prices
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -235,7 +235,9 @@ GENERATION_LEASE_SECONDS = _get("GENERATION_LEASE_SECONDS", env.float, 45.0)
 GENERATION_REAPER_INTERVAL = _get("GENERATION_REAPER_INTERVAL", env.float, 15.0)
 GENERATION_CITATION_THRESHOLD = _get("GENERATION_CITATION_THRESHOLD", env.float, 0.5)
 # A second check of every kept claim by the fast model (one batched call per section).
-GENERATION_CITATION_JUDGE = _get("GENERATION_CITATION_JUDGE", env.bool, False)
+GENERATION_CITATION_JUDGE = parse_bool(
+    env.str("GENERATION_CITATION_JUDGE", default="false"), variable="GENERATION_CITATION_JUDGE"
+)
 # Above this share of claims removed, a post is held as a draft even with --publish.
 GENERATION_MAX_REMOVED_SHARE = _get("GENERATION_MAX_REMOVED_SHARE", env.float, 0.25)
 GENERATION_MIN_SOURCES_PER_SECTION = _get("GENERATION_MIN_SOURCES_PER_SECTION", env.int, 2)

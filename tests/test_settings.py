@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -52,3 +54,18 @@ def test_bad_retry_intervals_name_the_variable():
     result = manage("check", **{**PRODUCTION, "GENERATION_RETRY_INTERVALS": "60,soon"})
     assert result.returncode != 0
     assert "GENERATION_RETRY_INTERVALS" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        ("GENERATION_MAX_REMOVED_SHARE", "1.5", "must be between 0 and 1"),
+        ("GENERATION_MAX_REMOVED_SHARE", "a quarter", "is invalid"),
+        ("GENERATION_CITATION_THRESHOLD", "-0.1", "must be between 0 and 1"),
+        ("GENERATION_CITATION_JUDGE", "perhaps", "is invalid"),
+    ],
+)
+def test_bad_citation_settings_name_the_variable(name, value, message):
+    result = manage("check", **{**PRODUCTION, name: value})
+    assert result.returncode != 0
+    assert name in result.stderr and message in result.stderr
