@@ -10,7 +10,9 @@ every section; "obey" does whatever a quoted page tells it to (quotes the inject
 adds its link or image, states what it was told to); "links" adds a tracking pixel, a
 download link, an autolink and a reference definition that hijacks a citation number;
 "chatty" opens a cited sentence with "As an AI language model"; "miscount" changes a
-number word of a real sentence ("three" -> "seven"). "stubborn" answers citation
+number word of a real sentence ("three" -> "seven"); "conflate" joins the first half of
+one sentence to the second half of the next (every word is in the source, the statement
+is not). "stubborn" answers citation
 repair requests with the sentence unchanged. `seen` keeps every request it was sent, as
 {"kind", "system", "user"}.
 
@@ -20,13 +22,14 @@ Tests select behaviours with `@pytest.mark.llm_options(hostile=[...])`; the demo
 
 from __future__ import annotations
 
+import itertools
 import re
 import threading
 
 from standins.writer import WriterResponder, _message, _sentences, _sources, repair_items
 
 BEHAVIOURS = frozenset(
-    {"figures", "phantom", "repeat", "obey", "links", "chatty", "miscount", "stubborn"}
+    {"figures", "phantom", "repeat", "obey", "links", "chatty", "miscount", "conflate", "stubborn"}
 )
 BOILERPLATE = (
     "Every team should measure before and after each change and keep the results where "
@@ -118,6 +121,15 @@ class HostileWriter(WriterResponder):
                     if re.search(pattern, sentence) and not re.search(r"\d", sentence):
                         changed = re.sub(pattern, wrong, sentence, count=1)
                         return f"{changed.rstrip('.')} [{number}]."
+        return ""
+
+    def _conflate(self, sources: Quoted) -> str:
+        for number, _, text in sources:
+            long = [s for s in _sentences(text) if len(s.split()) >= 10]
+            for first, second in itertools.pairwise(long):
+                head, tail = first.split(), second.split()
+                joined = " ".join(head[: len(head) // 2] + tail[len(tail) // 2 :])
+                return f"{joined.rstrip('.')} [{number}]."
         return ""
 
 

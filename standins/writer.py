@@ -192,22 +192,25 @@ def closest_sentence(sentence: str, number: int, passage: str) -> str:
 
 
 def judge_claim(claim: str, passage: str) -> str:
-    """A strict reader's objection to `claim` given `passage`, or "" when it holds."""
-    text = passage.lower()
+    """A strict reader's objection to `claim` given `passage`, or "" when it holds: the
+    passage sentence closest to the claim must state its figures and names itself."""
+    terms = set(_terms(claim))
+    sentences = _sentences(passage) or [passage]
+    closest = max(sentences, key=lambda s: len(terms & set(_terms(s))))
+    if terms and len(terms & set(_terms(closest))) / len(terms) < 0.6:
+        return "the passage does not state this"
+    text = closest.lower()
     words = set(re.findall(r"[a-z0-9]+", text))
     for figure in re.findall(r"\d+(?:\.\d+)?", claim):
-        if figure not in re.findall(r"\d+(?:\.\d+)?", passage):
+        if figure not in re.findall(r"\d+(?:\.\d+)?", closest):
             return f"the passage does not give {figure}"
     for word in re.findall(r"[a-z]+", claim.lower()):
         if word in _WORDS_FOR_NUMBERS and word not in words:
             return f"the passage does not say {word}"
     for index, name in enumerate(re.findall(r"\b[A-Z][\w+#-]*", claim)):
-        if (index or name.lower() not in _STARTERS) and name.lower() not in text:
+        parts = re.findall(r"[a-z0-9]+", name.lower())
+        if (index or name.lower() not in _STARTERS) and not set(parts) <= words:
             return f"the passage does not mention {name}"
-    terms = set(_terms(claim))
-    best = max((len(terms & set(_terms(s))) for s in _sentences(passage) or [passage]), default=0)
-    if terms and best / len(terms) < 0.6:
-        return "the passage does not state this"
     return ""
 
 

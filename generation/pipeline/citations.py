@@ -2,8 +2,9 @@
 
 Support is lexical: the share of the claim's content words found in the best window of
 three consecutive sentences of the cited source. In that same window every figure the
-claim states (numbers, percentages, dates) must occur, and every name it relies on
-(capitalised words, acronyms): a sentence that is right but for its number or its
+claim states (numbers, percentages, dates, numbers spelled out) must occur, and every
+name it relies on (capitalised words, acronyms, identifiers); in the very sentence it
+copies, when it nearly copies one. A sentence that is right but for its number or its
 product name is not supported. generation/pipeline/verify.py runs the whole stage.
 """
 
@@ -19,13 +20,36 @@ from generation.research import tokenize
 
 SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 WINDOW = 3
+COPY_SHARE = 0.8  # a claim with this share of one sentence's words is a copy of it
+
+
+@dataclass(frozen=True)
+class Span:
+    """The content words and figures of a sentence, or of a window of sentences."""
+
+    words: frozenset[str]
+    figures: frozenset[str]
+
+    @classmethod
+    def of(cls, text: str) -> Span:
+        return cls(frozenset(tokenize(text)), frozenset(figures_in_source(text)))
 
 
 @dataclass(frozen=True)
 class Window:
     text: str
-    words: frozenset[str]
-    figures: frozenset[str]
+    whole: Span
+    sentences: tuple[Span, ...]
+
+    def scope(self, claim: Claim) -> Span:
+        """Where the claim's figures and names must be found: in the sentence it nearly
+        copies, when it copies one (so that "once" -> "twice" is caught although the next
+        sentence says "twice"); else anywhere in the window."""
+        words = {w for w in claim.words if not w.isdigit()}  # the figures may be what changed
+        closest = max(self.sentences, key=lambda s: len(words & s.words))
+        if words and len(words & closest.words) >= COPY_SHARE * len(words):
+            return closest
+        return self.whole
 
 
 @dataclass(frozen=True)
@@ -44,10 +68,18 @@ class SourceIndex:
 
     def __init__(self, text: str) -> None:
         sentences = [s.strip() for s in SENTENCE_END.split(text) if s.strip()]
-        span = max(1, min(WINDOW, len(sentences)))
+        spans = [Span.of(s) for s in sentences]
+        size = max(1, min(WINDOW, len(sentences)))
         self.windows = [
-            _window(" ".join(sentences[i : i + span]))
-            for i in range(max(1, len(sentences) - span + 1))
+            Window(
+                " ".join(sentences[i : i + size]),
+                Span(
+                    frozenset().union(*(s.words for s in spans[i : i + size])),
+                    frozenset().union(*(s.figures for s in spans[i : i + size])),
+                ),
+                tuple(spans[i : i + size]),
+            )
+            for i in range(max(1, len(sentences) - size + 1))
             if sentences
         ]
 
@@ -55,28 +87,31 @@ class SourceIndex:
         """The best window for the claim, and whether it supports it."""
         if not claim.words or not self.windows:
             return Support(number, False, 0.0, "states nothing the source could support")
-        best = max(self.windows, key=lambda w: _rank(claim, w, threshold))
-        score = round(len(claim.words & best.words) / len(claim.words), 2)
+        verdicts = [(_verdict(claim, w), w) for w in self.windows]
+        (score, figures, names), best = max(verdicts, key=lambda v: _rank(v[0], threshold))
         if score < threshold:
             return Support(number, False, score, "not supported by the source", best.text)
-        if missing := [f for f in claim.figures if f not in best.figures]:
-            reason = f"figure {', '.join(missing)} not in the cited passage"
+        if figures:
+            reason = f"figure {', '.join(figures)} not in the cited passage"
             return Support(number, False, score, reason, best.text)
-        if missing := sorted(claim.names - best.words):
-            reason = f"{', '.join(missing)} not in the cited passage"
+        if names:
+            reason = f"{', '.join(names)} not in the cited passage"
             return Support(number, False, score, reason, best.text)
         return Support(number, True, score, "", best.text)
 
 
-def _window(text: str) -> Window:
-    return Window(text, frozenset(tokenize(text)), frozenset(figures_in_source(text)))
+def _verdict(claim: Claim, window: Window) -> tuple[float, list[str], list[str]]:
+    """(support score, figures missing, names missing) of a claim in one window."""
+    score = round(len(claim.words & window.whole.words) / len(claim.words), 2)
+    scope = window.scope(claim)
+    figures = [f for f in claim.all_figures if f not in scope.figures]
+    return score, figures, sorted(claim.names - scope.words)
 
 
-def _rank(claim: Claim, window: Window, threshold: float) -> tuple:
-    score = len(claim.words & window.words) / len(claim.words)
-    figures = all(f in window.figures for f in claim.figures)
-    names = claim.names <= window.words
-    return (score >= threshold and figures and names, score >= threshold and figures, score)
+def _rank(verdict: tuple[float, list[str], list[str]], threshold: float) -> tuple:
+    score, figures, names = verdict
+    enough = score >= threshold
+    return (enough and not figures and not names, enough and not figures, score)
 
 
 @dataclass

@@ -24,13 +24,16 @@ _SENTENCE_END = re.compile(r"(?<=[.!?])\s+|(?<=[.!?][\"'\u201d\u2019)])\s+")
 _PREFIX = re.compile(r"^(\s*(?:(?:[-*+]|\d{1,9}[.)])\s+|>\s?)*)")
 _BLOCK_START = re.compile(r"^\s*(?:[-*+]\s|\d{1,9}[.)]\s|>|#|\||```|~~~)")
 _TRAILING = re.compile(r"([.!?])((?:\s?\[\d{1,3}(?:\s*,\s*\d{1,3})*\])+)")
-_EMPHASIS = re.compile(r"[*_~]+")
+# Emphasis marks, not the underscores inside identifiers such as asyncio.to_thread.
+_EMPHASIS = re.compile(r"(?<!\w)[*_~]+|[*_~]+(?!\w)")
 _PLACEHOLDER = re.compile("\ue000\\d+\ue001")
 FIGURE = re.compile(
     r"(?<![\w.])(?<!\w-)(\d+(?:[.,]\d+)*)(?:\s?(?:%|percent\b|per cent\b)|[x\u00d7](?!\w))?(?!\w)",
     re.I,
 )
 _CAPITALISED = re.compile(r"(?<![\w'])([A-Z][\w+#-]*)")
+_IDENTIFIER = re.compile(r"\b[A-Za-z_]\w*(?:[._][A-Za-z_]\w*)+\b")
+_AMBIGUOUS = frozenset({"one", "once", "single", "double", "half", "quarter", "third"})
 _SMALL_NUMBERS = (
     "zero one two three four five six seven eight nine ten eleven twelve thirteen "
     "fourteen fifteen sixteen seventeen eighteen nineteen twenty"
@@ -76,6 +79,13 @@ def figures_in_source(text: str) -> set[str]:
     return set(figures_in(text)) | words
 
 
+def counts_in(text: str) -> list[str]:
+    """Numbers a sentence spells out, as digits. Words that are often not numbers ("one
+    of", "once the job ends", "a single") are left to the digits and the judge."""
+    words = re.findall(r"[a-z]+", text.lower())
+    return [_NUMBER_WORDS[w] for w in words if w in _NUMBER_WORDS and w not in _AMBIGUOUS]
+
+
 def names_in(text: str) -> set[str]:
     """Names a sentence relies on: capitalised words past its opening word, and acronyms
     or CamelCase anywhere (as the stems `tokenize` makes of them)."""
@@ -86,6 +96,8 @@ def names_in(text: str) -> set[str]:
         opening = not text[: match.start()].strip(" \t\"'(*_`\u201c")
         if shaped or not opening:
             names.update(tokenize(word))
+    for identifier in _IDENTIFIER.findall(text):  # asyncio.gather, hot_standby_feedback
+        names.update(tokenize(identifier.replace("_", " ")))
     return names
 
 
@@ -95,15 +107,21 @@ class Claim:
 
     text: str
     words: frozenset[str]
-    figures: tuple[str, ...]
+    figures: tuple[str, ...]  # in digits: these make an uncited sentence a claim
     names: frozenset[str]
+    counts: tuple[str, ...] = ()  # spelled out ("seven times"), as digits
 
     @classmethod
     def of(cls, text: str, *, prose: str | None = None) -> Claim:
         """The claim `text` makes; figures are read from `prose` (the text without its
         code spans, whose numbers are quoted code, not stated figures) when given."""
+        prose = text if prose is None else prose
         words, names = frozenset(tokenize(text)), frozenset(names_in(text))
-        return cls(text, words, tuple(figures_in(text if prose is None else prose)), names)
+        return cls(text, words, tuple(figures_in(prose)), names, tuple(counts_in(prose)))
+
+    @property
+    def all_figures(self) -> tuple[str, ...]:
+        return self.figures + self.counts
 
 
 @dataclass

@@ -188,7 +188,7 @@ def _first_check(
 def _check(run: _Run, sentence: Sentence, piece: Piece) -> Failure | Support:
     """Check each citation of a sentence; the best supporting one, or the failure."""
     claim = sentence.to_claim()
-    run.report.figures += len(claim.figures)
+    run.report.figures += len(claim.all_figures)
     cited = sentence.cited
     supports = [run.support(claim, number) for number in cited]
     sentence.verdicts = {s.number: s.ok for s in supports}
@@ -290,7 +290,7 @@ def _recheck(run: _Run, failure: Failure, text: str) -> Rewrite:
         rewrite.outcome = INSTRUCTION_REASON
         return rewrite
     claim = trial.to_claim()
-    run.report.figures += len(claim.figures)
+    run.report.figures += len(claim.all_figures)
     support = run.support(claim, failure.passage.number)
     rewrite.outcome = support if support.ok else support.reason
     return rewrite

@@ -87,8 +87,18 @@ def test_the_figure_must_be_in_the_window_that_supports_the_claim():
     assert not ok and "300" in reason
 
 
-def test_number_words_in_the_source_support_digits():
+def test_number_words_in_the_source_support_digits_and_count_as_figures():
     assert check("RQ retries a failed job up to 3 times.") == (True, "")
+    assert check("RQ retries a failed job up to seven times.") == (
+        False,
+        "figure 7 not in the cited passage",
+    )
+
+
+def test_a_copied_sentence_must_keep_its_own_figures():
+    # "300" is in the window, but not in the sentence this claim copies.
+    ok, reason = check("A replica can serve 300 reads.")
+    assert (ok, reason) == (False, "figure 300 not in the cited passage")
 
 
 def test_a_swapped_name_fails():
@@ -254,23 +264,32 @@ def test_links_are_stripped_and_a_link_to_a_source_is_checked_as_its_citation(ll
     assert report.links_removed == 3 and report.verified == 1
 
 
+# Every word is in the source's window, but no sentence of it says this.
+CONFLATED = "Replication copies snapshots and append-only files to replicas [1]."
+
+
 @pytest.mark.parametrize("llm_standin", [WriterResponder()], indirect=True)
 def test_the_judge_catches_what_words_cannot_and_the_report_keeps_both_verdicts(llm_standin):
-    miscounted = "RQ retries a failed job up to seven times [1]."
-    texts, report = verify(f"{miscounted} Replication copies data to replicas [1].", judge=True)
-    assert "seven" not in texts["section:0"]
-    assert "RQ retries a failed job up to three times [1]." in texts["section:0"]
+    texts, report = verify(f"Redis keeps its whole data set in memory [1]. {CONFLATED}", judge=True)
+    assert "snapshots and append-only files to replicas" not in texts["section:0"]
+    # Rewritten as a sentence the passage does state.
+    assert texts["section:0"] in (
+        "Redis keeps its whole data set in memory [1]. Replication copies data to replicas [1].",
+        "Redis keeps its whole data set in memory [1]. Persistence is optional and comes in "
+        "two forms, snapshots and an append-only file [1].",
+    )
     verdicts = {v["sentence"]: v for v in report.judge["verdicts"]}
-    first = verdicts[miscounted.replace(" [1]", "")]
+    first = verdicts[CONFLATED.replace(" [1]", "")]
     assert first["judge"] is False and first["lexical"] >= 0.5 and first["reason"]
     assert report.judge["checked"] == 3  # two claims, then the rewrite
+    assert (report.verified, len(report.revised)) == (1, 1)
     assert llm_standin.counts["citation_judge"] == 2
 
 
 @pytest.mark.parametrize("llm_standin", [WriterResponder()], indirect=True)
-def test_without_the_judge_the_miscount_passes_the_lexical_check(llm_standin):
-    texts, report = verify("RQ retries a failed job up to seven times [1].")
-    assert "seven" in texts["section:0"] and report.judge is None
+def test_without_the_judge_a_conflation_passes_the_lexical_check(llm_standin):
+    texts, report = verify(CONFLATED)
+    assert texts["section:0"] == CONFLATED and report.judge is None
 
 
 # --- Renumbering, assembling, holding --------------------------------------------------------

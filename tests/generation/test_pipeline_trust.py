@@ -91,8 +91,9 @@ def test_citations_of_sources_that_do_not_exist_never_reach_the_post(standins, a
     run = generate(author=author)
     numbers = set(run.post.sources.values_list("number", flat=True))
     assert cited_numbers(run.post.body) == numbers
-    failed = [r["before"] for r in report_of(run)["revised"]]
-    assert len(failed) >= len(run.checkpoints["outline"]["sections"]) - 1  # a few repeat
+    report = report_of(run)
+    failed = [r["before"] for r in report["revised"]] + [r["sentence"] for r in report["removed"]]
+    assert failed  # each phantom citation failed, and was rewritten or removed
 
 
 @pytest.mark.llm_options(hostile=["repeat"])
@@ -159,6 +160,15 @@ def test_a_page_carrying_an_injection_reaches_neither_the_writer_nor_the_post(st
 
 
 @pytest.mark.llm_options(hostile=["miscount"])
+def test_a_miscounted_claim_fails_the_figure_check(standins, author):
+    run = generate(author=author)
+    failed = [r["before"] for r in report_of(run)["revised"]]
+    assert failed and all(re.search(r"\b(five|seven|nine|eight|twice)\b", b) for b in failed)
+    for sentence in failed:
+        assert sentence not in run.post.body
+
+
+@pytest.mark.llm_options(hostile=["conflate"])
 def test_the_judge_rejects_what_the_lexical_check_lets_through(standins, author, settings):
     settings.GENERATION_CITATION_JUDGE = True
     run = generate(author=author)
