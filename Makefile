@@ -57,6 +57,7 @@ demo: $(STAMP)
 bench: $(STAMP)
 	$(PY) bench/pipeline_bench.py
 	$(PY) bench/queue_bench.py
+	$(PY) bench/citation_eval.py
 
 clean:
 	rm -rf $(VENV) staticfiles .pytest_cache .ruff_cache

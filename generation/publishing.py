@@ -12,6 +12,7 @@ from django.utils import timezone
 from taggit.models import Tag
 
 from blog import services as blog_services
+from blog.links import LinkPolicy, strip_links
 from blog.models import Category, Post
 from generation.exceptions import RunNotClaimable
 from generation.models import GenerationRun, ResearchSource, RunStatus
@@ -137,6 +138,11 @@ def publish_run(
     if is_near_duplicate(title, titles_to_avoid()):
         title = f"{title} (part {run.batch_index + 1})"[:200]
     sources = {s.number: s for s in ResearchSource.objects.filter(run=run, number__in=cited)}
+    # The citations stage stripped foreign links already; this guards what is saved.
+    policy = LinkPolicy.for_sources(
+        (new, sources[old].url) for new, old in enumerate(cited, 1) if old in sources
+    )
+    body, _ = strip_links(body, policy=policy)
     post = blog_services.post_create(
         title=title,
         body=body,

@@ -87,7 +87,10 @@ class SourceIndex:
         """The best window for the claim, and whether it supports it."""
         if not claim.words or not self.windows:
             return Support(number, False, 0.0, "states nothing the source could support")
-        verdicts = [(_verdict(claim, w), w) for w in self.windows]
+        # A claim that copies a sentence is judged against what it copies: a changed
+        # number is not excused by a looser window elsewhere that happens to hold it.
+        copies = [w for w in self.windows if w.scope(claim) is not w.whole]
+        verdicts = [(_verdict(claim, w), w) for w in copies or self.windows]
         (score, figures, names), best = max(verdicts, key=lambda v: _rank(v[0], threshold))
         if score < threshold:
             return Support(number, False, score, "not supported by the source", best.text)
@@ -105,7 +108,10 @@ def _verdict(claim: Claim, window: Window) -> tuple[float, list[str], list[str]]
     score = round(len(claim.words & window.whole.words) / len(claim.words), 2)
     scope = window.scope(claim)
     figures = [f for f in claim.all_figures if f not in scope.figures]
-    return score, figures, sorted(claim.names - scope.words)
+    names = claim.names
+    if scope is not window.whole:  # a copy that changes its subject ("Celery supports…")
+        names = names | claim.opening
+    return score, figures, sorted(names - scope.words)
 
 
 def _rank(verdict: tuple[float, list[str], list[str]], threshold: float) -> tuple:

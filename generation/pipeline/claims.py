@@ -110,6 +110,7 @@ class Claim:
     figures: tuple[str, ...]  # in digits: these make an uncited sentence a claim
     names: frozenset[str]
     counts: tuple[str, ...] = ()  # spelled out ("seven times"), as digits
+    opening: frozenset[str] = frozenset()  # a capitalised first word: a name, or not
 
     @classmethod
     def of(cls, text: str, *, prose: str | None = None) -> Claim:
@@ -117,7 +118,10 @@ class Claim:
         code spans, whose numbers are quoted code, not stated figures) when given."""
         prose = text if prose is None else prose
         words, names = frozenset(tokenize(text)), frozenset(names_in(text))
-        return cls(text, words, tuple(figures_in(prose)), names, tuple(counts_in(prose)))
+        first = _CAPITALISED.match(text.lstrip(" \t\"'(*_`\u201c"))
+        opening = frozenset(tokenize(first.group(1))) if first else frozenset()
+        counts = tuple(counts_in(prose))
+        return cls(text, words, tuple(figures_in(prose)), names, counts, opening)
 
     @property
     def all_figures(self) -> tuple[str, ...]:

@@ -87,6 +87,20 @@ def test_the_figure_must_be_in_the_window_that_supports_the_claim():
     assert not ok and "300" in reason
 
 
+def test_a_copied_sentence_with_another_subject_fails():
+    assert check("Memcached keeps its whole data set in memory.") == (
+        False,
+        "memcach not in the cited passage",
+    )
+    assert check("Redis keeps its entire data set in memory.") == (True, "")  # a paraphrase
+
+
+def test_a_changed_number_is_not_excused_by_the_sentence_next_to_it():
+    # The copied sentence says "three"; the one before it says "300".
+    ok, reason = check("RQ retries a failed job up to 300 times.")
+    assert (ok, reason) == (False, "figure 300 not in the cited passage")
+
+
 def test_number_words_in_the_source_support_digits_and_count_as_figures():
     assert check("RQ retries a failed job up to 3 times.") == (True, "")
     assert check("RQ retries a failed job up to seven times.") == (
