@@ -214,7 +214,7 @@ class GenerationRunAdmin(admin.ModelAdmin):
     def cost(self, run: GenerationRun) -> str:
         return selectors.cost_label(run.cost_usd)
 
-    @admin.display(description="Cited ✓")
+    @admin.display(description="Claims backed")
     def citations(self, run: GenerationRun) -> str:
         return f"{run.citations_verified}/{run.citations_total}"
 
