@@ -5,22 +5,29 @@ three consecutive sentences of the cited source. In that same window every figur
 claim states (numbers, percentages, dates, numbers spelled out) must occur, and every
 name it relies on (capitalised words, acronyms, identifiers); in the very sentence it
 copies, when it nearly copies one. A sentence that is right but for its number or its
-product name is not supported. generation/pipeline/verify.py runs the whole stage.
+product name is not supported, and neither is a near-copy that swaps one of the copied
+sentence's terms for another term of the same page ("a B-tree index" -> "a hash index"
+on a page about both): a paraphrase brings words of its own, a conflation moves the
+page's. generation/pipeline/verify.py runs the whole stage.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from difflib import SequenceMatcher
 
 from blog.links import map_prose
 from blog.markdown import CITATION_MARKER
-from generation.pipeline.claims import Claim, figures_in_source
+from generation.pipeline.claims import NUMBER_WORDS, Claim, figures_in_source
 from generation.research import tokenize
+from generation.research.text import STOPWORDS
 
 SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 WINDOW = 3
 COPY_SHARE = 0.8  # a claim with this share of one sentence's words is a copy of it
+SWAP_SPAN = 3  # at most this many words replaced at one place count as a swap
+_RAW_WORD = re.compile(r"[a-z0-9][a-z0-9_+#-]*(?:\.[a-z0-9_+#-]+)*")
 
 
 @dataclass(frozen=True)
@@ -29,10 +36,11 @@ class Span:
 
     words: frozenset[str]
     figures: frozenset[str]
+    text: str = ""
 
     @classmethod
     def of(cls, text: str) -> Span:
-        return cls(frozenset(tokenize(text)), frozenset(figures_in_source(text)))
+        return cls(frozenset(tokenize(text)), frozenset(figures_in_source(text)), text)
 
 
 @dataclass(frozen=True)
@@ -68,6 +76,7 @@ class SourceIndex:
 
     def __init__(self, text: str) -> None:
         sentences = [s.strip() for s in SENTENCE_END.split(text) if s.strip()]
+        self.vocabulary = frozenset(raw_words(text))
         spans = [Span.of(s) for s in sentences]
         size = max(1, min(WINDOW, len(sentences)))
         self.windows = [
@@ -90,34 +99,73 @@ class SourceIndex:
         # A claim that copies a sentence is judged against what it copies: a changed
         # number is not excused by a looser window elsewhere that happens to hold it.
         copies = [w for w in self.windows if w.scope(claim) is not w.whole]
-        verdicts = [(_verdict(claim, w), w) for w in copies or self.windows]
-        (score, figures, names), best = max(verdicts, key=lambda v: _rank(v[0], threshold))
-        if score < threshold:
-            return Support(number, False, score, "not supported by the source", best.text)
-        if figures:
-            reason = f"figure {', '.join(figures)} not in the cited passage"
-            return Support(number, False, score, reason, best.text)
-        if names:
-            reason = f"{', '.join(names)} not in the cited passage"
-            return Support(number, False, score, reason, best.text)
-        return Support(number, True, score, "", best.text)
+        verdicts = [(self._verdict(claim, w), w) for w in copies or self.windows]
+        verdict, best = max(verdicts, key=lambda v: v[0].rank(threshold))
+        reason = verdict.reason(threshold)
+        return Support(number, not reason, verdict.score, reason, best.text)
+
+    def _verdict(self, claim: Claim, window: Window) -> Verdict:
+        """How a claim fares in one window: its score and what the window lacks."""
+        score = round(len(claim.words & window.whole.words) / len(claim.words), 2)
+        scope = window.scope(claim)
+        figures = [f for f in claim.all_figures if f not in scope.figures]
+        names, swaps = claim.names, []
+        if scope is not window.whole:  # a copy that changes its subject ("Celery supports…")
+            names = names | claim.opening
+            swaps = swapped_terms(claim.text, scope.text, vocabulary=self.vocabulary)
+        return Verdict(score, figures, sorted(names - scope.words), swaps)
 
 
-def _verdict(claim: Claim, window: Window) -> tuple[float, list[str], list[str]]:
-    """(support score, figures missing, names missing) of a claim in one window."""
-    score = round(len(claim.words & window.whole.words) / len(claim.words), 2)
-    scope = window.scope(claim)
-    figures = [f for f in claim.all_figures if f not in scope.figures]
-    names = claim.names
-    if scope is not window.whole:  # a copy that changes its subject ("Celery supports…")
-        names = names | claim.opening
-    return score, figures, sorted(names - scope.words)
+@dataclass(frozen=True)
+class Verdict:
+    """(support score, figures missing, names missing, terms swapped) in one window."""
+
+    score: float
+    figures: list[str]
+    names: list[str]
+    swaps: list[str]
+
+    def rank(self, threshold: float) -> tuple:
+        enough = self.score >= threshold
+        clean = enough and not self.figures
+        backed = clean and not self.names
+        return (backed and not self.swaps, backed, clean, self.score)
+
+    def reason(self, threshold: float) -> str:
+        if self.score < threshold:
+            return "not supported by the source"
+        if self.figures:
+            return f"figure {', '.join(self.figures)} not in the cited passage"
+        if self.names:
+            return f"{', '.join(self.names)} not in the cited passage"
+        if self.swaps:
+            return f"swaps {'; '.join(self.swaps)} (another term of the same source)"
+        return ""
 
 
-def _rank(verdict: tuple[float, list[str], list[str]], threshold: float) -> tuple:
-    score, figures, names = verdict
-    enough = score >= threshold
-    return (enough and not figures and not names, enough and not figures, score)
+def raw_words(text: str) -> list[str]:
+    """Lowercase words in order, unstemmed, stopwords kept (alignment needs them all)."""
+    return _RAW_WORD.findall(text.lower())
+
+
+def _term(word: str) -> bool:
+    return word not in STOPWORDS or word in NUMBER_WORDS
+
+
+def swapped_terms(claim: str, copied: str, *, vocabulary: frozenset[str]) -> list[str]:
+    """Places where a near-copy replaces the copied sentence's terms by other terms the
+    source uses ("once" -> "twice", "B-tree" -> "hash"), as "'old' for 'new'"."""
+    said, original = raw_words(claim), raw_words(copied)
+    swaps = []
+    matcher = SequenceMatcher(a=original, b=said, autojunk=False)
+    for op, i1, i2, j1, j2 in matcher.get_opcodes():
+        if op != "replace" or max(i2 - i1, j2 - j1) > SWAP_SPAN:
+            continue
+        dropped = [w for w in original[i1:i2] if _term(w) and w not in said]
+        brought = [w for w in said[j1:j2] if _term(w) and w not in original[i1:i2]]
+        if dropped and brought and all(w in vocabulary for w in brought):
+            swaps.append(f"'{' '.join(original[i1:i2])}' for '{' '.join(said[j1:j2])}'")
+    return swaps
 
 
 @dataclass

@@ -38,7 +38,7 @@ _SMALL_NUMBERS = (
     "zero one two three four five six seven eight nine ten eleven twelve thirteen "
     "fourteen fifteen sixteen seventeen eighteen nineteen twenty"
 )
-_NUMBER_WORDS = dict(zip(_SMALL_NUMBERS.split(), map(str, range(21)), strict=True)) | {
+NUMBER_WORDS = dict(zip(_SMALL_NUMBERS.split(), map(str, range(21)), strict=True)) | {
     "thirty": "30", "forty": "40", "fifty": "50", "sixty": "60", "seventy": "70",
     "eighty": "80", "ninety": "90", "hundred": "100", "thousand": "1000",
     "million": "1000000", "once": "1", "twice": "2", "single": "1", "double": "2",
@@ -75,7 +75,7 @@ def figures_in(text: str) -> list[str]:
 
 def figures_in_source(text: str) -> set[str]:
     """Figures a passage contains, digits or words ("three times" supports "3 times")."""
-    words = {_NUMBER_WORDS[w] for w in re.findall(r"[a-z]+", text.lower()) if w in _NUMBER_WORDS}
+    words = {NUMBER_WORDS[w] for w in re.findall(r"[a-z]+", text.lower()) if w in NUMBER_WORDS}
     return set(figures_in(text)) | words
 
 
@@ -83,7 +83,7 @@ def counts_in(text: str) -> list[str]:
     """Numbers a sentence spells out, as digits. Words that are often not numbers ("one
     of", "once the job ends", "a single") are left to the digits and the judge."""
     words = re.findall(r"[a-z]+", text.lower())
-    return [_NUMBER_WORDS[w] for w in words if w in _NUMBER_WORDS and w not in _AMBIGUOUS]
+    return [NUMBER_WORDS[w] for w in words if w in NUMBER_WORDS and w not in _AMBIGUOUS]
 
 
 def names_in(text: str) -> set[str]:

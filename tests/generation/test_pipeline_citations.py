@@ -120,6 +120,37 @@ def test_a_swapped_name_fails():
     assert (ok, reason) == (False, "memcach not in the cited passage")
 
 
+def test_a_copy_that_swaps_a_term_for_another_term_of_the_page_fails():
+    source = (
+        "A multicolumn B-tree index is most useful when queries constrain the leading "
+        "column. A hash index only supports equality comparisons."
+    )
+    index = SourceIndex(source)
+    swapped = Claim.of(
+        "A multicolumn hash index is most useful when queries constrain the leading column."
+    )
+    support = index.check(swapped, number=1, threshold=0.5)
+    assert (support.ok, support.reason) == (
+        False,
+        "swaps 'b-tree' for 'hash' (another term of the same source)",
+    )
+    # A synonym the page does not use is a paraphrase, not a swap.
+    paraphrase = Claim.of(
+        "A multicolumn B-tree index is most helpful when queries constrain the leading column."
+    )
+    assert index.check(paraphrase, number=1, threshold=0.5).ok
+
+
+def test_a_number_word_swapped_for_one_the_same_sentence_states_fails():
+    index = SourceIndex("Running the job once has the same effect as running it twice.")
+    claim = Claim.of("Running the job twice has the same effect as running it twice.")
+    support = index.check(claim, number=1, threshold=0.5)
+    assert (support.ok, support.reason) == (
+        False,
+        "swaps 'once' for 'twice' (another term of the same source)",
+    )
+
+
 # --- The stage: verify_post ----------------------------------------------------------------
 
 
