@@ -6,9 +6,11 @@
         web.requests        # Counter by kind: "search", "page", "redirect", "big", ...
         web.max_in_flight   # most requests handled at the same time
 
-Routes: GET /search?q=…&format=json, /pages/<slug>, /redirect?to=<url> (302),
+Routes: GET /search?q=…&format=json[&pageno=2], /pages/<slug>, /redirect?to=<url> (302),
 /chain/<n> (n redirects, then a page), /big (larger than any sane cap), /image.png,
-/status/<code>, /slow/<seconds>. Standalone: `python -m standins.web --port 8899`.
+/status/<code>, /slow/<seconds>, and the hostile ones of standins/messy.py: /bomb,
+/hang, /trickle/search. `messy=True` makes every other search result unusable, as real
+result lists are. Standalone: `python -m standins.web --port 8899 [--messy]`.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import re
+import ssl
 import threading
 import time
 from collections import Counter
@@ -26,6 +29,8 @@ from pathlib import Path
 from urllib.parse import parse_qs, quote, urlsplit
 
 from markdown_it import MarkdownIt
+
+from standins.messy import HostileRoutes, messy_results
 
 CORPUS_DIR = Path(__file__).resolve().parent / "corpus"
 _WORD = re.compile(r"[a-z0-9]+")
@@ -125,6 +130,9 @@ class WebStandin:
         port: int = 0,
         big_bytes: int = 3_000_000,
         max_results: int = 10,
+        messy: bool = False,
+        ssl_context: ssl.SSLContext | None = None,
+        keep_alive: bool = False,
     ) -> None:
         self.pages: dict[str, Page] = {}
         for page in load_corpus(Path(corpus_dir)) if corpus_dir else []:
@@ -133,6 +141,10 @@ class WebStandin:
         self.page_delay = page_delay
         self.big_bytes = big_bytes
         self.max_results = max_results
+        self.messy = messy
+        self.keep_alive = keep_alive
+        self.scheme = "https" if ssl_context else "http"
+        self.stopping = threading.Event()  # releases /hang and /trickle on stop()
         self.requests: Counter[str] = Counter()
         self.paths: list[str] = []
         self.in_flight = 0
@@ -140,6 +152,8 @@ class WebStandin:
         self._lock = threading.Lock()
         self._server = _Server(("127.0.0.1", port), _handler_for(self))
         self._server.daemon_threads = True
+        if ssl_context is not None:
+            self._server.socket = ssl_context.wrap_socket(self._server.socket, server_side=True)
         self._thread: threading.Thread | None = None
 
     # --- lifecycle ---------------------------------------------------------------------
@@ -148,8 +162,12 @@ class WebStandin:
         return f"127.0.0.1:{self._server.server_address[1]}"
 
     @property
+    def port(self) -> int:
+        return int(self._server.server_address[1])
+
+    @property
     def base_url(self) -> str:
-        return f"http://{self.host_port}"
+        return f"{self.scheme}://{self.host_port}"
 
     def start(self) -> WebStandin:
         # A short poll interval makes stop() (and so each test's teardown) quick.
@@ -160,6 +178,7 @@ class WebStandin:
         return self
 
     def stop(self) -> None:
+        self.stopping.set()
         self._server.shutdown()
         self._server.server_close()
 
@@ -186,8 +205,9 @@ class WebStandin:
         with self._lock:
             self.pinned.append({"url": url, "title": title, "content": content})
 
-    def search(self, query: str) -> list[dict[str, str]]:
-        """Corpus pages ranked by term overlap with the query, pinned results first."""
+    def search(self, query: str, pageno: int = 1) -> list[dict[str, str]]:
+        """Corpus pages ranked by term overlap with the query, pinned results first;
+        `pageno` 2, 3, ... are the next `max_results` each (pinned results on page 1 only)."""
         wanted = _terms(query)
         with self._lock:
             pages = list(self.pages.values())
@@ -198,7 +218,7 @@ class WebStandin:
             if score:
                 scored.append((score, page))
         scored.sort(key=lambda pair: (-pair[0], pair[1].slug))
-        results = pinned + [
+        found = [
             {
                 "url": self.page_url(page.slug),
                 "title": page.title,
@@ -207,7 +227,11 @@ class WebStandin:
             }
             for _, page in scored
         ]
-        return results[: self.max_results + len(pinned)]
+        if self.messy:
+            found = messy_results(found, self.base_url)
+        start = (max(pageno, 1) - 1) * self.max_results
+        found = found[start : start + self.max_results]
+        return (pinned if pageno <= 1 else []) + found
 
     # --- accounting --------------------------------------------------------------------
     def _enter(self, kind: str, path: str) -> None:
@@ -231,11 +255,12 @@ class WebStandin:
 def _handler_for(web: WebStandin) -> type[BaseHTTPRequestHandler]:
     class Handler(_Handler):
         standin = web
+        protocol_version = "HTTP/1.1" if web.keep_alive else "HTTP/1.0"
 
     return Handler
 
 
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(HostileRoutes, BaseHTTPRequestHandler):
     standin: WebStandin
     server_version = "WebStandin/1.0"
 
@@ -261,7 +286,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(403, "text/plain", b"format=json is required")
             return
         q = query.get("q", "")
-        body = {"query": q, "results": self.standin.search(q)}
+        page = int(query["pageno"]) if query.get("pageno", "").isdigit() else 1
+        body = {"query": q, "results": self.standin.search(q, page)}
         self._send(200, "application/json", json.dumps(body).encode())
 
     def _route_pages(self, rest: str, query: dict[str, str]) -> None:
@@ -328,8 +354,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, default=8899)
     parser.add_argument("--corpus", default=str(CORPUS_DIR), help="folder of .md articles")
     parser.add_argument("--page-delay", type=float, default=0.0, help="seconds per page")
+    parser.add_argument("--messy", action="store_true", help="every other result unusable")
     args = parser.parse_args(argv)
-    web = WebStandin(args.corpus, page_delay=args.page_delay, port=args.port)
+    web = WebStandin(args.corpus, page_delay=args.page_delay, port=args.port, messy=args.messy)
     print(f"Stand-in web on {web.base_url} ({len(web.pages)} pages)", flush=True)
     print(
         f"  RESEARCH_PROVIDERS=searxng SEARXNG_URL={web.base_url} "

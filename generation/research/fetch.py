@@ -10,6 +10,7 @@ import httpx
 
 from generation.exceptions import FetchRefused
 from generation.research.base import FetchFailed
+from generation.research.decode import read_body
 
 HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
 TEXT_TYPES = frozenset({"text/plain", "text/markdown"})
@@ -77,10 +78,5 @@ async def _read(response: httpx.Response, url: httpx.URL, max_bytes: int) -> Fet
     content_type = response.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type not in ALLOWED_TYPES:
         raise FetchRefused(f"content type {content_type or 'missing'}")
-    body = bytearray()
-    # Decoded bytes are capped too: a small compressed body can inflate a lot.
-    async for chunk in response.aiter_bytes():
-        body.extend(chunk)
-        if len(body) > max_bytes:
-            raise FetchRefused(f"too large: more than {max_bytes} bytes")
-    return FetchedPage(str(url), content_type, bytes(body), response.charset_encoding)
+    body = await read_body(response, max_bytes=max_bytes)
+    return FetchedPage(str(url), content_type, body, response.charset_encoding)

@@ -6,10 +6,13 @@ it checked (no second DNS lookup an attacker could rebind)."""
 from __future__ import annotations
 
 import asyncio
+import functools
 import ipaddress
 import re
 import socket
+import ssl
 from collections.abc import AsyncIterator, Callable, Iterable
+from typing import Any
 
 import httpx
 
@@ -22,6 +25,28 @@ IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 ALLOWED_SCHEMES = ("http", "https")
 _CGNAT = ipaddress.ip_network("100.64.0.0/10")
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")
+_GLOBAL_UNICAST_V6 = ipaddress.ip_network("2000::/3")
+# The standard library's answers vary between Python releases (fec0::/10 passes as
+# global on 3.11): the IANA special-purpose ranges that are not globally reachable are
+# named here as well, so no release of Python lets one through.
+_SPECIAL = [
+    (ipaddress.ip_network(network), kind)
+    for network, kind in (
+        ("0.0.0.0/8", "this-network"),
+        ("192.0.0.0/24", "protocol-assignment"),
+        ("192.0.2.0/24", "documentation"),
+        ("192.88.99.0/24", "6to4-relay"),
+        ("198.18.0.0/15", "benchmarking"),
+        ("198.51.100.0/24", "documentation"),
+        ("203.0.113.0/24", "documentation"),
+        ("64:ff9b:1::/48", "local NAT64"),
+        ("100::/64", "discard-only"),
+        ("2001::/23", "protocol-assignment"),  # Teredo, benchmarking, ORCHID
+        ("2001:db8::/32", "documentation"),
+        ("3fff::/20", "documentation"),
+        ("5f00::/16", "segment-routing"),
+    )
+]
 _HOST_PORT = re.compile(r"^(\[[0-9a-f:.]+\]|[a-z0-9._-]+):(\d{1,5})$")
 
 
@@ -32,25 +57,34 @@ def system_resolve(host: str, port: int) -> list[str]:
 
 
 def address_refusal(address: IPAddress) -> str | None:
-    """Why an address is not public ("private address 10.0.0.1"), or None if it is."""
+    """Why an address is not globally routable ("private address 10.0.0.1"), or None."""
     if isinstance(address, ipaddress.IPv6Address):
         embedded = _embedded_ipv4(address)
         if embedded is not None:
             inner = address_refusal(embedded)
             return f"{inner} (inside {address})" if inner else None
-    for kind, test in (
-        ("unspecified", lambda a: a.is_unspecified),
-        ("loopback", lambda a: a.is_loopback),
-        ("link-local", lambda a: a.is_link_local),
-        ("multicast", lambda a: a.is_multicast),
-        ("shared (CGNAT)", lambda a: a in _CGNAT),
-        ("reserved", lambda a: a.is_reserved),
-        ("private", lambda a: a.is_private),
-        ("non-public", lambda a: not a.is_global),
-    ):
+    for kind, test in _KINDS:
         if test(address):
             return f"{kind} address {address}"
+    named = next((kind for network, kind in _SPECIAL if address in network), None)
+    if named:
+        return f"{named} address {address}"
+    if isinstance(address, ipaddress.IPv6Address) and address not in _GLOBAL_UNICAST_V6:
+        return f"non-global address {address}"  # only 2000::/3 is global unicast today
     return None
+
+
+_KINDS = (
+    ("unspecified", lambda a: a.is_unspecified),
+    ("loopback", lambda a: a.is_loopback),
+    ("link-local", lambda a: a.is_link_local),
+    ("site-local", lambda a: getattr(a, "is_site_local", False)),
+    ("multicast", lambda a: a.is_multicast),
+    ("shared (CGNAT)", lambda a: a in _CGNAT),
+    ("reserved", lambda a: a.is_reserved),
+    ("private", lambda a: a.is_private),
+    ("non-public", lambda a: not a.is_global),
+)
 
 
 def _embedded_ipv4(address: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
@@ -90,15 +124,19 @@ class Guard:
         self.allow_hosts = parse_allow_hosts(allow_hosts)
         self.resolve = resolve
 
-    async def check(self, url: httpx.URL) -> str | None:
-        """The checked IP to connect to, or None for an allow-listed host:port (used as is)."""
+    async def check(self, url: httpx.URL) -> str:
+        """The checked IP address to connect to; FetchRefused when it is not public.
+
+        An allow-listed host:port is resolved the same way but not judged, so even a
+        private stand-in is reached at an address looked up once.
+        """
         if url.scheme not in ALLOWED_SCHEMES:
             raise FetchRefused(f"refused: scheme {url.scheme!r} is not allowed")
         if not url.host:
             raise FetchRefused("refused: URL has no host")
-        if host_port(url) in self.allow_hosts:
-            return None
         addresses = await self._addresses(url)
+        if host_port(url) in self.allow_hosts:
+            return str(addresses[0])
         for address in addresses:
             reason = address_refusal(address)
             if reason:
@@ -132,19 +170,39 @@ def _is_address(host: str) -> bool:
 
 
 class GuardedTransport(httpx.AsyncBaseTransport):
-    """An httpx transport that checks every request with a Guard and caps response bodies."""
+    """An httpx transport that checks every request with a Guard and caps raw bodies.
+
+    Connections are pooled per scheme, host name and port, never per address: two names
+    on one address (a shared CDN IP) would otherwise share a TLS connection whose
+    certificate was checked for the first name only.
+    """
 
     def __init__(
-        self, guard: Guard, *, max_bytes: int, inner: httpx.AsyncBaseTransport | None = None
+        self,
+        guard: Guard,
+        *,
+        max_bytes: int,
+        new_pool: Callable[[], httpx.AsyncBaseTransport] | None = None,
+        inner: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self.guard = guard
         self.max_bytes = max_bytes
-        self.inner = inner or httpx.AsyncHTTPTransport(trust_env=False, retries=0)
+        self.new_pool = new_pool or (lambda: httpx.AsyncHTTPTransport(trust_env=False, retries=0))
+        self.inner = inner  # one transport for every host: a test seam (MockTransport)
+        self.pools: dict[str, httpx.AsyncBaseTransport] = {}
+
+    def pool_for(self, url: httpx.URL) -> httpx.AsyncBaseTransport:
+        if self.inner is not None:
+            return self.inner
+        key = f"{url.scheme}://{host_port(url)}"
+        if key not in self.pools:
+            self.pools[key] = self.new_pool()
+        return self.pools[key]
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         address = await self.guard.check(request.url)
-        outgoing = request if address is None else _pinned(request, address)
-        response = await self.inner.handle_async_request(outgoing)
+        pool = self.pool_for(request.url)
+        response = await pool.handle_async_request(_pinned(request, address))
         length = response.headers.get("content-length", "")
         if length.isdigit() and int(length) > self.max_bytes:
             await response.aclose()
@@ -157,11 +215,15 @@ class GuardedTransport(httpx.AsyncBaseTransport):
         )
 
     async def aclose(self) -> None:
-        await self.inner.aclose()
+        pools = [*self.pools.values(), *([self.inner] if self.inner else [])]
+        self.pools = {}
+        for pool in pools:
+            await pool.aclose()
 
 
 def _pinned(request: httpx.Request, address: str) -> httpx.Request:
-    """The same request sent to the checked address; Host header and TLS name unchanged."""
+    """The same request sent to the checked address; Host header and TLS name unchanged,
+    so the certificate is still checked for the name."""
     extensions = dict(request.extensions)
     if request.url.scheme == "https":
         extensions["sni_hostname"] = request.url.host
@@ -201,22 +263,46 @@ def make_http_client(
     max_bytes: int,
     resolve: Resolver = system_resolve,
     max_connections: int = 32,
+    verify: ssl.SSLContext | None = None,
     inner: httpx.AsyncBaseTransport | None = None,
-) -> httpx.AsyncClient:
+) -> GuardedClient:
     """The one guarded client for provider APIs and page fetches. Redirects are not
-    followed here: fetch_page follows them itself so each hop is checked."""
-    inner = inner or httpx.AsyncHTTPTransport(
-        trust_env=False,
-        retries=0,
-        limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=8),
-    )
+    followed here: fetch_page follows them itself so each hop is checked.
+
+    `verify` is the TLS context (default: the CA bundle httpx uses); `inner` replaces
+    every connection pool with one transport (tests).
+    """
+    context = verify or _default_ssl_context()
+    limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=8)
+    guard = Guard(allow_hosts=allow_hosts, resolve=resolve)
     transport = GuardedTransport(
-        Guard(allow_hosts=allow_hosts, resolve=resolve), max_bytes=max_bytes, inner=inner
+        guard,
+        max_bytes=max_bytes,
+        new_pool=lambda: httpx.AsyncHTTPTransport(
+            verify=context, trust_env=False, retries=0, limits=limits
+        ),
+        inner=inner,
     )
-    return httpx.AsyncClient(
+    return GuardedClient(
+        guard=guard,
         transport=transport,
         timeout=httpx.Timeout(timeout),
         headers={"User-Agent": user_agent, "Accept-Encoding": "gzip, deflate"},
         follow_redirects=False,
         trust_env=False,
     )
+
+
+@functools.cache
+def _default_ssl_context() -> ssl.SSLContext:
+    """Loading the CA bundle costs ~20 ms: one context serves every pool."""
+    return httpx.create_ssl_context()
+
+
+class GuardedClient(httpx.AsyncClient):
+    """An httpx client whose every connection goes through `guard`; research asks the
+    same guard about search hits before they take a fetch slot."""
+
+    def __init__(self, *, guard: Guard, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.guard = guard

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 from html import unescape
@@ -11,8 +12,10 @@ import httpx
 
 from generation.exceptions import FetchRefused, ProviderError
 from generation.research.base import FetchFailed, SearchHit
+from generation.research.decode import read_body
 
 MAX_API_BYTES = 5_000_000
+DEFAULT_DEADLINE = 30.0
 _TAG = re.compile(r"<[^>]+>")
 
 
@@ -26,32 +29,35 @@ async def api_call(
     headers: dict[str, str] | None = None,
     json_body: dict[str, Any] | None = None,
 ) -> bytes:
-    """The body of a successful API response; anything else raises ProviderError."""
+    """The body of a successful API response; anything else raises ProviderError.
+
+    The whole call (connect, headers, body) has one deadline, the client's read timeout:
+    a server trickling a byte a second never trips a per-read timeout, but it trips this.
+    """
+    deadline = http.timeout.read or DEFAULT_DEADLINE
     try:
-        request = http.build_request(method, url, params=params, headers=headers, json=json_body)
-        response = await http.send(request, stream=True)
-        try:
-            if response.status_code >= 300:
-                permanent = response.status_code in (400, 401, 403, 404)
-                raise ProviderError(f"{provider}: HTTP {response.status_code}", permanent=permanent)
-            return await _read_capped(response, provider)
-        finally:
-            await response.aclose()
-    except httpx.TimeoutException as exc:
-        raise ProviderError(f"{provider}: timeout") from exc
+        async with asyncio.timeout(deadline):
+            request = http.build_request(
+                method, url, params=params, headers=headers, json=json_body
+            )
+            return await _send(http, request, provider)
+    except (TimeoutError, httpx.TimeoutException) as exc:
+        raise ProviderError(f"{provider}: no complete answer within {deadline:g}s") from exc
     except (httpx.HTTPError, httpx.InvalidURL) as exc:
         raise ProviderError(f"{provider}: request failed ({type(exc).__name__})") from exc
     except (FetchRefused, FetchFailed) as exc:
         raise ProviderError(f"{provider}: {exc}", permanent=exc.permanent) from exc
 
 
-async def _read_capped(response: httpx.Response, provider: str) -> bytes:
-    body = bytearray()
-    async for chunk in response.aiter_bytes():
-        body.extend(chunk)
-        if len(body) > MAX_API_BYTES:
-            raise ProviderError(f"{provider}: response larger than {MAX_API_BYTES} bytes")
-    return bytes(body)
+async def _send(http: httpx.AsyncClient, request: httpx.Request, provider: str) -> bytes:
+    response = await http.send(request, stream=True)
+    try:
+        if response.status_code >= 300:
+            permanent = response.status_code in (400, 401, 403, 404)
+            raise ProviderError(f"{provider}: HTTP {response.status_code}", permanent=permanent)
+        return await read_body(response, max_bytes=MAX_API_BYTES)
+    finally:
+        await response.aclose()
 
 
 async def api_json(http: httpx.AsyncClient, provider: str, url: str, **kwargs: Any) -> Any:
