@@ -253,7 +253,18 @@ RESEARCH_FETCH_CONCURRENCY = _get("RESEARCH_FETCH_CONCURRENCY", env.int, 8)
 RESEARCH_FETCH_TIMEOUT = _get("RESEARCH_FETCH_TIMEOUT", env.float, 10.0)
 RESEARCH_MAX_BYTES = _get("RESEARCH_MAX_BYTES", env.int, 2_000_000)
 RESEARCH_MAX_SOURCES = _get("RESEARCH_MAX_SOURCES", env.int, 12)
-RESEARCH_RESULTS_PER_QUERY = _get("RESEARCH_RESULTS_PER_QUERY", env.int, 5)
+# Fewer usable sources than this after the second round fails the run (no retries).
+RESEARCH_MIN_SOURCES = _get("RESEARCH_MIN_SOURCES", env.int, 3)
+# Candidates each provider is asked for per query: more than are kept, so unusable
+# results are replaced from the same searches.
+RESEARCH_RESULTS_PER_QUERY = _get("RESEARCH_RESULTS_PER_QUERY", env.int, 10)
+# The whole research stage (searches, fetches, a second round) ends by this many seconds.
+RESEARCH_DEADLINE_S = _get("RESEARCH_DEADLINE_S", env.float, 30.0)
+# Once enough pages are in, a fetch running this many times longer than the slowest page
+# that arrived (and at least 1 s) is cut.
+RESEARCH_STRAGGLER_FACTOR = _get("RESEARCH_STRAGGLER_FACTOR", env.float, 3.0)
+# A source scoring below this share of the best source's relevance is off-topic.
+RESEARCH_RELEVANCE_FLOOR = _get("RESEARCH_RELEVANCE_FLOOR", env.float, 0.25)
 RESEARCH_ALLOW_HOSTS = _get("RESEARCH_ALLOW_HOSTS", env.list, [])
 RESEARCH_USER_AGENT = env.str(
     "RESEARCH_USER_AGENT", default="DeepResearchBlog/0.1 (+https://example.com/bot)"
@@ -278,7 +289,20 @@ for _name in (
     "GENERATION_JOB_TIMEOUT",
     "RESEARCH_FETCH_CONCURRENCY",
     "RESEARCH_MAX_SOURCES",
+    "RESEARCH_MIN_SOURCES",
+    "RESEARCH_RESULTS_PER_QUERY",
     "RESEARCH_MAX_BYTES",
+    "RESEARCH_STRAGGLER_FACTOR",
 ):
     if globals()[_name] < 1:
         raise ImproperlyConfigured(f"Environment variable {_name} must be at least 1.")
+if RESEARCH_MIN_SOURCES > RESEARCH_MAX_SOURCES:
+    raise ImproperlyConfigured(
+        "Environment variable RESEARCH_MIN_SOURCES must not exceed RESEARCH_MAX_SOURCES."
+    )
+if RESEARCH_DEADLINE_S <= 0:
+    raise ImproperlyConfigured("Environment variable RESEARCH_DEADLINE_S must be above 0.")
+if not 0 <= RESEARCH_RELEVANCE_FLOOR < 1:
+    raise ImproperlyConfigured(
+        "Environment variable RESEARCH_RELEVANCE_FLOOR must be at least 0 and below 1."
+    )

@@ -32,6 +32,29 @@ THEMES = [
     "Web application security",
     "Python async I/O",
 ]
+# What a model knows about each theme: the terms its searches would use.
+RELATED = {
+    "llm optimization": [
+        "quantization",
+        "speculative decoding",
+        "KV cache continuous batching",
+        "knowledge distillation",
+    ],
+    "postgresql performance": [
+        "indexes",
+        "query plans EXPLAIN",
+        "connection pooling PgBouncer",
+        "vacuum bloat",
+    ],
+    "redis and job queues": ["RQ background jobs", "job retries backoff", "idempotent jobs"],
+    "web application security": [
+        "cross-site scripting XSS",
+        "CSRF SameSite cookies",
+        "SSRF server-side request forgery",
+    ],
+    "python async i/o": ["asyncio event loop", "httpx async client", "asyncio concurrency limits"],
+}
+OTHER_ANGLES = ["explained", "internals", "case study", "common mistakes", "comparison"]
 SOURCE_BLOCK = re.compile(r'<source id="(\d+)" title="([^"]*)">\n(.*?)\n</source>', re.S)
 SENTENCE = re.compile(r"(?<=[.!?])\s+")
 
@@ -73,14 +96,10 @@ class WriterResponder:
 
     def _search_queries(self, user: str) -> dict:
         topic, angle = _field(user, "Topic"), _field(user, "Angle")
-        return {
-            "queries": [
-                f"{topic} {angle}"[:120],
-                f"{topic} best practices",
-                f"{topic} trade-offs",
-                f"how {topic} works",
-            ]
-        }
+        return {"queries": first_queries(topic, angle)}
+
+    def _more_search_queries(self, user: str) -> dict:
+        return {"queries": other_angle_queries(_field(user, "Topic"), _queries_tried(user))}
 
     def _outline(self, user: str) -> dict:
         topic, angle = _field(user, "Topic"), _field(user, "Angle")
@@ -212,6 +231,32 @@ def judge_claim(claim: str, passage: str) -> str:
         if (index or name.lower() not in _STARTERS) and not set(parts) <= words:
             return f"the passage does not mention {name}"
     return ""
+
+
+# --- research queries -----------------------------------------------------------------
+
+
+def first_queries(topic: str, angle: str) -> list[str]:
+    """The plan a careful model makes: the angle, then the theme's main sub-topics."""
+    related = RELATED.get(topic.lower(), [])
+    generic = [f"{topic} best practices", f"{topic} trade-offs", f"how {topic} works"]
+    specific = [f"{topic} {term}" for term in related[:3]]
+    return [f"{topic} {angle}"[:120], *(specific or generic)]
+
+
+def other_angle_queries(topic: str, tried: list[str]) -> list[str]:
+    """New queries for a second round: related terms and angles not searched yet."""
+    seen = {query.lower() for query in tried}
+    candidates = [
+        *(f"{topic} {term}" for term in RELATED.get(topic.lower(), [])),
+        *(f"{topic} {angle}" for angle in OTHER_ANGLES),
+    ]
+    return [query for query in candidates if query.lower() not in seen][:4]
+
+
+def _queries_tried(user: str) -> list[str]:
+    tried = user.split("Queries already tried:", 1)[-1]
+    return [line[2:].strip() for line in tried.splitlines() if line.startswith("- ")]
 
 
 def _message(request: dict, role: str) -> str:

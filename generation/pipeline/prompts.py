@@ -145,6 +145,21 @@ def queries_prompt(*, topic: str, angle: str) -> str:
     return f"Topic: {topic}\nAngle: {angle}\nReturn 3 to 6 search queries."
 
 
+MORE_QUERIES_SYSTEM = (
+    "You are a research assistant. Earlier web searches for an article found too few "
+    "usable pages. Propose 3 to 5 new search queries that approach the topic from other "
+    "angles (related techniques, standard terms, tools, history, comparisons), each "
+    "different from the queries already tried."
+)
+
+
+def more_queries_prompt(*, topic: str, angle: str, tried: list[str]) -> str:
+    lines = [f"Topic: {topic}", f"Angle: {angle}", "Queries already tried:"]
+    lines += [f"- {query}" for query in tried]
+    lines.append("Return 3 to 5 new search queries.")
+    return "\n".join(lines)
+
+
 def outline_prompt(
     *, topic: str, angle: str, sections: int, sources: list[tuple[int, str, str]]
 ) -> str:

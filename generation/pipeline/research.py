@@ -1,10 +1,9 @@
-"""Stage 2, research: plan queries, search, fetch, extract and rank sources."""
+"""Stage 2, research: plan queries, then search, fetch, extract and rank sources, with a
+second round of queries from other angles when the first finds too little."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-
-from django.conf import settings
 
 from generation import research as web
 from generation.llm import LLMClient
@@ -22,26 +21,52 @@ async def plan_queries(llm: LLMClient, *, topic: str, angle: str) -> list[str]:
         fast=True,
         max_tokens=300,
     )
-    queries: list[str] = []
-    for query in [topic, *answer["queries"]]:
-        query = " ".join(query.split())[:200]
-        if query and query.lower() not in {q.lower() for q in queries}:
-            queries.append(query)
-    return queries[:6]
+    return _distinct([topic, *answer["queries"]])[:6]
+
+
+async def more_queries(llm: LLMClient, *, topic: str, angle: str, tried: list[str]) -> list[str]:
+    """Up to 5 new queries from other angles, none of them already tried (fast model)."""
+    answer = await llm.json(
+        system=prompts.MORE_QUERIES_SYSTEM,
+        user=prompts.more_queries_prompt(topic=topic, angle=angle, tried=tried),
+        schema_name="more_search_queries",
+        schema=prompts.QUERIES_SCHEMA,
+        stage="research",
+        fast=True,
+        max_tokens=300,
+    )
+    known = {query.lower() for query in tried}
+    return [query for query in _distinct(answer["queries"]) if query.lower() not in known][:5]
+
+
+def _distinct(queries: list[str]) -> list[str]:
+    distinct: list[str] = []
+    for query in queries:
+        query = " ".join(str(query).split())[:200]
+        if query and query.lower() not in {known.lower() for known in distinct}:
+            distinct.append(query)
+    return distinct
 
 
 async def gather_sources(
-    queries: list[str], *, on_progress: Callable[[str], None] | None = None
-) -> list[web.SourceDoc]:
+    llm: LLMClient,
+    queries: list[str],
+    *,
+    topic: str,
+    angle: str,
+    on_progress: Callable[[str], None] | None = None,
+) -> web.Findings:
     """Search every provider for every query and fetch the results (kept ones first)."""
+
+    async def other_angles(tried: list[str]) -> list[str]:
+        return await more_queries(llm, topic=topic, angle=angle, tried=tried)
+
     async with web.http_client_from_settings() as http:
         return await web.research(
             queries,
             http=http,
             providers=web.providers_from_settings(),
-            max_sources=settings.RESEARCH_MAX_SOURCES,
-            fetch_concurrency=settings.RESEARCH_FETCH_CONCURRENCY,
-            results_per_query=settings.RESEARCH_RESULTS_PER_QUERY,
-            max_bytes=settings.RESEARCH_MAX_BYTES,
+            more_queries=other_angles,
             on_progress=on_progress,
+            **web.research_options_from_settings(),
         )

@@ -19,6 +19,7 @@ from typing import Any
 from django.conf import settings
 
 from generation import publishing
+from generation import research as web
 from generation.exceptions import LLMError, NotEnoughSources, RunNotClaimable
 from generation.llm import LLMClient, UsageLedger
 from generation.logcontext import run_context, set_topic
@@ -153,23 +154,32 @@ def _topic(ctx: Context) -> dict:
 def _research(ctx: Context) -> dict:
     plan = ctx.checkpoints[Stage.TOPIC]
 
-    async def work(llm: LLMClient) -> tuple[list[str], list]:
+    async def work(llm: LLMClient) -> web.Findings:
         queries = await research.plan_queries(llm, topic=plan["topic"], angle=plan["angle"])
         ctx.progress(Stage.RESEARCH, f"{len(queries)} queries")
-        docs = await research.gather_sources(
-            queries, on_progress=lambda msg: ctx.progress(Stage.RESEARCH, msg)
+        return await research.gather_sources(
+            llm,
+            queries,
+            topic=plan["topic"],
+            angle=plan["angle"],
+            on_progress=lambda msg: ctx.progress(Stage.RESEARCH, msg),
         )
-        return queries, docs
 
     try:
-        queries, docs = ctx.llm(work)
+        findings = ctx.llm(work)
     except NotEnoughSources as exc:
         # Keep the record of every page tried and why it was refused, then fail.
         publishing.sources_save(ctx.run, getattr(exc, "docs", []))
         raise
-    kept = publishing.sources_save(ctx.run, docs)
-    ctx.progress(Stage.RESEARCH, f"{kept} sources kept of {len(docs)} found")
-    return {"queries": queries, "kept": kept, "found": len(docs)}
+    kept = publishing.sources_save(ctx.run, findings.docs)
+    ctx.progress(Stage.RESEARCH, f"{kept} sources kept of {len(findings.docs)} found")
+    return {
+        "queries": findings.queries,
+        "kept": kept,
+        "found": len(findings.docs),
+        "rounds": findings.rounds,
+        **{key: findings.stats[key] for key in ("cut", "refused")},
+    }
 
 
 def _sources(ctx: Context) -> dict[int, Source]:

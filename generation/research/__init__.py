@@ -4,7 +4,7 @@ fetching, extraction, dedupe and ranking. No ORM here: the pipeline saves the re
 from __future__ import annotations
 
 from generation.research.base import FetchFailed, Provider, SearchHit, SourceDoc
-from generation.research.collect import research
+from generation.research.collect import Findings, research
 from generation.research.factory import (
     http_client_from_settings,
     providers_from_settings,
@@ -18,6 +18,7 @@ from generation.research.text import canonical_url, content_hash, tokenize
 __all__ = [
     "FetchFailed",
     "FetchedPage",
+    "Findings",
     "Guard",
     "Provider",
     "SearchHit",

@@ -37,12 +37,16 @@ class SearchHit:
 
 @runtime_checkable
 class Provider(Protocol):
-    """A search backend. Providers that are not on the web may also define `read(url)`."""
+    """A search backend. Providers that are not on the web may also define `read(url)`.
+
+    `page` 2, 3, ... asks for the next `limit` results (research's second round); a
+    provider that cannot page returns no hits for them. Page 1 is asked without it.
+    """
 
     name: str
 
     async def search(
-        self, query: str, *, http: httpx.AsyncClient, limit: int
+        self, query: str, *, http: httpx.AsyncClient, limit: int, page: int = 1
     ) -> list[SearchHit]: ...
 
 

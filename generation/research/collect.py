@@ -1,42 +1,67 @@
-"""research(): search every provider for every query, fetch and extract the pages,
-drop duplicates and thin pages, rank what is left and keep the best."""
+"""research(): fill a candidate pool from every provider, fetch it in order until enough
+usable pages are in, search a second round only when too few survive, keep the best.
+
+Too little evidence after both rounds is NotEnoughSources, a permanent error: asking the
+same searches again later would find the same pages. Its message says what was searched
+and why each page was dropped; `.docs` holds every page tried.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
-from urllib.parse import urlsplit
+from dataclasses import dataclass, field
 
 import httpx
 
-from generation.exceptions import FetchRefused, InvalidRequest, NotEnoughSources, ProviderError
-from generation.research.base import (
-    DROPPED,
-    FAILED,
-    KEPT,
-    FetchFailed,
-    Provider,
-    SearchHit,
-    SourceDoc,
-)
-from generation.research.extract import extract
-from generation.research.fetch import DEFAULT_MAX_BYTES, FetchedPage, fetch_page
-from generation.research.ranking import rank_documents
-from generation.research.text import canonical_url, content_hash
+from generation.exceptions import GenerationError, InvalidRequest, NotEnoughSources, ProviderError
+from generation.research.base import DROPPED, KEPT, Provider, SourceDoc
+from generation.research.fetch import DEFAULT_MAX_BYTES
+from generation.research.guard import GuardedClient
+from generation.research.harvest import Harvest, Limits, Progress
+from generation.research.pool import Candidate, new_candidates, precheck, search_all
+from generation.research.ranking import above_floor
 
 logger = logging.getLogger(__name__)
 
-MIN_TEXT_CHARS = 200
-Progress = Callable[[str], None]
-Reader = Callable[[str], Awaitable[FetchedPage]]
+MoreQueries = Callable[[list[str]], Awaitable[list[str]]]
+MESSAGE_PAGES = 12  # pages named in a failure message; the run's sources list them all
 
 
-@dataclass(frozen=True)
-class _Found:
-    hit: SearchHit
-    reader: Reader | None  # a provider's own `read` (local files); None means HTTP
+@dataclass
+class Findings:
+    """What research found: every page tried (kept ones first, best first) and the queries."""
+
+    docs: list[SourceDoc]
+    queries: list[str]
+    rounds: int = 1
+    stats: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def kept(self) -> list[SourceDoc]:
+        return [doc for doc in self.docs if doc.status == KEPT]
+
+
+@dataclass
+class _Search:
+    """One research session's state: the providers, what was searched, what was seen."""
+
+    http: httpx.AsyncClient
+    providers: Sequence[Provider]
+    per_query: int
+    harvest: Harvest
+    progress: Progress
+    seen: set[str] = field(default_factory=set)
+    rounds: int = 1
+
+    async def add(self, found: list[Candidate]) -> int:
+        """Put new candidates in the pool, refused addresses dropped first; how many were new."""
+        fresh = new_candidates(found, self.seen)
+        guard = self.http.guard if isinstance(self.http, GuardedClient) else None
+        self.harvest.admit(fresh, await precheck(fresh, guard))
+        return len(fresh)
 
 
 async def research(
@@ -47,33 +72,177 @@ async def research(
     max_sources: int,
     fetch_concurrency: int,
     results_per_query: int,
+    min_sources: int = 1,
+    deadline_s: float = 60.0,
+    straggler_factor: float = 3.0,
+    relevance_floor: float = 0.0,
+    more_queries: MoreQueries | None = None,
     on_progress: Progress | None = None,
     max_bytes: int = DEFAULT_MAX_BYTES,
-) -> list[SourceDoc]:
-    """Every page found, kept ones first (best first), then dropped and failed with reasons.
-
-    Raises NotEnoughSources (with `.docs` set to every page tried) when nothing is kept.
-    """
-    queries = [query.strip() for query in queries if query and query.strip()]
-    _validate(queries, providers, max_sources, fetch_concurrency, results_per_query)
+) -> Findings:
+    """Up to `max_sources` usable, on-topic pages; NotEnoughSources below `min_sources`."""
+    queries = _clean(queries)
+    _validate(queries, providers, max_sources, fetch_concurrency, results_per_query, min_sources)
+    if min_sources > max_sources:
+        raise InvalidRequest("min_sources must not exceed max_sources")
     progress = on_progress or _no_progress
-    found = await search_all(queries, providers, http=http, limit=results_per_query)
-    progress(f"Search found {len(found)} distinct pages for {len(queries)} queries")
-    if not found:
-        error = NotEnoughSources(f"search found no results for: {'; '.join(queries)}")
-        error.docs = []
-        raise error
-    docs = await fetch_all(
-        found, http=http, concurrency=fetch_concurrency, max_bytes=max_bytes, progress=progress
+    limits = Limits(
+        concurrency=fetch_concurrency,
+        max_bytes=max_bytes,
+        target=max_sources,
+        enough=min_sources,
+        deadline=time.monotonic() + deadline_s,
+        straggler_factor=straggler_factor,
+        relevance_floor=relevance_floor,
     )
-    docs = choose_sources(docs, queries, max_sources=max_sources)
+    harvest = Harvest(http=http, queries=list(queries), limits=limits, progress=progress)
+    search = _Search(http, providers, results_per_query, harvest, progress)
+    await _rounds(search, queries, more_queries, limits)
+    docs = choose_sources(harvest, max_sources=max_sources, relevance_floor=relevance_floor)
     kept = sum(doc.status == KEPT for doc in docs)
     progress(f"Kept {kept} of {len(docs)} pages")
-    if not kept:
-        error = NotEnoughSources(f"no usable source among {len(docs)} pages ({_reasons(docs)})")
+    if kept < min_sources:
+        error = NotEnoughSources(
+            evidence_message(harvest.queries, providers, docs, kept=kept, needed=min_sources),
+            permanent=True,
+        )
         error.docs = docs  # so the caller can still record what was tried
         raise error
-    return docs
+    return Findings(docs, list(harvest.queries), search.rounds, _stats(docs, len(search.seen)))
+
+
+async def _rounds(
+    search: _Search, queries: list[str], more_queries: MoreQueries | None, limits: Limits
+) -> None:
+    """The first round; the second only when too few usable, on-topic pages are in."""
+    harvest = search.harvest
+    try:
+        found = await search.add(
+            await search_all(queries, search.providers, http=search.http, limit=search.per_query)
+        )
+        search.progress(f"Search found {found} distinct pages for {len(queries)} queries")
+        await harvest.run(can_refill=True)
+        if harvest.on_topic() < limits.enough and time.monotonic() < limits.deadline:
+            await _second_round(search, queries, more_queries, limits.deadline)
+            await harvest.run()
+    finally:
+        harvest.close()
+
+
+async def _second_round(
+    search: _Search, first: list[str], more_queries: MoreQueries | None, deadline: float
+) -> None:
+    """New queries from other angles (when the caller can make them) and the next page of
+    results for the first ones, into the same pool."""
+    search.rounds = 2
+    remaining = max(deadline - time.monotonic(), 0.01)
+    try:
+        async with asyncio.timeout(remaining):
+            fresh = await _more(more_queries, search.harvest.queries)
+            search.harvest.queries.extend(fresh)
+            search.progress(f"Too few usable pages: searching again ({len(fresh)} new queries)")
+            angles, next_page = await asyncio.gather(
+                _search_quietly(search, fresh, page=1),
+                _search_quietly(search, first, page=2),
+            )
+            found = await search.add([*angles, *next_page])
+    except TimeoutError:
+        search.progress("The research deadline passed during the second search")
+        return
+    search.progress(f"Second round found {found} new pages")
+
+
+async def _more(more_queries: MoreQueries | None, tried: list[str]) -> list[str]:
+    if more_queries is None:
+        return []
+    try:
+        proposed = await more_queries(list(tried))
+    except GenerationError as exc:
+        logger.warning("No new research queries (%s); trying the next page of results only", exc)
+        return []
+    known = {query.lower() for query in tried}
+    return [query for query in _clean(proposed) if query.lower() not in known][:6]
+
+
+async def _search_quietly(search: _Search, queries: list[str], *, page: int) -> list[Candidate]:
+    if not queries:
+        return []
+    try:
+        return await search_all(
+            queries, search.providers, http=search.http, limit=search.per_query, page=page
+        )
+    except ProviderError as exc:
+        logger.warning("Second-round search failed: %s", exc)
+        return []
+
+
+def choose_sources(
+    harvest: Harvest, *, max_sources: int, relevance_floor: float
+) -> list[SourceDoc]:
+    """Rank the usable pages; drop off-topic ones (below the floor relative to the best)
+    and those past `max_sources`. Kept pages first, best first, then every other page."""
+    relevance = harvest.relevance()
+    best = max(relevance, default=0.0)
+    on_topic = above_floor(relevance, relevance_floor)
+    for doc, value, fits in zip(harvest.usable, relevance, on_topic, strict=True):
+        doc.relevance = value
+        if not fits:
+            doc.status, doc.reason = DROPPED, _off_topic(value, best, relevance_floor)
+    ranked = sorted((d for d in harvest.usable if d.status == KEPT), key=lambda d: -d.relevance)
+    for doc in ranked[max_sources:]:
+        doc.status, doc.reason = DROPPED, f"ranked below the {max_sources} kept sources"
+    rest = [doc for doc in harvest.ordered_docs() if doc.status != KEPT]
+    return ranked[:max_sources] + rest
+
+
+def _off_topic(value: float, best: float, floor: float) -> str:
+    if value <= 0:
+        return "not relevant to the queries"
+    return f"off-topic: relevance {value:.2f} is below {floor:.0%} of the best source's {best:.2f}"
+
+
+def evidence_message(
+    queries: list[str],
+    providers: Sequence[Provider],
+    docs: list[SourceDoc],
+    *,
+    kept: int,
+    needed: int,
+) -> str:
+    """One paragraph: how many usable pages against how many needed, what was searched,
+    and each page dropped with its reason."""
+    names = ", ".join(provider.name for provider in providers)
+    searched = "; ".join(f"'{query}'" for query in queries)
+    head = (
+        f"Not enough evidence: {kept} usable source{'s' if kept != 1 else ''}, {needed} needed."
+        f" Searched {names} for {searched}."
+    )
+    if not docs:
+        return f"{head} The searches found no results."
+    dropped = [doc for doc in docs if doc.status != KEPT]
+    listed = "; ".join(f"{doc.url} ({doc.reason})" for doc in dropped[:MESSAGE_PAGES])
+    more = len(dropped) - MESSAGE_PAGES
+    tail = f"; and {more} more (see the run's sources)" if more > 0 else ""
+    return f"{head} Dropped {len(dropped)} of {len(docs)} pages: {listed}{tail}."
+
+
+def _stats(docs: list[SourceDoc], found: int) -> dict[str, int]:
+    return {
+        "found": found,
+        "tried": len(docs),
+        "kept": sum(doc.status == KEPT for doc in docs),
+        "cut": sum(doc.reason.startswith("cut:") for doc in docs),
+        "refused": sum(doc.reason.startswith("refused") for doc in docs),
+    }
+
+
+def _clean(queries: list[str]) -> list[str]:
+    cleaned: list[str] = []
+    for query in queries:
+        query = " ".join(str(query or "").split())[:200]
+        if query and query.lower() not in {known.lower() for known in cleaned}:
+            cleaned.append(query)
+    return cleaned
 
 
 def _no_progress(message: str) -> None:
@@ -86,160 +255,6 @@ def _validate(queries: list[str], providers: Sequence[Provider], *limits: int) -
     if not providers:
         raise InvalidRequest("research needs at least one provider (RESEARCH_PROVIDERS)")
     if min(limits) < 1:
-        raise InvalidRequest("max_sources, fetch_concurrency and results_per_query must be >= 1")
-
-
-async def search_all(
-    queries: list[str], providers: Sequence[Provider], *, http: httpx.AsyncClient, limit: int
-) -> list[_Found]:
-    """All (query x provider) searches at once; hits merged by canonical URL, best rank first.
-
-    A failing provider is logged and skipped; if every search fails, ProviderError.
-    """
-    pairs = [(query, provider) for query in queries for provider in providers]
-    outcomes = await asyncio.gather(
-        *(_search_one(provider, query, http, limit) for query, provider in pairs)
-    )
-    errors = [outcome for outcome in outcomes if isinstance(outcome, Exception)]
-    if len(errors) == len(outcomes):
-        permanent = all(error.permanent for error in errors)
-        raise ProviderError(f"every research provider failed: {errors[0]}", permanent=permanent)
-    ranked: list[tuple[int, int, _Found]] = []
-    for order, ((_query, provider), outcome) in enumerate(zip(pairs, outcomes, strict=True)):
-        if isinstance(outcome, Exception):
-            continue
-        reader = getattr(provider, "read", None)
-        ranked += [(rank, order, _Found(hit, reader)) for rank, hit in enumerate(outcome)]
-    seen: set[str] = set()
-    found = []
-    for _rank, _order, item in sorted(ranked, key=lambda entry: entry[:2]):
-        key = canonical_url(item.hit.url)
-        if key not in seen:
-            seen.add(key)
-            found.append(item)
-    return found
-
-
-async def _search_one(
-    provider: Provider, query: str, http: httpx.AsyncClient, limit: int
-) -> list[SearchHit] | ProviderError:
-    try:
-        return await provider.search(query, http=http, limit=limit)
-    except (ProviderError, FetchRefused, FetchFailed) as exc:
-        logger.warning("Research provider %s failed for %r: %s", provider.name, query, exc)
-        return exc if isinstance(exc, ProviderError) else ProviderError(f"{provider.name}: {exc}")
-
-
-async def fetch_all(
-    found: list[_Found],
-    *,
-    http: httpx.AsyncClient,
-    concurrency: int,
-    max_bytes: int,
-    progress: Progress,
-) -> list[SourceDoc]:
-    """Fetch at most `concurrency` pages at a time; extraction runs in threads meanwhile."""
-    gate = asyncio.Semaphore(concurrency)
-    done = 0
-
-    async def one(item: _Found) -> SourceDoc:
-        nonlocal done
-        doc = await _fetch_doc(item, http=http, gate=gate, max_bytes=max_bytes)
-        done += 1
-        progress(f"Fetched {done}/{len(found)}: {doc.status} {doc.url}")
-        return doc
-
-    return list(await asyncio.gather(*(one(item) for item in found)))
-
-
-async def _fetch_doc(
-    item: _Found, *, http: httpx.AsyncClient, gate: asyncio.Semaphore, max_bytes: int
-) -> SourceDoc:
-    hit = item.hit
-    try:
-        async with gate:
-            if item.reader is not None:
-                page = await item.reader(hit.url)
-            else:
-                page = await fetch_page(http, hit.url, max_bytes=max_bytes)
-        extracted = await asyncio.to_thread(extract, page)
-    except (FetchRefused, FetchFailed) as exc:
-        logger.info("Research fetch of %s failed: %s", hit.url, exc)
-        return _doc(hit, hit.url, status=FAILED, reason=str(exc))
-    except Exception as exc:
-        # Parsers meet hostile markup here; one bad page must not sink the run.
-        logger.exception("Extracting %s failed", hit.url)
-        return _doc(hit, hit.url, status=FAILED, reason=f"extraction failed ({type(exc).__name__})")
-    return _doc(
-        hit,
-        page.url,
-        status=KEPT,
-        title=extracted.title or hit.title,
-        text=extracted.text,
-        published=extracted.published or hit.published,
-    )
-
-
-def _doc(
-    hit: SearchHit,
-    url: str,
-    *,
-    status: str,
-    reason: str = "",
-    title: str = "",
-    text: str = "",
-    published: str = "",
-) -> SourceDoc:
-    return SourceDoc(
-        url=url,
-        title=title or hit.title,
-        domain=_domain(url),
-        provider=hit.provider,
-        published=published or hit.published,
-        text=text,
-        content_hash=content_hash(text) if text else "",
-        status=status,
-        reason=reason,
-    )
-
-
-def _domain(url: str) -> str:
-    parts = urlsplit(url)
-    if parts.scheme == "file":
-        return "local"
-    return (parts.hostname or "").removeprefix("www.")
-
-
-def choose_sources(
-    docs: list[SourceDoc], queries: list[str], *, max_sources: int
-) -> list[SourceDoc]:
-    """Drop thin and duplicate pages, rank the rest, keep the best `max_sources`."""
-    candidates: list[SourceDoc] = []
-    first_with_hash: dict[str, str] = {}
-    for doc in docs:
-        if doc.status != KEPT:
-            continue
-        if len(doc.text.strip()) < MIN_TEXT_CHARS:
-            doc.status, doc.reason = DROPPED, f"too short: {len(doc.text.strip())} characters"
-        elif doc.content_hash in first_with_hash:
-            doc.status, doc.reason = DROPPED, f"duplicate of {first_with_hash[doc.content_hash]}"
-        else:
-            first_with_hash[doc.content_hash] = doc.url
-            candidates.append(doc)
-    scores = rank_documents([doc.text for doc in candidates], queries)
-    for doc, relevance in zip(candidates, scores, strict=True):
-        doc.relevance = relevance
-    ranked = sorted(candidates, key=lambda doc: -doc.relevance)
-    for position, doc in enumerate(ranked):
-        if doc.relevance <= 0:
-            doc.status, doc.reason = DROPPED, "not relevant to the queries"
-        elif position >= max_sources:
-            doc.status, doc.reason = DROPPED, f"ranked below the {max_sources} kept sources"
-    kept = [doc for doc in ranked if doc.status == KEPT]
-    return kept + [doc for doc in docs if doc.status != KEPT]
-
-
-def _reasons(docs: list[SourceDoc]) -> str:
-    reasons = sorted({doc.reason for doc in docs if doc.reason})
-    summary = "; ".join(reasons[:4])
-    return summary + ("; ..." if len(reasons) > 4 else "")
+        raise InvalidRequest(
+            "max_sources, fetch_concurrency, results_per_query and min_sources must be >= 1"
+        )

@@ -84,11 +84,15 @@ def http_client_from_settings() -> httpx.AsyncClient:
     )
 
 
-def research_options_from_settings() -> dict[str, int]:
+def research_options_from_settings() -> dict[str, int | float]:
     """research()'s limits from settings, to pass as keyword arguments."""
     return {
         "max_sources": settings.RESEARCH_MAX_SOURCES,
+        "min_sources": settings.RESEARCH_MIN_SOURCES,
         "fetch_concurrency": settings.RESEARCH_FETCH_CONCURRENCY,
         "results_per_query": settings.RESEARCH_RESULTS_PER_QUERY,
         "max_bytes": settings.RESEARCH_MAX_BYTES,
+        "deadline_s": settings.RESEARCH_DEADLINE_S,
+        "straggler_factor": settings.RESEARCH_STRAGGLER_FACTOR,
+        "relevance_floor": settings.RESEARCH_RELEVANCE_FLOOR,
     }

@@ -10,6 +10,7 @@ from generation.research.text import split_passages, tokenize
 
 K1 = 1.2
 B = 0.75
+TOP_PASSAGES = 3
 
 
 class BM25:
@@ -36,25 +37,43 @@ class BM25:
 
 
 def rank_documents(texts: Sequence[str], queries: Sequence[str]) -> list[float]:
-    """Relevance in [0, 1] per text: its best passage per query, relative to the best text."""
-    owners: list[int] = []
-    passages: list[list[str]] = []
-    for owner, text in enumerate(texts):
-        for passage in split_passages(text):
-            owners.append(owner)
-            passages.append(tokenize(passage))
-    index = BM25(passages)
-    relevance = [0.0] * len(texts)
-    query_terms = [terms for terms in (tokenize(query) for query in queries) if terms]
-    for terms in query_terms:
-        best = [0.0] * len(texts)
+    """Relevance in [0, 1] per text to all the queries together; the best text scores 1."""
+    return rank_tokenized([tokenized_passages(text) for text in texts], queries)
+
+
+def tokenized_passages(text: str) -> list[list[str]]:
+    """A text's passages, tokenized: what rank_tokenized needs (worth caching per page)."""
+    return [tokenize(passage) for passage in split_passages(text)]
+
+
+def rank_tokenized(documents: Sequence[list[list[str]]], queries: Sequence[str]) -> list[float]:
+    """rank_documents over texts already cut into tokenized passages.
+
+    Per query, a text scores the mean of its TOP_PASSAGES best passages, so a page about
+    the query outranks one that mentions it once in passing (a PostgreSQL page with one
+    sentence on job queues is no source on job queues). Scores are summed over queries
+    before scaling, so a query of rare, specific terms weighs more than one of common
+    words ("a practical guide") that many pages match.
+    """
+    owners = [owner for owner, passages in enumerate(documents) for _ in passages]
+    index = BM25([tokens for passages in documents for tokens in passages])
+    totals = [0.0] * len(documents)
+    for terms in (tokenize(query) for query in queries):
+        if not terms:
+            continue
+        scores: list[list[float]] = [[] for _ in documents]
         for i, owner in enumerate(owners):
-            best[owner] = max(best[owner], index.score(terms, i))
-        top = max(best, default=0.0)
-        if top > 0:
-            for owner, value in enumerate(best):
-                relevance[owner] += value / top / len(query_terms)
-    return [round(value, 4) for value in relevance]
+            scores[owner].append(index.score(terms, i))
+        for owner, each in enumerate(scores):
+            totals[owner] += sum(sorted(each, reverse=True)[:TOP_PASSAGES]) / TOP_PASSAGES
+    top = max(totals, default=0.0)
+    return [round(value / top, 4) if top > 0 else 0.0 for value in totals]
+
+
+def above_floor(relevance: Sequence[float], floor: float) -> list[bool]:
+    """Which scores reach `floor` times the best score (an off-topic page never does)."""
+    best = max(relevance, default=0.0)
+    return [value > 0 and value >= floor * best for value in relevance]
 
 
 def select_passages(text: str, terms: list[str] | str, *, max_chars: int = 2500) -> list[str]:

@@ -29,8 +29,14 @@ class ArxivProvider:
     def __init__(self, api_url: str = DEFAULT_API) -> None:
         self.api_url = api_url
 
-    async def search(self, query: str, *, http: httpx.AsyncClient, limit: int) -> list[SearchHit]:
-        params = {"search_query": search_query(query), "start": 0, "max_results": limit}
+    async def search(
+        self, query: str, *, http: httpx.AsyncClient, limit: int, page: int = 1
+    ) -> list[SearchHit]:
+        params = {
+            "search_query": search_query(query),
+            "start": (page - 1) * limit,
+            "max_results": limit,
+        }
         body = await api_call(http, self.name, self.api_url, params=params)
         try:
             # The stdlib parser resolves no external entities and expat caps entity expansion.

@@ -21,12 +21,18 @@ class BraveProvider:
     def __repr__(self) -> str:
         return f"BraveProvider(api_url={self.api_url!r})"  # never the key
 
-    async def search(self, query: str, *, http: httpx.AsyncClient, limit: int) -> list[SearchHit]:
+    async def search(
+        self, query: str, *, http: httpx.AsyncClient, limit: int, page: int = 1
+    ) -> list[SearchHit]:
         data = await api_json(
             http,
             self.name,
             f"{self.api_url}/res/v1/web/search",
-            params={"q": query, "count": min(limit, MAX_COUNT)},
+            params={
+                "q": query,
+                "count": min(limit, MAX_COUNT),
+                **({"offset": page - 1} if page > 1 else {}),  # offset counts pages
+            },
             headers={"X-Subscription-Token": self.api_key, "Accept": "application/json"},
         )
         web = data.get("web") if isinstance(data, dict) else None

@@ -17,8 +17,12 @@ class HackerNewsProvider:
     def __init__(self, api_url: str = DEFAULT_API) -> None:
         self.api_url = api_url.rstrip("/")
 
-    async def search(self, query: str, *, http: httpx.AsyncClient, limit: int) -> list[SearchHit]:
+    async def search(
+        self, query: str, *, http: httpx.AsyncClient, limit: int, page: int = 1
+    ) -> list[SearchHit]:
         params = {"query": query, "tags": "story", "hitsPerPage": limit}
+        if page > 1:
+            params["page"] = page - 1  # Algolia counts pages from 0
         data = await api_json(http, self.name, f"{self.api_url}/search", params=params)
         items = as_list(data.get("hits") if isinstance(data, dict) else None)
         hits = [self._hit(item) for item in items]

@@ -30,8 +30,11 @@ class LocalProvider:
         self.root = Path(root).resolve()
         self.max_bytes = max_bytes
 
-    async def search(self, query: str, *, http: httpx.AsyncClient, limit: int) -> list[SearchHit]:
-        return await asyncio.to_thread(self._search, query, limit)
+    async def search(
+        self, query: str, *, http: httpx.AsyncClient, limit: int, page: int = 1
+    ) -> list[SearchHit]:
+        found = await asyncio.to_thread(self._search, query, limit * page)
+        return found[(page - 1) * limit :]
 
     async def read(self, url: str) -> FetchedPage:
         """The file behind a hit of this provider; anything outside the folder is refused."""

@@ -14,8 +14,12 @@ class SearxngProvider:
     def __init__(self, base_url: str) -> None:
         self.base_url = base_url.rstrip("/")
 
-    async def search(self, query: str, *, http: httpx.AsyncClient, limit: int) -> list[SearchHit]:
+    async def search(
+        self, query: str, *, http: httpx.AsyncClient, limit: int, page: int = 1
+    ) -> list[SearchHit]:
         params = {"q": query, "format": "json"}
+        if page > 1:
+            params["pageno"] = str(page)
         data = await api_json(http, self.name, f"{self.base_url}/search", params=params)
         items = as_list(data.get("results") if isinstance(data, dict) else None)
         return web_hits(

@@ -20,7 +20,11 @@ class TavilyProvider:
     def __repr__(self) -> str:
         return f"TavilyProvider(api_url={self.api_url!r})"  # never the key
 
-    async def search(self, query: str, *, http: httpx.AsyncClient, limit: int) -> list[SearchHit]:
+    async def search(
+        self, query: str, *, http: httpx.AsyncClient, limit: int, page: int = 1
+    ) -> list[SearchHit]:
+        if page > 1:
+            return []  # the API has no paging: a second page would repeat the first
         data = await api_json(
             http,
             self.name,

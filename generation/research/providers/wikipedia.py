@@ -20,12 +20,15 @@ class WikipediaProvider:
         # Articles live at /wiki/<Title> on the API's own host.
         self.article_base = str(httpx.URL(api_url).join("/wiki/"))
 
-    async def search(self, query: str, *, http: httpx.AsyncClient, limit: int) -> list[SearchHit]:
+    async def search(
+        self, query: str, *, http: httpx.AsyncClient, limit: int, page: int = 1
+    ) -> list[SearchHit]:
         params = {
             "action": "query",
             "list": "search",
             "srsearch": query,
             "srlimit": limit,
+            **({"sroffset": (page - 1) * limit} if page > 1 else {}),
             "srprop": "snippet|timestamp",
             "format": "json",
             "formatversion": "2",
