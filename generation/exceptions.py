@@ -45,7 +45,15 @@ class FetchRefused(GenerationError):
 
 
 class NotEnoughSources(GenerationError):
-    """Research found too little to write from."""
+    """Research found too little to write from.
+
+    Permanent: an automatic retry would search the same queries and find the same pages.
+    An operator's retry (after fixing providers or settings) redoes research from scratch
+    rather than resuming from its thin result: `restart_stage` says so on the run's record.
+    """
+
+    permanent = True
+    restart_stage = "research"
 
 
 class RunNotClaimable(GenerationError):

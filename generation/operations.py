@@ -23,6 +23,7 @@ from rq.job import Job
 from generation import queues
 from generation.exceptions import QueueUnavailable
 from generation.models import GenerationRun, RunStatus
+from generation.runs import checkpoints_for_retry
 
 logger = logging.getLogger(__name__)
 
@@ -39,17 +40,19 @@ class CancelResult:
 def runs_retry(run_ids: Iterable[int]) -> int:
     """Queue the failed runs among `run_ids` again, from their last checkpoint.
 
-    Each gets a fresh set of attempts (its error history stays); the jobs reach Redis after
-    the commit. Returns how many were re-queued; raises QueueUnavailable, with the runs
-    left failed, when Redis is unreachable.
+    Each gets a fresh set of attempts (its error history stays); a run that failed for
+    want of evidence redoes its research instead of resuming from the thin result. The
+    jobs reach Redis after the commit. Returns how many were re-queued; raises
+    QueueUnavailable, with the runs left failed, when Redis is unreachable.
     """
     queues.ensure_reachable()
     with transaction.atomic():
         runs = list(
             GenerationRun.objects.select_for_update()
             .filter(pk__in=list(run_ids), status=RunStatus.FAILED)
-            .only("pk", "queue_name")
+            .only("pk", "queue_name", "checkpoints", "errors")
         )
+        _restart_stages(runs)
         GenerationRun.objects.filter(pk__in=[run.pk for run in runs]).update(
             status=RunStatus.QUEUED,
             attempts=0,
@@ -64,6 +67,13 @@ def runs_retry(run_ids: Iterable[int]) -> int:
     transaction.on_commit(lambda: _push_all_or_undo(by_queue))
     logger.info("Retried %s failed run(s): %s", len(runs), [run.pk for run in runs])
     return len(runs)
+
+
+def _restart_stages(runs: list[GenerationRun]) -> None:
+    for run in runs:
+        kept = checkpoints_for_retry(run.checkpoints, run.errors)
+        if kept != run.checkpoints:
+            GenerationRun.objects.filter(pk=run.pk).update(checkpoints=kept)
 
 
 def _push_all_or_undo(by_queue: dict[str, list[int]]) -> None:

@@ -21,7 +21,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from generation.exceptions import GenerationError, RunNotClaimable
-from generation.models import GenerationRun, RunStatus
+from generation.models import STAGE_ORDER, GenerationRun, RunStatus
 
 logger = logging.getLogger(__name__)
 
@@ -89,13 +89,27 @@ def run_update(lease: Lease, **fields: Any) -> None:
 
 def error_entry(*, attempt: int, stage: str, error: BaseException | str, kind: str) -> dict:
     message = error if isinstance(error, str) else f"{type(error).__name__}: {error}"
-    return {
+    entry = {
         "attempt": attempt,
         "stage": stage,
         "error": message[:2000],
         "kind": kind,
         "at": timezone.now().isoformat(),
     }
+    restart = getattr(error, "restart_stage", None)
+    if restart:
+        entry["restart"] = restart  # an operator's retry starts again from this stage
+    return entry
+
+
+def checkpoints_for_retry(checkpoints: dict, errors: list[dict]) -> dict:
+    """The checkpoints an operator's retry resumes from: all of them, unless the last
+    error asked to redo a stage, in which case that stage and every later one go."""
+    restart = errors[-1].get("restart") if errors else None
+    if restart not in STAGE_ORDER:
+        return checkpoints
+    redo = set(STAGE_ORDER[STAGE_ORDER.index(restart) :])
+    return {key: value for key, value in checkpoints.items() if key.split("_")[0] not in redo}
 
 
 def run_record_error(lease: Lease, error: BaseException) -> GenerationRun:

@@ -12,31 +12,30 @@ from generation.pipeline import prompts
 
 async def plan_queries(llm: LLMClient, *, topic: str, angle: str) -> list[str]:
     """3-6 search queries from the fast model, de-duplicated, the topic itself first."""
-    answer = await llm.json(
-        system=prompts.QUERIES_SYSTEM,
-        user=prompts.queries_prompt(topic=topic, angle=angle),
-        schema_name="search_queries",
-        schema=prompts.QUERIES_SCHEMA,
-        stage="research",
-        fast=True,
-        max_tokens=300,
-    )
-    return _distinct([topic, *answer["queries"]])[:6]
+    user = prompts.queries_prompt(topic=topic, angle=angle)
+    answer = await _ask(llm, prompts.QUERIES_SYSTEM, user, schema_name="search_queries")
+    return _distinct([topic, *answer])[:6]
 
 
 async def more_queries(llm: LLMClient, *, topic: str, angle: str, tried: list[str]) -> list[str]:
     """Up to 5 new queries from other angles, none of them already tried (fast model)."""
+    user = prompts.more_queries_prompt(topic=topic, angle=angle, tried=tried)
+    answer = await _ask(llm, prompts.MORE_QUERIES_SYSTEM, user, schema_name="more_search_queries")
+    known = {query.lower() for query in tried}
+    return [query for query in _distinct(answer) if query.lower() not in known][:5]
+
+
+async def _ask(llm: LLMClient, system: str, user: str, *, schema_name: str) -> list[str]:
     answer = await llm.json(
-        system=prompts.MORE_QUERIES_SYSTEM,
-        user=prompts.more_queries_prompt(topic=topic, angle=angle, tried=tried),
-        schema_name="more_search_queries",
+        system=system,
+        user=user,
+        schema_name=schema_name,
         schema=prompts.QUERIES_SCHEMA,
         stage="research",
         fast=True,
         max_tokens=300,
     )
-    known = {query.lower() for query in tried}
-    return [query for query in _distinct(answer["queries"]) if query.lower() not in known][:5]
+    return answer["queries"]
 
 
 def _distinct(queries: list[str]) -> list[str]:

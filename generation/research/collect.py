@@ -53,6 +53,7 @@ class _Search:
     per_query: int
     harvest: Harvest
     progress: Progress
+    queries: list[str]  # every query searched (relevance is judged by the first round's)
     seen: set[str] = field(default_factory=set)
     rounds: int = 1
 
@@ -96,19 +97,19 @@ async def research(
         relevance_floor=relevance_floor,
     )
     harvest = Harvest(http=http, queries=list(queries), limits=limits, progress=progress)
-    search = _Search(http, providers, results_per_query, harvest, progress)
+    search = _Search(http, providers, results_per_query, harvest, progress, list(queries))
     await _rounds(search, queries, more_queries, limits)
     docs = choose_sources(harvest, max_sources=max_sources, relevance_floor=relevance_floor)
     kept = sum(doc.status == KEPT for doc in docs)
     progress(f"Kept {kept} of {len(docs)} pages")
     if kept < min_sources:
         error = NotEnoughSources(
-            evidence_message(harvest.queries, providers, docs, kept=kept, needed=min_sources),
+            evidence_message(search.queries, providers, docs, kept=kept, needed=min_sources),
             permanent=True,
         )
         error.docs = docs  # so the caller can still record what was tried
         raise error
-    return Findings(docs, list(harvest.queries), search.rounds, _stats(docs, len(search.seen)))
+    return Findings(docs, search.queries, search.rounds, _stats(docs, len(search.seen)))
 
 
 async def _rounds(
@@ -138,8 +139,8 @@ async def _second_round(
     remaining = max(deadline - time.monotonic(), 0.01)
     try:
         async with asyncio.timeout(remaining):
-            fresh = await _more(more_queries, search.harvest.queries)
-            search.harvest.queries.extend(fresh)
+            fresh = await _more(more_queries, search.queries)
+            search.queries.extend(fresh)
             search.progress(f"Too few usable pages: searching again ({len(fresh)} new queries)")
             angles, next_page = await asyncio.gather(
                 _search_quietly(search, fresh, page=1),

@@ -65,7 +65,7 @@ class Harvest:
         self, *, http: httpx.AsyncClient, queries: list[str], limits: Limits, progress: Progress
     ) -> None:
         self.http = http
-        self.queries = queries  # the caller extends it with a second round's queries
+        self.queries = queries  # what relevance is measured against: the first round's
         self.limits = limits
         self.progress = progress
         self.pool: deque[tuple[int, Candidate]] = deque()  # (place in the pool, candidate)
@@ -221,7 +221,7 @@ class Harvest:
         self.usable.append(doc)
 
     def relevance(self) -> list[float]:
-        """Relevance of each usable page to every query so far, in `usable` order."""
+        """Relevance of each usable page to the queries, in `usable` order."""
         return rank_tokenized([self._passages[id(doc)] for doc in self.usable], self.queries)
 
     def on_topic(self) -> int:
