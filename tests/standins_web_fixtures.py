@@ -20,11 +20,39 @@ indirect parameter:
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 
 import pytest
 
 from standins.web import WebStandin
+
+
+def research_on(
+    web: WebStandin,
+    queries: list[str],
+    *,
+    providers=None,
+    timeout: float = 5,
+    max_bytes: int = 100_000,
+    **options,
+):
+    """research() over the stand-in through a guarded client that may reach it."""
+    from generation.research import make_http_client, research
+    from generation.research.providers import SearxngProvider
+
+    async def go():
+        async with make_http_client(
+            allow_hosts=[web.host_port], user_agent="test", timeout=timeout, max_bytes=max_bytes
+        ) as http:
+            return await research(
+                queries,
+                http=http,
+                providers=providers or [SearxngProvider(web.base_url)],
+                **options,
+            )
+
+    return asyncio.run(go())
 
 
 def point_settings_at(settings, web: WebStandin) -> None:

@@ -11,7 +11,6 @@ from generation.exceptions import InvalidRequest, NotEnoughSources, ProviderErro
 from generation.research import (
     SourceDoc,
     http_client_from_settings,
-    make_http_client,
     providers_from_settings,
     research,
 )
@@ -26,19 +25,7 @@ LLM_QUERIES = ["speculative decoding draft model", "KV cache continuous batching
 
 def run(queries, web: WebStandin, *, providers=None, **options):
     options = {"max_sources": 5, "fetch_concurrency": 4, "results_per_query": 8} | options
-
-    async def go():
-        async with make_http_client(
-            allow_hosts=[web.host_port], user_agent="test", timeout=5, max_bytes=100_000
-        ) as http:
-            return await research(
-                queries,
-                http=http,
-                providers=providers or [SearxngProvider(web.base_url)],
-                **options,
-            )
-
-    return asyncio.run(go()).docs
+    return standins_web_fixtures.research_on(web, queries, providers=providers, **options).docs
 
 
 def by_status(docs: list[SourceDoc], status: str) -> list[SourceDoc]:

@@ -3,15 +3,14 @@ straggler cut, the deadline and the relevance floor."""
 
 from __future__ import annotations
 
-import asyncio
 import time
 
 import pytest
 
 from generation.exceptions import NotEnoughSources
-from generation.research import Findings, make_http_client, research
-from generation.research.providers import SearxngProvider
+from generation.research import Findings
 from standins.web import WebStandin
+from tests.standins_web_fixtures import research_on
 
 REDIS_QUERIES = ["Redis and job queues", "RQ background jobs", "job retries backoff"]
 
@@ -27,21 +26,10 @@ def run(web: WebStandin, queries: list[str], **options) -> tuple[Findings, list[
         "deadline_s": 20.0,
     } | options
     messages: list[str] = []
-
-    async def go() -> Findings:
-        async with make_http_client(
-            allow_hosts=[web.host_port], user_agent="test", timeout=15, max_bytes=200_000
-        ) as http:
-            return await research(
-                queries,
-                http=http,
-                providers=[SearxngProvider(web.base_url)],
-                on_progress=messages.append,
-                **options,
-            )
-
     started = time.monotonic()
-    findings = asyncio.run(go())
+    findings = research_on(
+        web, queries, timeout=15, max_bytes=200_000, on_progress=messages.append, **options
+    )
     return findings, messages, time.monotonic() - started
 
 
