@@ -56,6 +56,13 @@ class NotEnoughSources(GenerationError):
     restart_stage = "research"
 
 
+class NoFreshTopic(GenerationError):
+    """Every subject the model suggested is covered and no configured topic is left to
+    take a new angle on. Permanent: asking again would get the same answer."""
+
+    permanent = True
+
+
 class RunNotClaimable(GenerationError):
     """The run is finished, canceled or held by another live execution."""
 

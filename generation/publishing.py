@@ -6,7 +6,6 @@ stage modules stay free of the ORM.
 
 from __future__ import annotations
 
-from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 from taggit.models import Tag
@@ -16,39 +15,13 @@ from blog.links import LinkPolicy, strip_links
 from blog.models import Category, Post
 from generation.exceptions import RunNotClaimable
 from generation.models import GenerationRun, ResearchSource, RunStatus
-from generation.pipeline.topic import is_near_duplicate, pick_configured_topic
+from generation.pipeline.topic import is_near_duplicate
 from generation.research import SourceDoc
 from generation.runs import Lease
 
 # Serialises the last step of publishing across workers (PostgreSQL), so two runs of
 # one batch finishing together cannot both take the same title.
 PUBLISH_LOCK_KEY = 0x5EED_B10C
-
-
-def covered_topics() -> list[str]:
-    """Topics that published or in-flight runs already cover, and existing post titles."""
-    topics = GenerationRun.objects.exclude(topic="").exclude(
-        status__in=[RunStatus.FAILED, RunStatus.CANCELED]
-    )
-    return [*topics.values_list("topic", flat=True)[:500], *titles_to_avoid()]
-
-
-def configured_topic_for(run: GenerationRun) -> str | None:
-    """For a run without a topic: the batch_index-th configured topic nobody covers yet."""
-    covered = GenerationRun.objects.exclude(topic="").exclude(batch=run.batch)
-    covered = covered.exclude(status__in=[RunStatus.FAILED, RunStatus.CANCELED])
-    return pick_configured_topic(
-        settings.GENERATION_TOPICS,
-        [*covered.values_list("topic", flat=True)[:500], *titles_to_avoid()],
-        run.batch_index,
-    )
-
-
-def angles_taken(topic: str, *, exclude_run: int) -> list[str]:
-    if not topic:
-        return []
-    runs = GenerationRun.objects.filter(topic__iexact=topic).exclude(pk=exclude_run)
-    return [a for a in runs.values_list("checkpoints__topic__angle", flat=True)[:50] if a]
 
 
 def titles_to_avoid(limit: int = 200) -> list[str]:

@@ -94,6 +94,9 @@ class WriterResponder:
         angle = next((a for a in rotated if a.lower() not in taken), rotated[0])
         return {"topic": subject, "angle": angle}
 
+    def _topic_candidates(self, user: str) -> dict:
+        return {"candidates": topic_candidates(user)}
+
     def _search_queries(self, user: str) -> dict:
         topic, angle = _field(user, "Topic"), _field(user, "Angle")
         return {"queries": first_queries(topic, angle)}
@@ -231,6 +234,21 @@ def judge_claim(claim: str, passage: str) -> str:
         if (index or name.lower() not in _STARTERS) and not set(parts) <= words:
             return f"the passage does not mention {name}"
     return ""
+
+
+# --- topic candidates -------------------------------------------------------------------
+
+
+def topic_candidates(user: str) -> list[dict[str, str]]:
+    """Like a real model asked for fresh subjects: it always puts its favourite first,
+    covered or not, and it heeds the blog's list but ignores the batch's."""
+    count = int(_search(r"Suggest (\d+) distinct", user, "5"))
+    covered = _field(user, "Already covered by the blog").lower()
+    fresh = [theme for theme in THEMES[1:] if theme.lower() not in covered]
+    subjects = [THEMES[0], *fresh][:count]
+    return [
+        {"topic": subject, "angle": ANGLES[n % len(ANGLES)]} for n, subject in enumerate(subjects)
+    ]
 
 
 # --- research queries -----------------------------------------------------------------

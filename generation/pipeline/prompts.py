@@ -44,6 +44,7 @@ STRING = {"type": "string"}
 INTEGER = {"type": "integer"}
 
 TOPIC_SCHEMA = _object(topic=STRING, angle=STRING)
+TOPICS_SCHEMA = _object(candidates={"type": "array", "items": TOPIC_SCHEMA})
 QUERIES_SCHEMA = _object(queries=STRINGS)
 OUTLINE_SCHEMA = _object(
     title=STRING,
@@ -138,6 +139,22 @@ def topic_prompt(
         lines.append("Angles already taken (do not reuse): " + "; ".join(taken))
     if avoid_titles:
         lines.append("Existing articles (do not repeat): " + "; ".join(avoid_titles[:50]))
+    return "\n".join(lines)
+
+
+TOPICS_SYSTEM = (
+    "You are the editor of a serious technical blog. You propose subjects for new "
+    "articles that the blog has not covered yet, each with a distinct angle."
+)
+
+
+def topics_prompt(*, count: int, covered: list[str], taken: list[str]) -> str:
+    lines = [
+        f"Suggest {count} distinct technical subjects for new articles, best first, each "
+        "with one angle. Never suggest a subject listed below.",
+        "Already covered by the blog: " + ("; ".join(covered[:100]) or "(nothing yet)"),
+        "Taken by other articles of this batch: " + ("; ".join(taken) or "(none)"),
+    ]
     return "\n".join(lines)
 
 

@@ -18,9 +18,9 @@ from typing import Any
 
 from django.conf import settings
 
-from generation import publishing
+from generation import publishing, topics
 from generation import research as web
-from generation.exceptions import LLMError, NotEnoughSources, RunNotClaimable
+from generation.exceptions import NoFreshTopic, NotEnoughSources, RunNotClaimable
 from generation.llm import LLMClient, UsageLedger
 from generation.logcontext import run_context, set_topic
 from generation.models import STAGE_ORDER, GenerationRun, ResearchSource, Stage
@@ -128,11 +128,21 @@ def _save_usage(ctx: Context) -> None:
 
 def _topic(ctx: Context) -> dict:
     run = ctx.run
-    subject = run.topic or publishing.configured_topic_for(run) or ""
+    subject = run.topic or topics.configured_topic_for(run)
+    chosen = _angle(ctx, subject) if subject else _fresh_topic(ctx)
+    if chosen["topic"] != run.topic:
+        run.topic = chosen["topic"]
+        run_update(ctx.lease, topic=run.topic)
+        set_topic(run.pk, run.topic)
+    return chosen
+
+
+def _angle(ctx: Context, subject: str) -> dict:
+    run = ctx.run
     # Database reads happen here, outside the event loop the LLM call runs on.
-    taken = publishing.angles_taken(subject, exclude_run=run.pk)
+    taken = topics.angles_taken(subject, exclude_run=run.pk)
     avoid = publishing.titles_to_avoid()
-    chosen = ctx.llm(
+    return ctx.llm(
         lambda llm: topic.choose_angle(
             llm,
             topic=subject,
@@ -142,13 +152,29 @@ def _topic(ctx: Context) -> dict:
             avoid_titles=avoid,
         )
     )
-    if not subject and topic.is_near_duplicate(chosen["topic"], publishing.covered_topics()):
-        raise LLMError(f"The model suggested {chosen['topic']!r}, which a post already covers.")
-    if chosen["topic"] != run.topic:
-        run.topic = chosen["topic"]
-        run_update(ctx.lease, topic=run.topic)
+
+
+def _fresh_topic(ctx: Context) -> dict:
+    """No topic given or configured: reserve the first of the model's candidates that
+    nothing covers, else take a new angle on a configured topic."""
+    run = ctx.run
+    covered, taken = topics.covered_topics(run), topics.batch_topics(run)
+    count = min(max(5, run.batch_size + 2), 10)
+    candidates = ctx.llm(
+        lambda llm: topic.suggest_topics(llm, count=count, covered=covered, taken=taken)
+    )
+    chosen = topics.topic_reserve(ctx.lease, run, candidates)
+    if chosen is not None:
         set_topic(run.pk, run.topic)
-    return chosen
+        return chosen
+    fallback = topics.fallback_topic(run)
+    if fallback is None:
+        suggested = "; ".join(c["topic"] for c in candidates) or "nothing"
+        raise NoFreshTopic(
+            f"Every topic the model suggested is covered ({suggested}) and GENERATION_TOPICS "
+            "is empty: give a topic, or list topics in GENERATION_TOPICS."
+        )
+    return _angle(ctx, fallback)
 
 
 def _research(ctx: Context) -> dict:

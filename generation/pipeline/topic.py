@@ -22,11 +22,51 @@ def is_near_duplicate(title: str, others: list[str], *, ratio: float = 0.85) -> 
     )
 
 
+def is_covered(topic: str, covered: list[str]) -> bool:
+    """True when a covered topic or title reads the same as `topic`, or names it whole
+    ("Redis and job queues" is covered by the post "Redis and job queues: a guide")."""
+    mine = " ".join(normalize_title(topic).split())
+    if not mine:
+        return True
+    return is_near_duplicate(topic, covered) or any(
+        f" {mine} " in f" {' '.join(normalize_title(other).split())} " for other in covered
+    )
+
+
+def first_uncovered(candidates: list[dict], covered: list[str]) -> dict | None:
+    """The first candidate ({"topic", "angle"}) that nothing in `covered` covers."""
+    return next((c for c in candidates if not is_covered(c["topic"], covered)), None)
+
+
 def pick_configured_topic(configured: list[str], covered: list[str], index: int) -> str | None:
     """The index-th configured topic that no post or sibling run covers yet."""
-    taken = {normalize_title(topic) for topic in covered}
-    fresh = [topic for topic in configured if normalize_title(topic) not in taken]
+    fresh = [topic for topic in configured if not is_covered(topic, covered)]
     return fresh[index] if index < len(fresh) else None
+
+
+async def suggest_topics(
+    llm: LLMClient, *, count: int, covered: list[str], taken: list[str]
+) -> list[dict]:
+    """`count` candidate subjects, each with an angle, in the model's order of preference.
+
+    The model is told what the blog covers and what the batch has taken, but the caller
+    still checks: models repeat themselves.
+    """
+    answer = await llm.json(
+        system=prompts.TOPICS_SYSTEM,
+        user=prompts.topics_prompt(count=count, covered=covered, taken=taken),
+        schema_name="topic_candidates",
+        schema=prompts.TOPICS_SCHEMA,
+        stage="topic",
+        fast=True,
+        max_tokens=80 * count,
+    )
+    candidates: list[dict] = []
+    for item in answer["candidates"]:
+        subject, angle = " ".join(item["topic"].split())[:300], " ".join(item["angle"].split())
+        if subject and not is_near_duplicate(subject, [c["topic"] for c in candidates]):
+            candidates.append({"topic": subject, "angle": angle[:300]})
+    return candidates
 
 
 async def choose_angle(
