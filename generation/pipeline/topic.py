@@ -52,15 +52,8 @@ async def suggest_topics(
     The model is told what the blog covers and what the batch has taken, but the caller
     still checks: models repeat themselves.
     """
-    answer = await llm.json(
-        system=prompts.TOPICS_SYSTEM,
-        user=prompts.topics_prompt(count=count, covered=covered, taken=taken),
-        schema_name="topic_candidates",
-        schema=prompts.TOPICS_SCHEMA,
-        stage="topic",
-        fast=True,
-        max_tokens=80 * count,
-    )
+    user = prompts.topics_prompt(count=count, covered=covered, taken=taken)
+    answer = await _ask(llm, prompts.TOPICS_SYSTEM, user, "topic_candidates", 80 * count)
     candidates: list[dict] = []
     for item in answer["candidates"]:
         subject, angle = " ".join(item["topic"].split())[:300], " ".join(item["angle"].split())
@@ -79,20 +72,26 @@ async def choose_angle(
     avoid_titles: list[str],
 ) -> dict:
     """Ask the fast model for the subject (kept when given) and an angle not yet taken."""
-    answer = await llm.json(
-        system=prompts.TOPIC_SYSTEM,
-        user=prompts.topic_prompt(
-            topic=topic, index=index, count=count, taken=taken_angles, avoid_titles=avoid_titles
-        ),
-        schema_name="topic_angle",
-        schema=prompts.TOPIC_SCHEMA,
-        stage="topic",
-        fast=True,
-        max_tokens=300,
+    user = prompts.topic_prompt(
+        topic=topic, index=index, count=count, taken=taken_angles, avoid_titles=avoid_titles
     )
+    answer = await _ask(llm, prompts.TOPIC_SYSTEM, user, "topic_angle", 300)
     chosen = topic or answer["topic"].strip()
     if not chosen:
         from generation.exceptions import LLMError
 
         raise LLMError("The model suggested an empty topic.")
     return {"topic": chosen[:300], "angle": answer["angle"].strip()[:300]}
+
+
+async def _ask(llm: LLMClient, system: str, user: str, schema_name: str, max_tokens: int) -> dict:
+    schemas = {"topic_candidates": prompts.TOPICS_SCHEMA, "topic_angle": prompts.TOPIC_SCHEMA}
+    return await llm.json(
+        system=system,
+        user=user,
+        schema_name=schema_name,
+        schema=schemas[schema_name],
+        stage="topic",
+        fast=True,
+        max_tokens=max_tokens,
+    )
