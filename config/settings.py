@@ -206,7 +206,6 @@ OPENAI_API_KEY = env.str("OPENAI_API_KEY", default="")
 OPENAI_BASE_URL = env.str("OPENAI_BASE_URL", default="")
 GENERATION_MODEL = env.str("GENERATION_MODEL", default="gpt-4o-mini")
 GENERATION_FAST_MODEL = env.str("GENERATION_FAST_MODEL", default="gpt-4o-mini")
-GENERATION_LLM_CONCURRENCY = _get("GENERATION_LLM_CONCURRENCY", env.int, 4)
 GENERATION_LLM_TIMEOUT = _get("GENERATION_LLM_TIMEOUT", env.float, 120.0)
 GENERATION_LLM_MAX_RETRIES = _get("GENERATION_LLM_MAX_RETRIES", env.int, 4)
 # USD per million tokens, "model=input:output" pairs; unknown models cost 0 and say so.
@@ -242,6 +241,11 @@ GENERATION_CITATION_JUDGE = parse_bool(
 GENERATION_MAX_REMOVED_SHARE = _get("GENERATION_MAX_REMOVED_SHARE", env.float, 0.25)
 GENERATION_MIN_SOURCES_PER_SECTION = _get("GENERATION_MIN_SOURCES_PER_SECTION", env.int, 2)
 GENERATION_SECTIONS = _get("GENERATION_SECTIONS", env.int, 6)
+# LLM requests in flight per stage. The default lets every section, the introduction and
+# conclusion, and the metadata draft of a default post be written in one round.
+GENERATION_LLM_CONCURRENCY = _get(
+    "GENERATION_LLM_CONCURRENCY", env.int, max(GENERATION_SECTIONS, 1) + 2
+)
 
 # --- Research ---------------------------------------------------------------------------
 RESEARCH_PROVIDERS = _get("RESEARCH_PROVIDERS", env.list, ["wikipedia", "arxiv", "hackernews"])

@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from scripts.run import ensure_env_file  # noqa: E402
-from standins.demo import demo_standins  # noqa: E402
+from standins.demo import DemoUnavailable, demo_standins  # noqa: E402
 
 
 def main(argv: list[str]) -> int:
@@ -25,12 +25,17 @@ def main(argv: list[str]) -> int:
     ensure_env_file()
     manage = [sys.executable, str(ROOT / "manage.py")]
     args = argv or ["--count", "1", "--topic", "LLM optimization", "--publish"]
-    with demo_standins() as demo_env:
-        env = {**os.environ, **demo_env}
-        print(f"Stand-in LLM at {demo_env['OPENAI_BASE_URL']}, corpus at {demo_env['SEARXNG_URL']}")
-        subprocess.run([*manage, "migrate", "--noinput", "-v", "0"], env=env, check=True)
-        subprocess.run([*manage, "ensure_admin"], env=env, check=True)
-        return subprocess.run([*manage, "generate_deep_research", *args], env=env).returncode
+    try:
+        with demo_standins(os.environ) as demo_env:
+            env = {**os.environ, **demo_env}
+            print(
+                f"Stand-in LLM at {demo_env['OPENAI_BASE_URL']}, web at {demo_env['SEARXNG_URL']}"
+            )
+            subprocess.run([*manage, "migrate", "--noinput", "-v", "0"], env=env, check=True)
+            subprocess.run([*manage, "ensure_admin"], env=env, check=True)
+            return subprocess.run([*manage, "generate_deep_research", *args], env=env).returncode
+    except DemoUnavailable as exc:
+        sys.exit(str(exc))
 
 
 if __name__ == "__main__":

@@ -24,7 +24,7 @@ sys.path.insert(0, str(ROOT))
 import environ  # noqa: E402
 import redis  # noqa: E402
 
-from standins.demo import BANNER, demo_standins, needs_demo  # noqa: E402
+from standins.demo import BANNER, DemoUnavailable, demo_standins, needs_demo  # noqa: E402
 
 PY = sys.executable
 MANAGE = [PY, str(ROOT / "manage.py")]
@@ -100,15 +100,18 @@ def main() -> int:
     ensure_env_file()
     ensure_redis()
     env = dict(os.environ)
-    demo = demo_standins() if needs_demo(env) else contextlib.nullcontext({})
-    with demo as demo_env:
-        if demo_env:
-            print(BANNER)
-        env.update(demo_env)
-        prepare(env)
-        port = env.get("PORT", "8000")
-        print(f"Site: http://127.0.0.1:{port}/  Admin: /admin/  Queues: /django-rq/")
-        return supervise(start_children(env))
+    demo = demo_standins(env) if needs_demo(env) else contextlib.nullcontext({})
+    try:
+        with demo as demo_env:
+            if demo_env:
+                print(BANNER)
+            env.update(demo_env)
+            prepare(env)
+            port = env.get("PORT", "8000")
+            print(f"Site: http://127.0.0.1:{port}/  Admin: /admin/  Queues: /django-rq/")
+            return supervise(start_children(env))
+    except DemoUnavailable as exc:
+        sys.exit(str(exc))
 
 
 if __name__ == "__main__":

@@ -69,3 +69,25 @@ def test_bad_citation_settings_name_the_variable(name, value, message):
     result = manage("check", **{**PRODUCTION, name: value})
     assert result.returncode != 0
     assert name in result.stderr and message in result.stderr
+
+
+def setting(name: str, **env: str) -> str:
+    code = f"from django.conf import settings; print(settings.{name})"
+    result = manage("shell", "-c", code, **{**PRODUCTION, **env})
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip().splitlines()[-1]
+
+
+def test_default_llm_concurrency_writes_every_piece_of_a_post_in_one_round():
+    # Sections, plus the introduction/conclusion and the metadata draft alongside them.
+    assert setting("GENERATION_LLM_CONCURRENCY") == "8"
+    assert setting("GENERATION_LLM_CONCURRENCY", GENERATION_SECTIONS="10") == "12"
+    assert setting("GENERATION_LLM_CONCURRENCY", GENERATION_LLM_CONCURRENCY="3") == "3"
+
+
+def test_research_limits_that_contradict_each_other_name_the_variable():
+    result = manage("check", **{**PRODUCTION, "RESEARCH_MIN_SOURCES": "20"})
+    assert result.returncode != 0
+    assert "RESEARCH_MIN_SOURCES must not exceed RESEARCH_MAX_SOURCES" in result.stderr
+    result = manage("check", **{**PRODUCTION, "RESEARCH_RELEVANCE_FLOOR": "1.5"})
+    assert "RESEARCH_RELEVANCE_FLOOR must be at least 0 and below 1" in result.stderr
