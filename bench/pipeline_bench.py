@@ -31,13 +31,13 @@ from standins.writer import WriterResponder  # noqa: E402
 PAGE_DELAY = 0.3
 
 
-def configure(llm: LLMStandin, web: WebStandin, concurrency: int) -> None:
+def configure(llm: LLMStandin, web: WebStandin, concurrency: int | None) -> None:
     url = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/drb_bench")
     scratch_database(url)
     os.environ.update(
         DJANGO_SETTINGS_MODULE="config.settings",
         DATABASE_URL=url,
-        REDIS_URL="redis://127.0.0.1:6379/14",
+        REDIS_URL=os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14"),
         SECRET_KEY="bench-only-secret-key-0123456789abcdefghijklmnopqrstuvwxyz",
         LOG_DIR=str(ROOT / "logs" / "bench"),
         LOG_LEVEL="WARNING",
@@ -46,11 +46,12 @@ def configure(llm: LLMStandin, web: WebStandin, concurrency: int) -> None:
         GENERATION_MODEL="standin-writer",
         GENERATION_FAST_MODEL="standin-fast",
         GENERATION_SECTIONS="6",
-        GENERATION_LLM_CONCURRENCY=str(concurrency),
         RESEARCH_PROVIDERS="searxng",
         SEARXNG_URL=web.base_url,
         RESEARCH_ALLOW_HOSTS=web.host_port,
     )
+    if concurrency is not None:
+        os.environ["GENERATION_LLM_CONCURRENCY"] = str(concurrency)
     import django
 
     django.setup()
@@ -112,7 +113,7 @@ def bench_research(concurrency: int) -> float:
                 )
 
         started = time.perf_counter()
-        docs = asyncio.run(main())
+        docs = asyncio.run(main()).docs
         wall = time.perf_counter() - started
         kept = sum(doc.status == "kept" for doc in docs)
         if web.requests["page"] != 20 or kept != 20:
@@ -132,7 +133,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--latency", type=float, default=0.4, help="LLM seconds per call")
     parser.add_argument("--tps", type=float, default=150, help="LLM completion tokens/second")
-    parser.add_argument("--concurrency", type=int, default=4, help="GENERATION_LLM_CONCURRENCY")
+    parser.add_argument(
+        "--concurrency",
+        type=int,
+        default=None,
+        help="GENERATION_LLM_CONCURRENCY (default: its default)",
+    )
     args = parser.parse_args()
     llm = LLMStandin(WriterResponder(), latency=args.latency, tokens_per_second=args.tps)
     with llm, WebStandin(page_delay=PAGE_DELAY) as web:
@@ -140,7 +146,10 @@ def main() -> None:
         post = bench_post(llm, web)
     from django.conf import settings
 
-    print(f"(a) one post, LLM {args.latency}s + {args.tps:g} tok/s per call, pages {PAGE_DELAY}s")
+    print(
+        f"(a) one post, LLM {args.latency}s + {args.tps:g} tok/s per call, pages {PAGE_DELAY}s, "
+        f"GENERATION_LLM_CONCURRENCY {settings.GENERATION_LLM_CONCURRENCY}"
+    )
     print(f"    sections {post['sections']}, LLM calls {post['llm_calls']}, pages {post['pages']}")
     print(
         f"    sequential cost {post['sequential']:.2f}s (LLM {post['llm_sequential']:.2f}s "

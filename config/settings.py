@@ -265,8 +265,8 @@ RESEARCH_RESULTS_PER_QUERY = _get("RESEARCH_RESULTS_PER_QUERY", env.int, 10)
 # The whole research stage (searches, fetches, a second round) ends by this many seconds.
 RESEARCH_DEADLINE_S = _get("RESEARCH_DEADLINE_S", env.float, 30.0)
 # Once enough pages are in, a fetch running this many times longer than the slowest page
-# that arrived (and at least 1 s) is cut.
-RESEARCH_STRAGGLER_FACTOR = _get("RESEARCH_STRAGGLER_FACTOR", env.float, 3.0)
+# that arrived (and at least 0.5 s) is cut.
+RESEARCH_STRAGGLER_FACTOR = _get("RESEARCH_STRAGGLER_FACTOR", env.float, 2.0)
 # A source scoring below this share of the best source's relevance is off-topic.
 RESEARCH_RELEVANCE_FLOOR = _get("RESEARCH_RELEVANCE_FLOOR", env.float, 0.25)
 RESEARCH_ALLOW_HOSTS = _get("RESEARCH_ALLOW_HOSTS", env.list, [])

@@ -147,6 +147,7 @@ class WebStandin:
         self.stopping = threading.Event()  # releases /hang and /trickle on stop()
         self.requests: Counter[str] = Counter()
         self.paths: list[str] = []
+        self.finished_at: dict[str, float] = {}  # path -> when its answer was sent
         self.in_flight = 0
         self.max_in_flight = 0
         self._lock = threading.Lock()
@@ -241,14 +242,16 @@ class WebStandin:
             self.in_flight += 1
             self.max_in_flight = max(self.max_in_flight, self.in_flight)
 
-    def _leave(self) -> None:
+    def _leave(self, path: str) -> None:
         with self._lock:
             self.in_flight -= 1
+            self.finished_at[path] = time.monotonic()
 
     def reset_counts(self) -> None:
         with self._lock:
             self.requests.clear()
             self.paths.clear()
+            self.finished_at.clear()
             self.max_in_flight = self.in_flight
 
 
@@ -278,7 +281,7 @@ class _Handler(HostileRoutes, BaseHTTPRequestHandler):
         except (BrokenPipeError, ConnectionResetError):
             pass  # the client gave up (timeouts, size caps): nothing left to answer
         finally:
-            self.standin._leave()
+            self.standin._leave(self.path)
 
     # --- routes ------------------------------------------------------------------------
     def _route_search(self, rest: str, query: dict[str, str]) -> None:

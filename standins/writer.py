@@ -108,13 +108,14 @@ class WriterResponder:
         topic, angle = _field(user, "Topic"), _field(user, "Angle")
         wanted = int(_search(r"about (\d+) sections", user, "4"))
         sources = _relevant(_sources(user), topic)
-        count = max(2, min(wanted, len(sources)))
+        count = max(2, wanted)  # as asked: fewer sources than sections share them
         sections, seen = [], set()
         for i in range(count):
             number, title, text = sources[i % len(sources)]
             other = sources[(i + 1) % len(sources)][0]
             heading = _heading(title, seen)
-            points = [_words(s, 14) for s in _sentences(text)[:2]] or [heading]
+            lap = 2 * (i // len(sources))  # a source's second section covers other points
+            points = [_words(s, 14) for s in _sentences(text)[lap : lap + 2]] or [heading]
             sections.append({"heading": heading, "key_points": points, "sources": [number, other]})
         title = f"{topic[0].upper()}{topic[1:]}: {angle[0].upper()}{angle[1:]}"
         return {"title": title, "angle": angle, "sections": sections}
@@ -307,10 +308,11 @@ def _terms(text: str) -> list[str]:
 
 
 def _relevant(sources: list[tuple[int, str, str]], topic: str) -> list[tuple[int, str, str]]:
-    """Sources whose title or text shares a word with the topic (all of them if none do)."""
+    """Sources whose title or text shares a word with the topic first, then the others
+    (the pipeline already dropped off-topic pages; a section can still use them)."""
     words = set(_terms(topic))
     relevant = [s for s in sources if words & set(_terms(s[1] + " " + s[2][:400]))]
-    return relevant if len(relevant) >= 2 else sources
+    return relevant + [s for s in sources if s not in relevant]
 
 
 def _words(text: str, limit: int) -> str:

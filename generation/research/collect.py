@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -75,7 +76,7 @@ async def research(
     results_per_query: int,
     min_sources: int = 1,
     deadline_s: float = 60.0,
-    straggler_factor: float = 3.0,
+    straggler_factor: float = 2.0,
     relevance_floor: float = 0.0,
     more_queries: MoreQueries | None = None,
     on_progress: Progress | None = None,
@@ -199,7 +200,8 @@ def choose_sources(
 def _off_topic(value: float, best: float, floor: float) -> str:
     if value <= 0:
         return "not relevant to the queries"
-    return f"off-topic: relevance {value:.2f} is below {floor:.0%} of the best source's {best:.2f}"
+    share = math.floor(1000 * value / best) / 10 if best > 0 else 0.0
+    return f"off-topic: {share:g}% as relevant as the best source (the floor is {floor:.0%})"
 
 
 def evidence_message(

@@ -32,7 +32,7 @@ from generation.research.text import content_hash
 logger = logging.getLogger(__name__)
 
 MIN_TEXT_CHARS = 200
-MIN_STRAGGLER_S = 1.0
+MIN_STRAGGLER_S = 0.5
 Progress = Callable[[str], None]
 
 
