@@ -56,6 +56,7 @@ demo: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) bench/pipeline_bench.py
+	$(PY) bench/research_bench.py
 	$(PY) bench/queue_bench.py
 	$(PY) bench/citation_eval.py
 
