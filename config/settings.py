@@ -268,7 +268,7 @@ RESEARCH_DEADLINE_S = _get("RESEARCH_DEADLINE_S", env.float, 30.0)
 # that arrived (and at least 0.5 s) is cut.
 RESEARCH_STRAGGLER_FACTOR = _get("RESEARCH_STRAGGLER_FACTOR", env.float, 2.0)
 # A source scoring below this share of the best source's relevance is off-topic.
-RESEARCH_RELEVANCE_FLOOR = _get("RESEARCH_RELEVANCE_FLOOR", env.float, 0.25)
+RESEARCH_RELEVANCE_FLOOR = _get("RESEARCH_RELEVANCE_FLOOR", env.float, 0.2)
 RESEARCH_ALLOW_HOSTS = _get("RESEARCH_ALLOW_HOSTS", env.list, [])
 RESEARCH_USER_AGENT = env.str(
     "RESEARCH_USER_AGENT", default="DeepResearchBlog/0.1 (+https://example.com/bot)"

@@ -108,14 +108,13 @@ class WriterResponder:
         topic, angle = _field(user, "Topic"), _field(user, "Angle")
         wanted = int(_search(r"about (\d+) sections", user, "4"))
         sources = _relevant(_sources(user), topic)
-        count = max(2, wanted)  # as asked: fewer sources than sections share them
+        count = max(2, min(wanted, len(sources)))
         sections, seen = [], set()
         for i in range(count):
             number, title, text = sources[i % len(sources)]
             other = sources[(i + 1) % len(sources)][0]
             heading = _heading(title, seen)
-            lap = 2 * (i // len(sources))  # a source's second section covers other points
-            points = [_words(s, 14) for s in _sentences(text)[lap : lap + 2]] or [heading]
+            points = [_words(s, 14) for s in _sentences(text)[:2]] or [heading]
             sections.append({"heading": heading, "key_points": points, "sources": [number, other]})
         title = f"{topic[0].upper()}{topic[1:]}: {angle[0].upper()}{angle[1:]}"
         return {"title": title, "angle": angle, "sections": sections}

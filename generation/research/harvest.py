@@ -149,7 +149,9 @@ class Harvest:
         moments = [self.limits.deadline]
         threshold = self._straggler_after()
         if threshold is not None:
-            moments += [started + threshold for _item, started, _place in self._flights.values()]
+            now = time.monotonic()
+            becomes = (started + threshold for _item, started, _place in self._flights.values())
+            moments += [moment for moment in becomes if moment > now]  # not those already past
         return min(moments)
 
     # --- stragglers -----------------------------------------------------------------------
