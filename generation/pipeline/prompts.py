@@ -135,10 +135,13 @@ def topic_prompt(
         f"This is article {index + 1} of {count} on this subject.",
         "Give the subject (unchanged when one is given) and one distinct angle for it.",
     ]
+    quoted = []  # earlier articles' angles and titles were written from web pages
     if taken:
-        lines.append("Angles already taken (do not reuse): " + "; ".join(taken))
+        quoted.append("Angles already taken (do not reuse): " + "; ".join(taken))
     if avoid_titles:
-        lines.append("Existing articles (do not repeat): " + "; ".join(avoid_titles[:50]))
+        quoted.append("Existing articles (do not repeat): " + "; ".join(avoid_titles[:50]))
+    if quoted:
+        lines += [outline_block("\n".join(quoted)), UNTRUSTED_NOTE]
     return "\n".join(lines)
 
 
@@ -149,11 +152,15 @@ TOPICS_SYSTEM = (
 
 
 def topics_prompt(*, count: int, covered: list[str], taken: list[str]) -> str:
+    listed = [  # titles and topics of earlier articles were written from web pages
+        "Already covered by the blog: " + ("; ".join(covered[:100]) or "(nothing yet)"),
+        "Taken by other articles of this batch: " + ("; ".join(taken) or "(none)"),
+    ]
     lines = [
         f"Suggest {count} distinct technical subjects for new articles, best first, each "
         "with one angle. Never suggest a subject listed below.",
-        "Already covered by the blog: " + ("; ".join(covered[:100]) or "(nothing yet)"),
-        "Taken by other articles of this batch: " + ("; ".join(taken) or "(none)"),
+        outline_block("\n".join(listed)),
+        UNTRUSTED_NOTE,
     ]
     return "\n".join(lines)
 
