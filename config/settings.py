@@ -105,7 +105,9 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 REDIS_URL = env.str("REDIS_URL", default="redis://127.0.0.1:6379/0")
 RQ_QUEUE_NAMES = ["default", "content", "video", "email"]
 RQ_QUEUES = {name: {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 900} for name in RQ_QUEUE_NAMES}
-RQ_SHOW_ADMIN_LINK = True
+# django-rq's own admin entry only asks for is_staff: generation.dashboard registers a
+# guarded one (permission generation.manage_queues) instead.
+RQ_SHOW_ADMIN_LINK = False
 RQ = {"WORKER_CLASS": "generation.worker.GenerationWorker"}
 
 CACHES = {

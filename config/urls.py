@@ -3,9 +3,12 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from generation import dashboard
+
 urlpatterns = [
     path("admin/generation/", include("generation.urls")),
     path("admin/", admin.site.urls),
-    path("django-rq/", include("django_rq.urls")),
+    # django-rq's views, each behind the generation.manage_queues permission.
+    path("django-rq/", include((dashboard.urlpatterns(), "django_rq"))),
     path("", include("blog.urls")),
 ]

@@ -15,7 +15,7 @@ from django.template.loader import render_to_string
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
-from generation import selectors
+from generation import dashboard, selectors
 from generation.exceptions import QueueUnavailable
 from generation.models import STAGE_ORDER, GenerationRun, ResearchSource, Stage
 from generation.service import runs_cancel, runs_retry
@@ -321,6 +321,9 @@ class GenerationRunAdmin(admin.ModelAdmin):
         self.message_user(
             request, message, messages.SUCCESS if result.canceled else messages.WARNING
         )
+
+
+dashboard.register_admin(admin.site)
 
 
 def _seconds(value: object) -> str:

@@ -13,7 +13,7 @@ from django.utils import timezone
 from rq import get_current_job
 from rq.job import Job
 
-from generation import reaper, service
+from generation import operations, reaper, service
 from generation.exceptions import GenerationError, RunNotClaimable
 from generation.models import GenerationRun, RunStatus
 from generation.queues import run_id_from_job_id
@@ -32,6 +32,9 @@ def generate_post(run_id: int) -> int | None:
         logger.info("Run %s: nothing to do (%s)", run_id, state and state["status"])
         return state and state["post_id"]
     job = get_current_job()
+    if state["status"] == RunStatus.FAILED and job is not None:
+        # Only an operator's requeue in RQ (dashboard, `rq requeue`) runs a failed run's job.
+        operations.run_requeued_by_rq(run_id, retries_left=job.retries_left or 0)
     try:
         return service.run_generation(run_id, worker_name=job.worker_name if job else "").post_id
     except RunNotClaimable as exc:

@@ -101,6 +101,7 @@ class GenerationRun(models.Model):
     class Meta:
         ordering = ["-created_at", "-id"]
         indexes = [models.Index(fields=["status", "lease_expires_at"])]
+        permissions = [("manage_queues", "Can manage the job queues (/django-rq/)")]
 
     def __str__(self) -> str:
         return f"Run {self.pk}: {self.topic or '(topic to choose)'}"
@@ -151,3 +152,19 @@ class ResearchSource(models.Model):
 
     def __str__(self) -> str:
         return self.title or self.url
+
+
+class AlertState(models.Model):
+    """The last known state of one health check, so an alert goes out once per change."""
+
+    name = models.CharField(max_length=50, unique=True, help_text="The health check.")
+    level = models.CharField(max_length=10, default="ok")
+    summary = models.CharField(max_length=500, blank=True)
+    changed_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return f"{self.name}: {self.level}"

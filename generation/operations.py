@@ -139,3 +139,50 @@ def _jobs_cancel(runs: list[GenerationRun]) -> bool:
         logger.warning("Canceled runs' jobs could not be withdrawn from Redis: %s", exc)
         return False
     return True
+
+
+def run_requeued_by_rq(run_id: int, *, retries_left: int = 0) -> bool:
+    """A failed run whose own RQ job an operator requeued (django-rq dashboard, `rq requeue`).
+
+    The run is `queued` again from its last checkpoint. Unlike `runs_retry` its attempts
+    keep counting and its error history stays as it is: it is allowed one more attempt,
+    plus whatever retries RQ still holds for the job. False when the run was not failed.
+    """
+    with transaction.atomic():
+        run = GenerationRun.objects.select_for_update().filter(pk=run_id).first()
+        if run is None or run.status != RunStatus.FAILED:
+            return False
+        run.status = RunStatus.QUEUED
+        run.max_attempts = run.attempts + 1 + max(retries_left, 0)
+        run.finished_at = run.next_retry_at = None
+        run.lease_token, run.lease_expires_at = "", None
+        run.save(
+            update_fields=[
+                "status",
+                "max_attempts",
+                "finished_at",
+                "next_retry_at",
+                "lease_token",
+                "lease_expires_at",
+            ]
+        )
+    logger.info("Run %s: its failed job was requeued in RQ; queued again", run_id)
+    return True
+
+
+def runs_cancel_jobless(run_ids: Iterable[int]) -> list[int]:
+    """Cancel the waiting runs among `run_ids` whose job was deleted or canceled in Redis
+    (dashboard, `rq empty`): without a job nothing would ever run them."""
+    ids = list(run_ids)
+    with transaction.atomic():
+        canceled = list(
+            GenerationRun.objects.select_for_update()
+            .filter(pk__in=ids, status__in=CANCELABLE)
+            .values_list("pk", flat=True)
+        )
+        GenerationRun.objects.filter(pk__in=canceled).update(
+            status=RunStatus.CANCELED, next_retry_at=None, finished_at=timezone.now()
+        )
+    if canceled:
+        logger.info("Canceled %s run(s) whose job was removed from Redis: %s", len(canceled), canceled)
+    return canceled
