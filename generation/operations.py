@@ -184,5 +184,5 @@ def runs_cancel_jobless(run_ids: Iterable[int]) -> list[int]:
             status=RunStatus.CANCELED, next_retry_at=None, finished_at=timezone.now()
         )
     if canceled:
-        logger.info("Canceled %s run(s) whose job was removed from Redis: %s", len(canceled), canceled)
+        logger.info("Canceled run(s) %s: their job was removed from Redis", canceled)
     return canceled

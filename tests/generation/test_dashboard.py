@@ -141,9 +141,9 @@ def test_dashboard_requeue_reruns_the_run_from_its_first_unfinished_stage(
 @pytest.mark.workers
 def test_rq_requeue_from_the_command_line_reruns_the_run(fast_env, author, standins):
     run = _failed_at_sections(fast_env, author, standins)
+    rq = os.path.join(os.path.dirname(sys.executable), "rq")
     subprocess.run(
-        [os.path.join(os.path.dirname(sys.executable), "rq"), "requeue", "--queue", "content"]
-        + ["-u", settings.REDIS_URL, run.job_id],
+        [rq, "requeue", "--queue", "content", "-u", settings.REDIS_URL, run.job_id],
         check=True,
         capture_output=True,
     )
