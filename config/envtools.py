@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal, InvalidOperation
 from email.utils import parseaddr
 
 from django.core.exceptions import ImproperlyConfigured
@@ -56,3 +57,18 @@ def parse_bool(raw: str, *, variable: str) -> bool:
             f"Environment variable {variable} is invalid: {raw!r} is not true or false."
         )
     return value in _TRUE
+
+
+def parse_budget(raw: str, *, variable: str) -> Decimal | None:
+    """`""` -> None (no limit); `"5"` or `"2.50"` -> Decimal (USD, at least 0)."""
+    if not raw.strip():
+        return None
+    try:
+        value = Decimal(raw.strip())
+    except InvalidOperation:
+        raise ImproperlyConfigured(
+            f"Environment variable {variable}: {raw!r} is not an amount in USD, like 5 or 2.50."
+        ) from None
+    if not value.is_finite() or value < 0:
+        raise ImproperlyConfigured(f"Environment variable {variable} must be 0 or more.")
+    return value

@@ -12,7 +12,7 @@ from pathlib import Path
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
-from config.envtools import parse_admins, parse_bool, parse_int_list, parse_prices
+from config.envtools import parse_admins, parse_bool, parse_budget, parse_int_list, parse_prices
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -249,6 +249,21 @@ GENERATION_LLM_CONCURRENCY = _get(
     "GENERATION_LLM_CONCURRENCY", env.int, max(GENERATION_SECTIONS, 1) + 2
 )
 
+# --- Operations: health, alerts, metrics, budget ---------------------------------------
+# queue_health, the periodic alert job and /readyz: warn past these.
+QUEUE_DEPTH_ALERT = _get("QUEUE_DEPTH_ALERT", env.int, 50)
+FAILED_JOBS_ALERT = _get("FAILED_JOBS_ALERT", env.int, 3)
+QUEUE_WAIT_ALERT_S = _get("QUEUE_WAIT_ALERT_S", env.int, 600)
+HEALTH_CHECK_INTERVAL = _get("HEALTH_CHECK_INTERVAL", env.int, 180)
+# /metrics answers only with "Authorization: Bearer <METRICS_TOKEN>"; empty = 404.
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+# Estimated USD a day; once reached, no new runs start until tomorrow. Empty = no limit.
+GENERATION_DAILY_BUDGET_USD = parse_budget(
+    env.str("GENERATION_DAILY_BUDGET_USD", default=""), variable="GENERATION_DAILY_BUDGET_USD"
+)
+# Mail a post's author when a background run has written it.
+GENERATION_NOTIFY_AUTHOR = _get("GENERATION_NOTIFY_AUTHOR", env.bool, False)
+
 # --- Research ---------------------------------------------------------------------------
 RESEARCH_PROVIDERS = _get("RESEARCH_PROVIDERS", env.list, ["wikipedia", "arxiv", "hackernews"])
 SEARXNG_URL = env.str("SEARXNG_URL", default="")
@@ -299,6 +314,10 @@ for _name in (
     "RESEARCH_RESULTS_PER_QUERY",
     "RESEARCH_MAX_BYTES",
     "RESEARCH_STRAGGLER_FACTOR",
+    "QUEUE_DEPTH_ALERT",
+    "FAILED_JOBS_ALERT",
+    "QUEUE_WAIT_ALERT_S",
+    "HEALTH_CHECK_INTERVAL",
 ):
     if globals()[_name] < 1:
         raise ImproperlyConfigured(f"Environment variable {_name} must be at least 1.")

@@ -67,3 +67,7 @@ class RunNotClaimable(GenerationError):
     """The run is finished, canceled or held by another live execution."""
 
     permanent = True
+
+
+class BudgetExceeded(GenerationError):
+    """Today's estimated spend reached GENERATION_DAILY_BUDGET_USD: no new runs today."""

@@ -7,18 +7,21 @@ what RQ decides (retry after the next interval, or failed for good).
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+import math
+from datetime import UTC, datetime, timedelta
 
 from django.utils import timezone
 from rq import get_current_job
 from rq.job import Job
 
-from generation import operations, reaper, service
+from generation import alerts, budget, metrics, notifications, operations, reaper, service
 from generation.exceptions import GenerationError, RunNotClaimable
 from generation.models import GenerationRun, RunStatus
 from generation.queues import run_id_from_job_id
 
 logger = logging.getLogger(__name__)
+
+WAITING = (RunStatus.QUEUED, RunStatus.RETRYING)
 
 
 def generate_post(run_id: int) -> int | None:
@@ -32,6 +35,11 @@ def generate_post(run_id: int) -> int | None:
         logger.info("Run %s: nothing to do (%s)", run_id, state and state["status"])
         return state and state["post_id"]
     job = get_current_job()
+    if job is not None and job.enqueued_at is not None:
+        metrics.observe("queue_wait_seconds", _waited(job), queue=job.origin)
+    if job is not None and state["status"] in WAITING and not budget.budget_allows_runs():
+        _wait_for_budget(job, run_id)
+        return None
     if state["status"] == RunStatus.FAILED and job is not None:
         # Only an operator's requeue in RQ (dashboard, `rq requeue`) runs a failed run's job.
         operations.run_requeued_by_rq(run_id, retries_left=job.retries_left or 0)
@@ -42,9 +50,30 @@ def generate_post(run_id: int) -> int | None:
         return None
 
 
+def _waited(job: Job) -> float:
+    enqueued = job.enqueued_at.replace(tzinfo=job.enqueued_at.tzinfo or UTC)
+    return max((datetime.now(UTC) - enqueued).total_seconds(), 0.0)
+
+
+def _wait_for_budget(job: Job, run_id: int) -> None:
+    """Today's budget is spent: the run stays waiting, without an attempt or a failure, and
+    its job comes back at the next check (RQ's own repeat of this same job)."""
+    until = budget.next_budget_check()
+    job.repeats_left = 1
+    job.repeat_intervals = [max(1, math.ceil((until - timezone.now()).total_seconds()))]
+    operations.run_wait_for_budget(run_id, until=until)
+    alerts.alert_budget()
+
+
 def on_success(job: Job, connection, result, *args, **kwargs) -> None:
     run_id = run_id_from_job_id(job.id)
-    GenerationRun.objects.filter(pk=run_id, status=RunStatus.SUCCEEDED).update(next_retry_at=None)
+    if (
+        GenerationRun.objects.filter(
+            pk=run_id, status=RunStatus.SUCCEEDED, post__isnull=False
+        ).update(next_retry_at=None)
+        and result is not None
+    ):
+        notifications.post_ready_enqueue(run_id)
 
 
 def on_failure(job: Job, connection, exc_type, exc_value, traceback) -> None:
@@ -53,7 +82,7 @@ def on_failure(job: Job, connection, exc_type, exc_value, traceback) -> None:
         job.retries_left = 0  # retrying cannot help: RQ fails the job for good
     will_retry = job.should_retry
     reason = f"{getattr(exc_type, '__name__', 'Error')}: {exc_value}"
-    if reaper.record_lost_attempt(job, reason=reason, will_retry=will_retry):
+    if reaper.record_lost_attempt(job, reason=reason, will_retry=will_retry):  # counts it too
         return  # the pipeline never got to record it (timeout before start, abandoned job)
     run_id = run_id_from_job_id(job.id)
     if will_retry:
@@ -64,8 +93,14 @@ def on_failure(job: Job, connection, exc_type, exc_value, traceback) -> None:
     GenerationRun.objects.filter(
         pk=run_id, status__in=[RunStatus.RETRYING, RunStatus.FAILED]
     ).update(**fields)
+    metrics.inc("runs_retried" if will_retry else "runs_failed")
 
 
 def on_stopped(job: Job, connection) -> None:
     """An operator stopped the job (rq stop-job): the run fails, without retries."""
     reaper.record_lost_attempt(job, reason="stopped by an operator", will_retry=False)
+
+
+def health_check() -> list[str]:
+    """Periodic job (rq-scheduler): run the health checks and mail ADMINS on each change."""
+    return [change.subject() for change in alerts.alerts_evaluate()]

@@ -25,7 +25,7 @@ from rq.worker import Worker
 from generation import queues, worker
 from generation.exceptions import InvalidRequest
 from generation.models import GenerationRun, RunStatus
-from generation.service import runs_retry
+from generation.operations import runs_retry
 
 AGE_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 # Workers heartbeat at least every GENERATION_REAPER_INTERVAL; this much silence is death.

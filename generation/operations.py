@@ -186,3 +186,17 @@ def runs_cancel_jobless(run_ids: Iterable[int]) -> list[int]:
     if canceled:
         logger.info("Canceled run(s) %s: their job was removed from Redis", canceled)
     return canceled
+
+
+def run_wait_for_budget(run_id: int, *, until) -> bool:
+    """A waiting run held back by the daily budget: it stays queued (or retrying), no
+    attempt counted, and shows when it looks again. False if it no longer waits."""
+    with transaction.atomic():
+        updated = (
+            GenerationRun.objects.select_for_update()
+            .filter(pk=run_id, status__in=CANCELABLE)
+            .update(next_retry_at=until)
+        )
+    if updated:
+        logger.info("Run %s waits for the daily budget until %s", run_id, until.isoformat())
+    return bool(updated)

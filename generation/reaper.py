@@ -20,6 +20,7 @@ from rq.job import Job, JobStatus
 from rq.queue import Queue
 from rq.registry import StartedJobRegistry
 
+from generation import metrics
 from generation.models import GenerationRun, RunStatus
 from generation.queues import job_id_for, run_id_from_job_id
 from generation.runs import error_entry
@@ -60,6 +61,7 @@ def record_lost_attempt(job: Job, *, reason: str, will_retry: bool) -> bool:
             ]
         )
     logger.warning("Run %s: attempt %s lost (%s)", run_id, run.attempts, reason)
+    metrics.inc("runs_retried" if will_retry else "runs_failed")
     return True
 
 
@@ -121,6 +123,7 @@ def _fail_without_job(run_id: int) -> bool:
         run.status, run.finished_at = RunStatus.FAILED, timezone.now()
         run.lease_token, run.lease_expires_at = "", None
         run.save()
+    metrics.inc("runs_failed")
     return True
 
 

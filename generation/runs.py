@@ -57,6 +57,7 @@ def run_claim(run_id: int, *, worker_name: str = "") -> Lease:
             worker_name=worker_name[:200],
             attempts=F("attempts") + 1,
             started_at=Coalesce(F("started_at"), now),
+            attempt_started_at=now,
             next_retry_at=None,
             finished_at=None,
         )

@@ -16,6 +16,7 @@ from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 
 from generation.models import ACTIVE_STATUSES, GenerationRun
+from generation.progress import RunRow
 
 STATUS_IDS_MAX = 500
 
@@ -130,3 +131,11 @@ def usage_by_day(*, days: int = 7) -> list[dict[str, Any]]:
         }
         for row in rows
     ]
+
+
+def runs_progress_rows(run_ids: list[int]) -> list[RunRow]:
+    """What a progress watcher needs of each run, in one query."""
+    rows = GenerationRun.objects.filter(pk__in=run_ids).values_list(
+        "pk", "status", "stage", "attempts", "max_attempts", "timings"
+    )
+    return [RunRow(*row) for row in rows]

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -19,11 +18,12 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
 
-from generation import queues
-from generation.exceptions import InvalidRequest, QueueUnavailable
+from generation import alerts, budget, metrics, queues
+from generation.exceptions import BudgetExceeded, InvalidRequest, QueueUnavailable
 from generation.models import GenerationRun, Origin, RunStatus
 from generation.operations import CancelResult, runs_cancel, runs_retry
 from generation.pipeline.runner import execute_run
+from generation.progress import EventKind, EventSink, RunEvent, fan_out, ignore
 
 logger = logging.getLogger(__name__)
 
@@ -174,6 +174,7 @@ def enqueue_posts(
         queue=queue,
         origin=origin,
     )
+    _budget_require()
     queues.ensure_reachable()
     with transaction.atomic():
         runs = runs_create(request)
@@ -189,6 +190,15 @@ def enqueue_posts(
         request.origin,
     )
     return runs
+
+
+def _budget_require() -> None:
+    """Refuse new runs once today's budget is spent (and tell the admins, once)."""
+    try:
+        budget.budget_require()
+    except BudgetExceeded:
+        alerts.alert_budget()
+        raise
 
 
 def _push_or_undo(run_ids: list[int], request: GenerationRequest, *, at: datetime | None) -> None:
@@ -211,7 +221,7 @@ def generate_posts(
     author: AuthorRef = None,
     tags: bool = True,
     category: str = "",
-    progress: Callable[[int, str, str], None] | None = None,
+    progress: EventSink | None = None,
 ) -> list[GenerationRun]:
     """Generate posts now, in this process, one after another (the synchronous door).
 
@@ -227,30 +237,68 @@ def generate_posts(
         origin=Origin.SYNC,
         max_attempts=1,
     )
+    _budget_require()
     with transaction.atomic():
         runs = runs_create(request)
-    finished = []
+    emit = progress or ignore
     for run in runs:
-        report = (lambda stage, msg, _id=run.pk: progress(_id, stage, msg)) if progress else None
-        try:
-            finished.append(run_generation(run.pk, worker_name="sync", progress=report))
-        except Exception:
-            run.refresh_from_db()
-            if run.status == RunStatus.QUEUED:
-                raise  # never started: not a pipeline failure, nothing recorded it
-            finished.append(run)  # the runner stored the error; go on with the next post
-    return finished
+        emit(RunEvent(run.pk, EventKind.WAITING, status=RunStatus.QUEUED))
+    return [_generate_one(run, emit) for run in runs]
+
+
+def _generate_one(run: GenerationRun, emit: EventSink) -> GenerationRun:
+    try:
+        run = run_generation(run.pk, worker_name="sync", progress=emit)
+    except Exception:
+        run.refresh_from_db()
+        if run.status == RunStatus.QUEUED:
+            raise  # never started: not a pipeline failure, nothing recorded it
+        metrics.inc("runs_failed")  # one attempt only: this failure is final
+    emit(RunEvent(run.pk, EventKind.DONE, stage=run.stage, status=run.status))
+    return run
 
 
 def run_generation(
     run_id: int,
     *,
     worker_name: str = "",
-    progress: Callable[[str, str], None] | None = None,
+    progress: EventSink | None = None,
 ) -> GenerationRun:
     """Execute one run from its first unfinished stage; returns the finished run.
 
     Errors are stored on the run (one entry per attempt) and re-raised for the caller
-    (RQ records them and retries).
+    (RQ records them and retries). Attempts, stage times, tokens and cost go to /metrics.
     """
-    return execute_run(run_id, worker_name=worker_name, progress=progress)
+    before = _usage(run_id)
+    try:
+        run = execute_run(run_id, worker_name=worker_name, progress=fan_out(_metered, progress))
+    finally:
+        _record_usage(run_id, before)
+    metrics.inc("runs_succeeded")
+    return run
+
+
+def _metered(event: RunEvent) -> None:
+    if event.kind == EventKind.ATTEMPT:
+        metrics.inc("runs_started")
+    elif event.kind == EventKind.FINISHED and event.seconds is not None:
+        metrics.observe("stage_duration_seconds", event.seconds, stage=event.stage)
+
+
+USAGE_FIELDS = ("prompt_tokens", "completion_tokens", "cost_usd")
+
+
+def _usage(run_id: int) -> dict:
+    return GenerationRun.objects.filter(pk=run_id).values(*USAGE_FIELDS).first() or {}
+
+
+def _record_usage(run_id: int, before: dict) -> None:
+    """What this attempt used: the run's totals now, less what it had before."""
+    after = _usage(run_id)
+    if not before or not after:
+        return
+    metrics.record_usage(
+        prompt_tokens=after["prompt_tokens"] - before["prompt_tokens"],
+        completion_tokens=after["completion_tokens"] - before["completion_tokens"],
+        cost_usd=float(after["cost_usd"] - before["cost_usd"]),
+    )

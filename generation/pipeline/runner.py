@@ -27,11 +27,10 @@ from generation.models import STAGE_ORDER, GenerationRun, ResearchSource, Stage
 from generation.pipeline import citations, metadata, outline, research, sections, topic, verify
 from generation.pipeline.types import Source
 from generation.pipeline.untrusted import clean_source
+from generation.progress import EventKind, EventSink, RunEvent, ignore
 from generation.runs import Heartbeat, Lease, run_claim, run_record_error, run_update
 
 logger = logging.getLogger(__name__)
-
-Progress = Callable[[str, str], None]
 
 
 @dataclass
@@ -39,7 +38,11 @@ class Context:
     run: GenerationRun
     lease: Lease
     ledger: UsageLedger
-    progress: Progress
+    emit: EventSink
+
+    def progress(self, stage: str, message: str) -> None:
+        """A note within a stage, for the progress displays."""
+        self.emit(RunEvent(self.run.pk, EventKind.NOTE, stage=stage, message=message))
 
     @property
     def checkpoints(self) -> dict:
@@ -56,14 +59,16 @@ class Context:
 
 
 def execute_run(
-    run_id: int, *, worker_name: str = "", progress: Progress | None = None
+    run_id: int, *, worker_name: str = "", progress: EventSink | None = None
 ) -> GenerationRun:
     """Claim the run, run its unfinished stages, publish; record any error and re-raise."""
     lease = run_claim(run_id, worker_name=worker_name)
     run = GenerationRun.objects.select_related("author").get(pk=run_id)
-    ctx = Context(run=run, lease=lease, ledger=UsageLedger(), progress=progress or _quiet)
+    ctx = Context(run=run, lease=lease, ledger=UsageLedger(), emit=progress or ignore)
     with run_context(run.pk, run.topic), Heartbeat(lease) as heartbeat:
         logger.info("Run %s: attempt %s/%s starts", run.pk, run.attempts, run.max_attempts)
+        attempt = f"attempt {run.attempts}/{run.max_attempts}"
+        ctx.emit(RunEvent(run.pk, EventKind.ATTEMPT, stage=run.stage, message=attempt))
         try:
             for stage in STAGE_ORDER:
                 if stage in run.checkpoints:
@@ -81,12 +86,8 @@ def execute_run(
     return run
 
 
-def _quiet(stage: str, message: str) -> None:
-    return None
-
-
 def _run_stage(ctx: Context, stage: str) -> None:
-    ctx.progress(stage, "started")
+    ctx.emit(RunEvent(ctx.run.pk, EventKind.STARTED, stage=stage))
     ctx.run.stage = stage
     run_update(ctx.lease, stage=stage)
     started = time.perf_counter()
@@ -103,7 +104,7 @@ def _run_stage(ctx: Context, stage: str) -> None:
             timings=ctx.run.timings,
             **_usage_fields(ctx),
         )
-    ctx.progress(stage, f"done in {elapsed:.1f}s")
+    ctx.emit(RunEvent(ctx.run.pk, EventKind.FINISHED, stage=stage, seconds=elapsed))
 
 
 def _usage_fields(ctx: Context) -> dict:

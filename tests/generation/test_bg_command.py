@@ -95,7 +95,14 @@ def test_bg_command_follows_runs_to_a_post(worker_env, author):
     run = GenerationRun.objects.get()
     assert run.status == RunStatus.SUCCEEDED, run.errors
     assert Post.objects.get().pk == run.post_id
-    assert f"Run {run.pk}: succeeded" in out and run.post.get_absolute_url() in out
+    assert f"Run {run.pk}: succeeded" in out
+    assert f"/admin/blog/post/{run.post_id}/change/ (draft" in out  # a draft: not its 404 URL
+    # Output is not a terminal: plain progress lines as the run moves, each stage once.
+    lines = [line for line in out.splitlines() if line.startswith(f"run {run.pk}: ")]
+    for stage in ("topic", "research", "outline", "sections", "citations", "metadata"):
+        assert sum(line.startswith(f"run {run.pk}: {stage} done in") for line in lines) == 1
+    assert lines[0] == f"run {run.pk}: queued" and lines[-1] == f"run {run.pk}: succeeded"
+    assert len(lines) == len(set(lines))
 
 
 @pytest.mark.workers

@@ -104,12 +104,12 @@ def _failed_at_sections(fast_env, author, standins) -> GenerationRun:
     """A run failed for good in the sections stage after one attempt (a refused API key)."""
     standins.llm.inject(kind="section", status=401, times=None)
     (run,) = service.enqueue_posts(count=1, topic="LLM optimization", author=author)
+    registry = queues.get_queue().failed_job_registry
     with running_worker(fast_env):
-        run = wait_for(
-            lambda: GenerationRun.objects.filter(pk=run.pk, status=RunStatus.FAILED).first(),
-            timeout=60,
-        )
-    assert run.job_id in queues.get_queue().failed_job_registry.get_job_ids()
+        # The run is failed first, then RQ files the job: wait for both.
+        wait_for(lambda: run.job_id in registry.get_job_ids(), timeout=60)
+    run.refresh_from_db()
+    assert run.status == RunStatus.FAILED
     standins.llm.clear_faults()
     return run
 

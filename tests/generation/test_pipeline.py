@@ -146,9 +146,23 @@ def test_command_prints_post_and_accounting(standins, author, capsys):
     )
     out = capsys.readouterr().out
     post = Post.objects.get()
-    assert post.title in out and post.get_absolute_url() in out
+    assert post.title in out
+    # A draft's public URL is a 404 for readers: the output gives its admin page instead.
+    assert post.get_absolute_url() not in out
+    assert f"/admin/blog/post/{post.pk}/change/ (draft" in out
     for word in ("sources", "citations", "tokens", "cost", "research"):
         assert word in out
+    # Not a terminal: one plain line per event, in order, none repeated.
+    run = f"run {post.generation_run.pk}:"
+    lines = [line for line in out.splitlines() if line.startswith("run ")]
+    assert lines[:3] == [f"{run} queued", f"{run} attempt 1/1 started", f"{run} topic started"]
+    assert lines[-1] == f"{run} succeeded" and len(lines) == len(set(lines))
+
+
+def test_command_prints_a_published_posts_public_url(standins, author, capsys):
+    call_command("generate_deep_research", "--publish", "--topic=Redis", f"--author={author.pk}")
+    post = Post.objects.get()
+    assert f"{post.get_absolute_url()} (published)" in capsys.readouterr().out
 
 
 def test_command_refuses_bad_count_in_one_line(author):

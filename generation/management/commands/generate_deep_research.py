@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
-from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from generation import service
 from generation.exceptions import GenerationError
+from generation.management.display import RunProgressDisplay, post_location
 from generation.models import STAGE_ORDER, GenerationRun, RunStatus
 
 
@@ -41,10 +39,9 @@ class Command(BaseCommand):
         add_post_arguments(parser)
 
     def handle(self, *args, **options) -> None:
-        console = Console(file=self.stdout, highlight=False)
-        with _StageProgress(console) as display:
+        with RunProgressDisplay(self.stdout) as display:
             try:
-                runs = service.generate_posts(**post_options(options), progress=display.update)
+                runs = service.generate_posts(**post_options(options), progress=display)
             except GenerationError as exc:
                 raise CommandError(str(exc)) from exc
         for run in runs:
@@ -54,34 +51,6 @@ class Command(BaseCommand):
             raise CommandError(f"{len(failed)} of {len(runs)} posts failed; see the errors above.")
 
 
-class _StageProgress:
-    """One progress bar per run, advancing through the pipeline's stages."""
-
-    def __init__(self, console: Console) -> None:
-        self.progress = Progress(
-            TextColumn("run {task.fields[run]}"),
-            BarColumn(),
-            TextColumn("{task.completed}/{task.total} {task.description}"),
-            TimeElapsedColumn(),
-            console=console,
-            transient=False,
-        )
-        self.tasks: dict[int, int] = {}
-
-    def __enter__(self) -> _StageProgress:
-        self.progress.__enter__()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.progress.__exit__(*exc)
-
-    def update(self, run_id: int, stage: str, message: str) -> None:
-        if run_id not in self.tasks:
-            self.tasks[run_id] = self.progress.add_task(stage, total=len(STAGE_ORDER), run=run_id)
-        done = STAGE_ORDER.index(stage) + (1 if message.startswith("done") else 0)
-        self.progress.update(self.tasks[run_id], completed=done, description=f"{stage}: {message}")
-
-
 def _report(run: GenerationRun) -> str:
     """Plain lines (not a table) so narrow terminals and log files keep every value."""
     rows = [f"Run {run.pk}: {run.status}"]
@@ -89,7 +58,7 @@ def _report(run: GenerationRun) -> str:
         post, kept = run.post, run.checkpoints["research"]["kept"]
         rows += [
             f"  post       #{post.pk} {post.title}",
-            f"  url        {settings.SITE_URL}{post.get_absolute_url()} ({post.status})",
+            f"  url        {post_location(run)}",
             f"  sources    {post.sources.count()} cited of {kept} kept",
         ]
     else:

@@ -5,17 +5,15 @@ from __future__ import annotations
 import json
 import time
 
-from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
-from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-from generation import service
+from generation import selectors, service
 from generation.exceptions import GenerationError
 from generation.management.commands.generate_deep_research import add_post_arguments, post_options
-from generation.models import STAGE_ORDER, GenerationRun, Origin, RunStatus
+from generation.management.display import RunProgressDisplay, post_location
+from generation.models import GenerationRun, Origin
+from generation.progress import FINISHED_STATUSES, RunRow, events_between
 
-FINISHED = (RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.CANCELED)
 POLL_SECONDS = 0.5
 
 
@@ -53,63 +51,35 @@ class Command(BaseCommand):
             self._follow(run_ids, quiet=options["json"])
 
     def _follow(self, run_ids: list[int], *, quiet: bool) -> None:
-        """Poll the runs until all finish; Ctrl-C stops watching (the runs go on)."""
-        console = Console(file=self.stderr if quiet else self.stdout, highlight=False)
+        """Show the runs' progress until all finish; Ctrl-C stops watching (they go on)."""
+        stream = self.stderr if quiet else self.stdout
         try:
-            with _RunProgress(console, run_ids) as display:
-                while not display.refresh():
-                    time.sleep(POLL_SECONDS)
+            with RunProgressDisplay(stream) as display:
+                _watch(run_ids, display)
         except KeyboardInterrupt:
-            console.print("Stopped following; the runs keep going in the workers.")
+            stream.write("Stopped following; the runs keep going in the workers.")
             return
-        for run in GenerationRun.objects.filter(pk__in=run_ids).select_related("post"):
-            console.print(_summary(run), soft_wrap=True)
+        runs = GenerationRun.objects.filter(pk__in=run_ids).select_related("post")
+        for run in runs.order_by("pk"):
+            stream.write(_summary(run))
 
 
-class _RunProgress:
-    """One bar per run: its status and stage (of the pipeline's stages), and elapsed time."""
-
-    def __init__(self, console: Console, run_ids: list[int]) -> None:
-        self.progress = Progress(
-            TextColumn("run {task.fields[run]}"),
-            BarColumn(),
-            TextColumn("{task.completed}/{task.total} {task.description}"),
-            TimeElapsedColumn(),
-            console=console,
-        )
-        self.tasks = {
-            run_id: self.progress.add_task("queued", total=len(STAGE_ORDER), run=run_id)
-            for run_id in run_ids
-        }
-
-    def __enter__(self) -> _RunProgress:
-        self.progress.__enter__()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.progress.__exit__(*exc)
-
-    def refresh(self) -> bool:
-        """Update every bar from the database; True once every run has finished."""
-        rows = GenerationRun.objects.filter(pk__in=list(self.tasks)).values_list(
-            "pk", "status", "stage"
-        )
-        done = True
-        for run_id, status, stage in rows:
-            index = STAGE_ORDER.index(stage) if stage in STAGE_ORDER else 0
-            finished = status in FINISHED
-            completed = len(STAGE_ORDER) if status == RunStatus.SUCCEEDED else index
-            label = f"{status} {stage}".strip()
-            self.progress.update(self.tasks[run_id], completed=completed, description=label)
-            if finished:
-                self.progress.stop_task(self.tasks[run_id])
-            done = done and finished
-        return done
+def _watch(run_ids: list[int], display: RunProgressDisplay) -> None:
+    """Poll the runs and show what changed, until every one has finished."""
+    seen: dict[int, RunRow] = {}
+    while True:
+        for row in selectors.runs_progress_rows(run_ids):
+            for event in events_between(seen.get(row.run_id), row):
+                display(event)
+            seen[row.run_id] = row
+        if len(seen) == len(run_ids) and all(r.status in FINISHED_STATUSES for r in seen.values()):
+            return
+        time.sleep(POLL_SECONDS)
 
 
 def _summary(run: GenerationRun) -> str:
     if run.post_id:
-        detail = f"{settings.SITE_URL}{run.post.get_absolute_url()}"
+        detail = post_location(run)
     else:
         detail = (run.errors[-1].get("error", "") if run.errors else "")[:300]
     return f"Run {run.pk}: {run.status}  {detail}".rstrip()
