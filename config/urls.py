@@ -3,9 +3,12 @@
 from django.contrib import admin
 from django.urls import include, path
 
-from generation import dashboard
+from generation import dashboard, endpoints
 
 urlpatterns = [
+    path("healthz", endpoints.healthz, name="healthz"),
+    path("readyz", endpoints.readyz, name="readyz"),
+    path("metrics", endpoints.metrics_view, name="metrics"),
     path("admin/generation/", include("generation.urls")),
     path("admin/", admin.site.urls),
     # django-rq's views, each behind the generation.manage_queues permission.

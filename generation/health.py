@@ -19,11 +19,13 @@ from django.db import connection as db_connection
 from django.utils import timezone
 from redis.exceptions import RedisError
 from rq.job import Job
+from rq_scheduler import Scheduler
 
 from generation import budget, monitoring, queues
 from generation.models import GenerationRun, RunStatus
 
-SCHEDULER_KEY = "rq:scheduler"  # rq-scheduler's heartbeat hash (expires unless renewed)
+# rq-scheduler keeps one hash per running instance, expiring unless renewed every interval.
+SCHEDULER_KEYS = Scheduler.redis_scheduler_namespace_prefix + "*"
 STUCK_GRACE_SECONDS = 60
 
 
@@ -97,8 +99,11 @@ def check_workers() -> CheckResult:
 def check_scheduler() -> CheckResult:
     """rq-scheduler (`manage.py rqscheduler`) renews its key every interval; a clean stop
     marks it dead, a crash lets it expire."""
-    state = _redis().hgetall(SCHEDULER_KEY)
-    if not state or b"death" in state:
+    redis = _redis()
+    alive = [
+        key for key in redis.scan_iter(SCHEDULER_KEYS, count=100) if not redis.hexists(key, "death")
+    ]
+    if not alive:
         return CheckResult(
             "scheduler", Level.WARNING, "rqscheduler is not running: no schedules or alerts"
         )

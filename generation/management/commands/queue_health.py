@@ -1,0 +1,39 @@
+"""Check that generation is healthy: one line per check; exit 0 OK, 1 warning, 2 critical."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+from django.core.management.base import BaseCommand, CommandParser
+
+from generation import alerts, health
+
+
+class Command(BaseCommand):
+    help = (
+        "Health checks (Redis, queue depth, failures, workers, scheduler, stuck runs, queue "
+        "wait): one line each; exit status 0 OK, 1 warning, 2 critical."
+    )
+    requires_system_checks: list = []
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--json", action="store_true", help="Machine-readable output.")
+        parser.add_argument(
+            "--alert",
+            action="store_true",
+            help="Also mail ADMINS about each check that changed state (as the periodic job does).",
+        )
+
+    def handle(self, *args, **options) -> None:
+        results = health.run_checks()
+        level = health.overall(results)
+        if options["alert"]:
+            alerts.alerts_evaluate(results)
+        if options["json"]:
+            payload = {"status": level.label, "checks": [r.as_dict() for r in results]}
+            self.stdout.write(json.dumps(payload))
+        else:
+            for result in results:
+                self.stdout.write(f"{result.level.name:<8} {result.name:<12} {result.summary}")
+        sys.exit(int(level))
