@@ -41,8 +41,8 @@ def metrics_view(request: HttpRequest) -> HttpResponse:
     token = settings.METRICS_TOKEN
     if not token:
         raise Http404("Metrics are off: set METRICS_TOKEN.")
-    given = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
-    if not given or not compare_digest(given.encode(), token.encode()):
+    scheme, _, given = request.headers.get("Authorization", "").partition(" ")
+    if scheme != "Bearer" or not compare_digest(given.strip().encode(), token.encode()):
         response = HttpResponse("A valid bearer token is required.\n", status=401)
         response["WWW-Authenticate"] = 'Bearer realm="metrics"'
         return response

@@ -15,7 +15,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from generation import selectors
-from generation.exceptions import InvalidRequest, QueueUnavailable
+from generation.exceptions import BudgetExceeded, InvalidRequest, QueueUnavailable
 from generation.forms import GeneratePostsForm
 from generation.models import GenerationRun, Origin
 from generation.service import enqueue_posts
@@ -45,7 +45,7 @@ def _generate_posts(request: HttpRequest) -> HttpResponse:
                 tags=data["tags"],
                 origin=Origin.ADMIN,
             )
-        except (InvalidRequest, QueueUnavailable) as exc:
+        except (InvalidRequest, QueueUnavailable, BudgetExceeded) as exc:
             form.add_error(None, str(exc))
         else:
             messages.success(request, queued_message(len(runs)))
