@@ -60,18 +60,19 @@ class ResearchSourceInline(admin.TabularInline):
 
 @admin.register(GenerationRun)
 class GenerationRunAdmin(admin.ModelAdmin):
+    # Post and Cost come early so that they stay on a 1280 px screen (see runs.css).
     list_display = (
         "id",
         "run_status",
         "run_stage",
         "attempt",
         "topic_label",
-        "origin",
-        "duration",
-        "tokens",
-        "cost",
-        "citations",
         "post_links",
+        "cost",
+        "tokens",
+        "duration",
+        "citations",
+        "origin",
         "created_at",
     )
     list_display_links = ("id",)
@@ -199,8 +200,9 @@ class GenerationRunAdmin(admin.ModelAdmin):
         return selectors.run_attempt_label(run)
 
     @admin.display(description="Topic", ordering="topic")
-    def topic_label(self, run: GenerationRun) -> str:
-        return run.topic or "(writer's choice)"
+    def topic_label(self, run: GenerationRun) -> SafeString:
+        topic = run.topic or "(writer's choice)"
+        return format_html('<span title="{}">{}</span>', topic, topic)
 
     @admin.display(description="Duration")
     def duration(self, run: GenerationRun) -> str:

@@ -15,6 +15,7 @@ from django.db.models.functions import TruncDate
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 
+from generation.budget import day_start
 from generation.models import ACTIVE_STATUSES, GenerationRun
 from generation.progress import RunRow
 
@@ -107,10 +108,13 @@ def runs_status(run_ids: list[int]) -> list[dict[str, Any]]:
 
 
 def usage_by_day(*, days: int = 7) -> list[dict[str, Any]]:
-    """Runs, tokens and estimated cost per day (in TIME_ZONE), newest day first."""
-    since = timezone.localdate() - timedelta(days=days - 1)
+    """Runs, tokens and estimated cost per day (in TIME_ZONE), newest day first.
+
+    A run counts on the day it was requested, as for the budget and the overview.
+    """
+    since = day_start(timezone.localdate() - timedelta(days=days - 1))
     rows = (
-        GenerationRun.objects.filter(created_at__date__gte=since)
+        GenerationRun.objects.filter(created_at__gte=since)
         .annotate(day=TruncDate("created_at"))
         .values("day")
         .annotate(
@@ -126,6 +130,7 @@ def usage_by_day(*, days: int = 7) -> list[dict[str, Any]]:
             "day": row["day"].isoformat(),
             "runs": row["runs"],
             "tokens": (row["prompt_tokens"] or 0) + (row["completion_tokens"] or 0),
+            "tokens_label": f"{(row['prompt_tokens'] or 0) + (row['completion_tokens'] or 0):,}",
             "cost_usd": str(row["cost_usd"] or Decimal(0)),
             "cost": cost_label(row["cost_usd"] or 0),
         }

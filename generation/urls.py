@@ -8,4 +8,5 @@ app_name = "generation"
 urlpatterns = [
     path("generate/", views.generate_posts, name="generate"),
     path("runs/status.json", views.runs_status, name="runs_status"),
+    path("overview/", views.overview_page, name="overview"),
 ]

@@ -14,7 +14,7 @@ from django.template.response import TemplateResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
-from generation import selectors
+from generation import overview, selectors
 from generation.exceptions import BudgetExceeded, InvalidRequest, QueueUnavailable
 from generation.forms import GeneratePostsForm
 from generation.models import GenerationRun, Origin
@@ -65,6 +65,22 @@ def _generate_posts(request: HttpRequest) -> HttpResponse:
 generate_posts = admin.site.admin_view(_generate_posts)
 
 
+def _overview_page(request: HttpRequest) -> HttpResponse:
+    """Runs, success, stage times, spend, queues and health at a glance."""
+    if not request.user.has_perm(VIEW_PERMISSION):
+        raise PermissionDenied("You may not view generation runs.")
+    context = {
+        **admin.site.each_context(request),
+        "title": "Generation overview",
+        "opts": GenerationRun._meta,
+        **overview.overview(),
+    }
+    return TemplateResponse(request, "admin/generation/overview.html", context)
+
+
+overview_page = admin.site.admin_view(_overview_page)
+
+
 def _parse_ids(raw: str) -> list[int]:
     parts = [part.strip() for part in raw.split(",") if part.strip()]
     if not all(part.isdigit() for part in parts):
@@ -86,4 +102,11 @@ def runs_status(request: HttpRequest) -> JsonResponse:
     except ValueError as exc:
         return JsonResponse({"error": str(exc)}, status=400)
     rows = selectors.runs_status(ids)
-    return JsonResponse({"runs": rows, "active": any(row["active"] for row in rows)})
+    return JsonResponse(
+        {
+            "runs": rows,
+            "active": any(row["active"] for row in rows),
+            # The list's daily table changes with the runs: it is refreshed with them.
+            "usage_by_day": selectors.usage_by_day(),
+        }
+    )

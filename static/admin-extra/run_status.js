@@ -52,6 +52,24 @@
     setPost(row, run);
   }
 
+  // The daily summary above the list: redrawn from the same poll, so it moves with the runs.
+  function updateUsage(days) {
+    const body = document.querySelector("#usage-by-day tbody");
+    if (!body || !days) {
+      return;
+    }
+    const rows = days.map(function (day) {
+      const tr = document.createElement("tr");
+      [day.day, String(day.runs), day.tokens_label, day.cost].forEach(function (text) {
+        const td = document.createElement("td");
+        td.textContent = text;
+        tr.appendChild(td);
+      });
+      return tr;
+    });
+    body.replaceChildren.apply(body, rows);
+  }
+
   function start() {
     const live = document.getElementById("run-live");
     const badges = new Map();
@@ -84,6 +102,7 @@
           data.runs.forEach(function (run) {
             update(badges, run);
           });
+          updateUsage(data.usage_by_day);
           if (data.active) {
             window.setTimeout(poll, INTERVAL_MS);
           } else {

@@ -406,4 +406,4 @@ def test_run_list_shows_tokens_and_cost_per_day(admin_client_, admin_user):
     ]
     assert rows[0]["day"] == timezone.localdate(today.created_at).isoformat()
     page = admin_client_.get(RUNS_URL).content.decode()
-    assert "Last 7 days" in page and "1515" in page
+    assert "Last 7 days" in page and "1,515" in page
