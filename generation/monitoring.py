@@ -276,3 +276,42 @@ def parse_age(text: str) -> timedelta:
 def workers_restart() -> list[str]:
     """Every worker stops after its current job (idle ones at once); returns their names."""
     return worker.request_restart(connection())
+
+
+@dataclass(frozen=True)
+class WaitingJob:
+    job_id: str
+    queue: str
+    run_id: int | None
+    topic: str
+    description: str
+    enqueued_at: datetime | None
+    waited_seconds: float | None
+
+    def as_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["enqueued_at"] = self.enqueued_at.isoformat() if self.enqueued_at else None
+        return data
+
+
+def waiting_jobs(names: Iterable[str] | None = None, *, limit: int = 500) -> list[WaitingJob]:
+    """The jobs waiting in each queue, in the order workers will take them."""
+    found = []
+    now = datetime.now(UTC)
+    for name in names or settings.RQ_QUEUE_NAMES:
+        queue = _queue(name)
+        for job in queue.get_jobs(0, limit - 1):
+            at = job.enqueued_at
+            enqueued = at.replace(tzinfo=at.tzinfo or UTC) if at else None
+            waited = round((now - enqueued).total_seconds(), 1) if enqueued else None
+            run_id = queues.run_id_from_job_id(job.id)
+            found.append(
+                WaitingJob(job.id, name, run_id, "", job.description or "", enqueued, waited)
+            )
+    runs = _runs_of(job.run_id for job in found)
+    return [
+        WaitingJob(**{**asdict(job), "topic": runs[job.run_id].topic})
+        if job.run_id in runs
+        else job
+        for job in found
+    ]

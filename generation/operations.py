@@ -200,3 +200,32 @@ def run_wait_for_budget(run_id: int, *, until) -> bool:
     if updated:
         logger.info("Run %s waits for the daily budget until %s", run_id, until.isoformat())
     return bool(updated)
+
+
+@dataclass(frozen=True)
+class EmptyResult:
+    queue: str
+    runs_canceled: int
+    jobs_deleted: int
+
+
+def queue_empty(queue_name: str) -> EmptyResult:
+    """Take every waiting job off `queue_name`: generation runs are canceled (their jobs
+    withdrawn), any other job is deleted. Running and scheduled jobs are left alone."""
+    queue = queues.get_queue(queue_name)
+    job_ids = queue.get_job_ids()
+    run_ids = [rid for rid in map(queues.run_id_from_job_id, job_ids) if rid is not None]
+    canceled = runs_cancel(run_ids).canceled if run_ids else 0
+    deleted = 0
+    for job_id in job_ids:
+        if queues.run_id_from_job_id(job_id) is None:
+            with contextlib.suppress(NoSuchJobError):
+                Job.fetch(job_id, connection=queue.connection).delete()
+                deleted += 1
+    # What is left is jobs of runs that were no longer waiting (already running elsewhere,
+    # finished): their workers find nothing to do, so they go too.
+    deleted += queue.empty() or 0
+    logger.info(
+        "Emptied queue %s: %s run(s) canceled, %s job(s) deleted", queue_name, canceled, deleted
+    )
+    return EmptyResult(queue=queue_name, runs_canceled=canceled, jobs_deleted=deleted)

@@ -9,11 +9,16 @@ import threading
 from django.core.management.base import CommandError, CommandParser
 from django_rq.management.commands.rqworker import Command as RQWorkerCommand
 
+# With no queue names, a worker serves every queue, most important first: RQ takes the next
+# job from the first queue that has one.
+DEFAULT_QUEUES = ("content", "video", "default", "email")
+
 
 class Command(RQWorkerCommand):
     help = (
-        "Run an RQ worker (GenerationWorker: crash-safe, reaps dead workers' runs). "
-        "--max-jobs, --max-idle-time and --max-time stop it gracefully for supervisor to restart."
+        "Run an RQ worker (GenerationWorker: crash-safe, reaps dead workers' runs). With no "
+        "queue names it serves content video default email, in that order. --max-jobs, "
+        "--max-idle-time and --max-time stop it gracefully for supervisor to restart."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -34,4 +39,4 @@ class Command(RQWorkerCommand):
             timer = threading.Timer(max_time, os.kill, (os.getpid(), signal.SIGINT))
             timer.daemon = True
             timer.start()
-        super().handle(*args, **options)
+        super().handle(*(args or DEFAULT_QUEUES), **options)
