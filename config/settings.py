@@ -6,6 +6,7 @@ with a message naming the variable, through `config.env.ImproperlyConfigured`.
 
 from __future__ import annotations
 
+import socket
 import sys
 from pathlib import Path
 
@@ -160,12 +161,20 @@ if _get("SECURE_PROXY_SSL_HEADER", env.bool, False):
 LOG_DIR = Path(env.str("LOG_DIR", default=str(BASE_DIR / "logs")))
 LOG_DIR.mkdir(parents=True, exist_ok=True)
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO").upper()
-# Each kind of process writes its own rotating file: workers worker.log, the rest app.log.
-LOG_FILE = env.str("LOG_FILE", default="worker.log" if "rqworker" in sys.argv else "app.log")
+# One file per kind of process (and per number where there are several: supervisor sets
+# LOG_FILE=worker-01.log, compose worker-{hostname}.log). Several processes still share a
+# file (gunicorn's workers, a worker and its work-horses), so no process rotates it: each
+# reopens the file once logrotate has moved it (WatchedFileHandler), and every line is one
+# O_APPEND write, so lines are never lost or cut into each other.
+_KIND = "worker" if "rqworker" in sys.argv else "scheduler" if "rqscheduler" in sys.argv else "app"
+LOG_FILE = env.str("LOG_FILE", default=f"{_KIND}.log").format(hostname=socket.gethostname())
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"run_context": {"()": "generation.logcontext.RunContextFilter"}},
+    "filters": {
+        "run_context": {"()": "generation.logcontext.RunContextFilter"},
+        "quiet_maintenance": {"()": "generation.logcontext.QuietMaintenanceFilter"},
+    },
     "formatters": {
         "plain": {
             "format": "%(asctime)s %(levelname)s %(name)s [pid %(process)d]%(run_context)s "
@@ -179,10 +188,8 @@ LOGGING = {
             "filters": ["run_context"],
         },
         "file": {
-            "class": "logging.handlers.RotatingFileHandler",
+            "class": "logging.handlers.WatchedFileHandler",
             "filename": str(LOG_DIR / LOG_FILE),
-            "maxBytes": 10 * 1024 * 1024,
-            "backupCount": 5,
             "formatter": "plain",
             "filters": ["run_context"],
             "encoding": "utf-8",
@@ -196,6 +203,7 @@ LOGGING = {
     "root": {"handlers": ["console", "file"], "level": LOG_LEVEL},
     "loggers": {
         "django.request": {"handlers": ["mail_admins"], "level": "ERROR", "propagate": True},
+        "rq.worker": {"filters": ["quiet_maintenance"]},
         # The SDKs log request details (and would log headers at DEBUG): keep them quiet.
         "httpx": {"level": "WARNING"},
         "httpcore": {"level": "WARNING"},

@@ -33,3 +33,15 @@ class RunContextFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         record.run_context = _current.get()
         return True
+
+
+class QuietMaintenanceFilter(logging.Filter):
+    """Drop RQ's routine maintenance lines ("cleaning registries", every reaper interval
+    per queue) unless LOG_LEVEL is DEBUG: they flood the console and the logs."""
+
+    QUIET = ("Worker %s: cleaning registries", "Worker %s: cleaning group registries")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.msg, str) and record.msg.startswith(self.QUIET):
+            return logging.getLogger().isEnabledFor(logging.DEBUG)
+        return True

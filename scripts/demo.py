@@ -3,7 +3,9 @@
 
 Starts the stand-in LLM and the bundled corpus web in this process, points the
 environment at them, and runs `manage.py generate_deep_research` (the same pipeline the
-workers run). Extra arguments go to that command, e.g. `--count 2 --topic "Redis"`.
+workers run). Extra arguments go to that command, e.g. `--count 2 --topic "Redis"`; the
+demo's defaults (one post on "LLM optimization", published) hold for every option not
+given, and `--draft` leaves the post a draft.
 """
 
 from __future__ import annotations
@@ -19,12 +21,26 @@ sys.path.insert(0, str(ROOT))
 from scripts.run import ensure_env_file  # noqa: E402
 from standins.demo import DemoUnavailable, demo_standins  # noqa: E402
 
+DEFAULTS = {"--count": "1", "--topic": "LLM optimization"}
+
+
+def command_args(argv: list[str]) -> list[str]:
+    """The user's arguments, plus each default they did not override."""
+    given = {arg.split("=", 1)[0] for arg in argv if arg.startswith("--")}
+    args = [arg for arg in argv if arg != "--draft"]
+    for option, value in DEFAULTS.items():
+        if option not in given:
+            args += [option, value]
+    if "--draft" not in given and "--publish" not in given:
+        args.append("--publish")
+    return args
+
 
 def main(argv: list[str]) -> int:
     os.chdir(ROOT)
     ensure_env_file()
     manage = [sys.executable, str(ROOT / "manage.py")]
-    args = argv or ["--count", "1", "--topic", "LLM optimization", "--publish"]
+    args = command_args(argv)
     try:
         with demo_standins(os.environ) as demo_env:
             env = {**os.environ, **demo_env}
