@@ -11,7 +11,7 @@ COMPILE = $(VENV)/bin/uv pip compile pyproject.toml requirements/build.in --quie
 	--python-version 3.11 --python-platform linux --generate-hashes \
 	--custom-compile-command "make lock"
 
-.PHONY: run test lint bench demo setup lock upgrade check-lock clean
+.PHONY: run test lint bench demo setup lock upgrade check-lock clean deploy-check
 
 # A changed lock rebuilds the virtualenv this Makefile made from scratch, so it holds exactly
 # what the lock says. A virtualenv made by hand (say, with a newer pip) is used as it is.
@@ -59,6 +59,13 @@ bench: $(STAMP)
 	$(PY) bench/research_bench.py
 	$(PY) bench/queue_bench.py
 	$(PY) bench/citation_eval.py
+	$(PY) bench/throughput_bench.py
+
+# As root, before supervisor starts the programs: can DEPLOY_USER (www-data) run each of
+# them? Standard library only, so it works even when the virtualenv does not.
+DEPLOY_CONF ?= deploy/supervisor/deep-research-blog.conf
+deploy-check:
+	python3 scripts/deploy_check.py --config $(DEPLOY_CONF) --user $${DEPLOY_USER:-www-data}
 
 clean:
 	rm -rf $(VENV) staticfiles .pytest_cache .ruff_cache

@@ -8,6 +8,7 @@ the `redis` check already says what is wrong, and an alert goes out once, not si
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -96,6 +97,16 @@ def check_workers() -> CheckResult:
     return CheckResult("workers", Level.OK, f"{len(live)} live worker(s) on content")
 
 
+def check_local_worker() -> CheckResult:
+    """A live worker runs on this host: a container's or a supervisor host's own probe."""
+    host = socket.gethostname()
+    here = [w for w in monitoring.workers_list() if w.alive and w.hostname == host]
+    if not here:
+        return CheckResult("local_worker", Level.CRITICAL, f"no live worker on {host}")
+    names = ", ".join(",".join(w.queues) for w in here)
+    return CheckResult("local_worker", Level.OK, f"{len(here)} live worker(s) on {host} ({names})")
+
+
 def check_scheduler() -> CheckResult:
     """rq-scheduler (`manage.py rqscheduler`) renews its key every interval; a clean stop
     marks it dead, a crash lets it expire."""
@@ -162,6 +173,8 @@ def check_queue_wait() -> CheckResult:
 
 def check_budget() -> CheckResult:
     state = budget.budget_state()
+    if state.limit is None:
+        return CheckResult("budget", Level.OK, "no daily budget set (GENERATION_DAILY_BUDGET_USD)")
     if state.exceeded:
         return CheckResult("budget", Level.WARNING, state.message())
     return CheckResult("budget", Level.OK, f"${state.spent:.4f} of ${state.limit:.2f} spent today")
@@ -177,8 +190,11 @@ DATABASE_CHECKS: list[Callable[[], CheckResult]] = [check_failures, check_stuck_
 NAMES = ["redis", "queue_depth", "failures", "workers", "scheduler", "stuck_runs", "queue_wait"]
 
 
-def run_checks() -> list[CheckResult]:
-    """Every check, in NAMES order (then the budget when one is set)."""
+def run_checks(only: list[str] | None = None) -> list[CheckResult]:
+    """Every check, in NAMES order (then the budget when one is set); or those in `only`
+    (which may also name `local_worker`)."""
+    if only:
+        return [_one(name) for name in only]
     redis = check_redis()
     results = {redis.name: redis}
     for check in REDIS_CHECKS:
@@ -223,3 +239,15 @@ def readiness() -> dict[str, str]:
     except (RedisError, OSError) as exc:
         status["redis"] = f"error: {type(exc).__name__}"
     return status
+
+
+def _one(name: str) -> CheckResult:
+    check = globals().get(f"check_{name}")
+    if check is None:
+        raise ValueError(f"Unknown check {name!r}: one of {', '.join(CHOICES)}.")
+    if name == "redis":
+        return check()
+    return _guarded(check) or CheckResult(name, Level.CRITICAL, "Redis is unreachable")
+
+
+CHOICES = [*NAMES, "budget", "local_worker"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from generation import alerts, health
 
@@ -20,13 +20,24 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--json", action="store_true", help="Machine-readable output.")
         parser.add_argument(
+            "--only",
+            default="",
+            metavar="CHECK[,CHECK]",
+            help=f"Run only these checks ({', '.join(health.CHOICES)}); e.g. a container's "
+            "probe: --only local_worker.",
+        )
+        parser.add_argument(
             "--alert",
             action="store_true",
             help="Also mail ADMINS about each check that changed state (as the periodic job does).",
         )
 
     def handle(self, *args, **options) -> None:
-        results = health.run_checks()
+        only = [name.strip() for name in options["only"].split(",") if name.strip()]
+        try:
+            results = health.run_checks(only or None)
+        except ValueError as exc:
+            raise CommandError(str(exc)) from exc
         level = health.overall(results)
         if options["alert"]:
             alerts.alerts_evaluate(results)
