@@ -6,10 +6,12 @@ import json
 import signal
 import subprocess
 import sys
+from datetime import timedelta
 from io import StringIO
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.utils import timezone
 from rq.worker import Worker
 
 from generation import queues, service
@@ -92,3 +94,17 @@ def test_rqworker_without_queue_names_serves_all_queues_in_priority_order(worker
     with running_worker(worker_env, queues=()):
         (worker,) = wait_for(lambda: Worker.all(connection=queues.get_queue().connection))
     assert worker.queue_names() == ["content", "video", "default", "email"]
+
+
+def test_queue_retry_orphaned_requeues_waiting_runs_whose_job_redis_lost(author, redis_conn):
+    old, _fresh = service.enqueue_posts(count=2, topic="Redis", author=author)
+    canceled = service.enqueue_posts(count=1, topic="Redis", author=author)[0]
+    service.runs_cancel([canceled.pk])
+    GenerationRun.objects.filter(pk__in=[old.pk, canceled.pk]).update(
+        created_at=timezone.now() - timedelta(minutes=5)
+    )
+    redis_conn.flushdb()  # Redis came back without its data
+    assert json.loads(command("queue_retry", "orphaned", "--json")) == {"requeued_runs": [old.pk]}
+    assert queues.get_queue().job_ids == [old.job_id]  # the fresh run may still be on its way
+    assert GenerationRun.objects.get(pk=old.pk).status == RunStatus.QUEUED
+    assert command("queue_retry", "orphaned").strip().startswith("0 waiting run(s)")

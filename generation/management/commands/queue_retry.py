@@ -1,6 +1,7 @@
 """Queue failed jobs again: `queue_retry 12` (run id), `queue_retry generation-run-12`, `all`.
 
 A generation job's run resumes from its checkpoint with a fresh set of attempts.
+`queue_retry orphaned` queues again the waiting runs whose job Redis lost.
 """
 
 from __future__ import annotations
@@ -9,19 +10,25 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from generation import monitoring, queues
+from generation import monitoring, operations, queues
 from generation.exceptions import GenerationError
 
 
 class Command(BaseCommand):
-    help = "Retry failed jobs by run id (12), job id (generation-run-12), or all."
+    help = (
+        "Retry failed jobs by run id (12), job id (generation-run-12), or all; "
+        "`orphaned` queues again waiting runs whose job Redis lost."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("ids", nargs="+", metavar="ID|all")
+        parser.add_argument("ids", nargs="+", metavar="ID|all|orphaned")
         parser.add_argument("--json", action="store_true", help="Machine-readable output.")
 
     def handle(self, *args, **options) -> None:
         ids = options["ids"]
+        if ids == ["orphaned"]:
+            self._orphaned(as_json=options["json"])
+            return
         job_ids = None if ids == ["all"] else [_job_id(ref) for ref in ids]
         try:
             queues.ensure_reachable()
@@ -37,6 +44,16 @@ class Command(BaseCommand):
             self.stdout.write(json.dumps({"retried": len(result.requeued), **vars(result)}))
         else:
             self.stdout.write(f"{len(result.requeued)} failed job(s) queued again.")
+
+    def _orphaned(self, *, as_json: bool) -> None:
+        try:
+            run_ids = operations.runs_requeue_orphaned()
+        except GenerationError as exc:
+            raise CommandError(str(exc)) from exc
+        if as_json:
+            self.stdout.write(json.dumps({"requeued_runs": run_ids}))
+        else:
+            self.stdout.write(f"{len(run_ids)} waiting run(s) without a job queued again.")
 
 
 def _job_id(ref: str) -> str:
