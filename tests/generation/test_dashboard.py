@@ -148,9 +148,11 @@ def test_rq_requeue_from_the_command_line_reruns_the_run(fast_env, author, stand
         capture_output=True,
     )
     assert _status(run.pk) == RunStatus.FAILED  # RQ alone cannot tell the database
+    connection = queues.get_queue().connection
     with running_worker(fast_env):
         run = wait_for(lambda: _succeeded(run.pk), timeout=60)
+        # The run is saved before RQ files its job as finished: wait for both.
+        wait_for(lambda: Job.fetch(run.job_id, connection=connection).is_finished)
     assert (run.attempts, len(run.errors)) == (2, 1)
     assert standins.llm.counts["outline"] == 1
     assert Post.objects.count() == 1
-    assert Job.fetch(run.job_id, connection=queues.get_queue().connection).is_finished
