@@ -12,6 +12,7 @@ import logging
 from typing import IO
 
 from django.conf import settings
+from django.core.management.base import OutputWrapper
 from django.urls import reverse
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
@@ -20,13 +21,33 @@ from generation.models import STAGE_ORDER, GenerationRun
 from generation.progress import EventKind, RunEvent
 
 
+class _Verbatim:
+    """A command's stdout that writes exactly what it is given.
+
+    Django's OutputWrapper ends every write with a newline; rich redraws its bars with
+    cursor moves and partial lines, and each added newline left one stale copy behind."""
+
+    def __init__(self, stream: IO[str]) -> None:
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        if isinstance(self._stream, OutputWrapper):
+            self._stream.write(text, ending="")
+        else:
+            self._stream.write(text)
+        return len(text)
+
+    def __getattr__(self, name: str):
+        return getattr(self._stream, name)  # flush, isatty, fileno: the real stream's
+
+
 class RunProgressDisplay:
     """An EventSink: `display(event)` shows it; use as a context manager."""
 
     def __init__(self, stream: IO[str], *, plain: bool | None = None) -> None:
         self.stream = stream
         self.plain = not _is_terminal(stream) if plain is None else plain
-        self.console = Console(file=stream, highlight=False, soft_wrap=True)
+        self.console = Console(file=_Verbatim(stream), highlight=False)
         self.progress: Progress | None = None
         self.tasks: dict[int, int] = {}
         self._muted: list[tuple[logging.Handler, int]] = []
