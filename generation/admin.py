@@ -212,7 +212,7 @@ class GenerationRunAdmin(admin.ModelAdmin):
     def tokens(self, run: GenerationRun) -> str:
         return f"{run.total_tokens:,}"
 
-    @admin.display(description="Cost (USD)", ordering="cost_usd")
+    @admin.display(description="Cost", ordering="cost_usd")
     def cost(self, run: GenerationRun) -> str:
         return selectors.cost_label(run.cost_usd)
 
