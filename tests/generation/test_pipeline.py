@@ -160,7 +160,12 @@ def test_command_prints_post_and_accounting(standins, author, capsys):
 
 
 def test_command_prints_a_published_posts_public_url(standins, author, capsys):
-    call_command("generate_deep_research", "--publish", "--topic=Redis", f"--author={author.pk}")
+    call_command(
+        "generate_deep_research",
+        "--publish",
+        "--topic=Redis and job queues",
+        f"--author={author.pk}",
+    )
     post = Post.objects.get()
     assert f"{post.get_absolute_url()} (published)" in capsys.readouterr().out
 
