@@ -13,7 +13,7 @@ from django.utils import timezone
 from rq import get_current_job
 from rq.job import Job
 
-from generation import reaper, service
+from generation import reaper, scheduling, service
 from generation.exceptions import GenerationError, RunNotClaimable
 from generation.models import GenerationRun, RunStatus
 from generation.queues import run_id_from_job_id
@@ -66,3 +66,8 @@ def on_failure(job: Job, connection, exc_type, exc_value, traceback) -> None:
 def on_stopped(job: Job, connection) -> None:
     """An operator stopped the job (rq stop-job): the run fails, without retries."""
     reaper.record_lost_attempt(job, reason="stopped by an operator", will_retry=False)
+
+
+def schedules_tick() -> int:
+    """The periodic job (generation.periodic): turn schedules' due occurrences into runs."""
+    return len(scheduling.schedules_tick())
