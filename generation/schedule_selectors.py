@@ -131,6 +131,7 @@ def occurrences_of(schedule_id: int, *, limit: int = 50) -> QuerySet[ScheduleOcc
     """A schedule's latest occurrences with their runs (for the admin)."""
     return (
         ScheduleOccurrence.objects.filter(schedule_id=schedule_id)
+        .select_related("schedule")
         .prefetch_related("runs")
         .order_by("-due_at", "-pk")[:limit]
     )

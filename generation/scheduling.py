@@ -288,11 +288,14 @@ def schedule_set_enabled(
 
 
 def schedule_save(
-    *, schedule: GenerationSchedule, changed: list[str], now: datetime | None = None
+    *, schedule: GenerationSchedule, now: datetime | None = None
 ) -> GenerationSchedule:
-    """Save an edited (or new) schedule. When it is enabled or retimed, due times count
-    from now: an edit never makes past due times owed."""
-    if schedule.pk is None or "enabled" in changed or set(TIMING_FIELDS) & set(changed):
+    """Save a new or edited schedule. When it is created, enabled or retimed (expression or
+    zone), due times count from now: an edit never makes past due times owed."""
+    before = GenerationSchedule.objects.filter(pk=schedule.pk).values(*TIMING_FIELDS, "enabled")
+    previous = before.first() if schedule.pk else None
+    retimed = previous is None or any(previous[f] != getattr(schedule, f) for f in TIMING_FIELDS)
+    if retimed or (schedule.enabled and not previous["enabled"]):
         schedule.effective_from = now or timezone.now()
     schedule.save()
     return schedule
