@@ -249,10 +249,10 @@ class GenerationRunAdmin(admin.ModelAdmin):
         if occurrence is None:
             return EMPTY
         return format_html(
-            '<a href="{}">{}</a>, occurrence due {:%Y-%m-%d %H:%M} UTC',
+            '<a href="{}">{}</a>, occurrence due {} UTC',
             occurrence.schedule.get_absolute_url(),
             occurrence.schedule.name,
-            occurrence.due_at,
+            f"{occurrence.due_at:%Y-%m-%d %H:%M}",
         )
 
     # --- Detail ----------------------------------------------------------------------------

@@ -281,6 +281,7 @@ def test_unreachable_redis_writes_nothing_and_the_next_tick_tries_again(author, 
         port = probe.getsockname()[1]
     live = settings.RQ_QUEUES
     settings.RQ_QUEUES = {name: {"URL": f"redis://127.0.0.1:{port}/0"} for name in live}
+    # (the tick logs the one-line error and carries on with the other schedules)
     assert scheduling.schedules_tick(now=utc(2026, 1, 1, 9, 0, 10)) == []
     assert not schedule.occurrences.exists() and not GenerationRun.objects.exists()
 
