@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
 
 from django.core.management.base import BaseCommand, CommandParser
 from rich.console import Console
@@ -46,9 +47,13 @@ class Command(BaseCommand):
                 else row["cron"],
                 row["timezone"],
                 row["next_local"],
-                row["next_utc"] or "—",
+                _utc_label(row["next_utc"]),
                 row["last_local"],
                 row["problem"] or row["last_outcome"] or "—",
                 "yes" if row["enabled"] else "no",
             )
         Console(file=self.stdout, width=200, highlight=False).print(table)
+
+
+def _utc_label(iso: str | None) -> str:
+    return schedule_selectors.time_utc(datetime.fromisoformat(iso) if iso else None)
