@@ -4,7 +4,7 @@
 Creates .env on first run (DEBUG on, a fresh SECRET_KEY), checks Redis, migrates,
 creates a first admin user when there is none, and starts the offline demo's stand-ins
 when no LLM endpoint is configured. Children: web (runserver), worker
-(`rqworker content video default email --with-scheduler`), scheduler (`rqscheduler`).
+(`rqworker default content video email --with-scheduler`), scheduler (`rqscheduler`).
 """
 
 from __future__ import annotations
@@ -64,7 +64,7 @@ def start_children(env: dict[str, str]) -> list[subprocess.Popen]:
     return [
         subprocess.Popen([*MANAGE, "runserver", f"127.0.0.1:{port}", "--noreload"], env=env),
         subprocess.Popen(
-            [*MANAGE, "rqworker", "content", "video", "default", "email", "--with-scheduler"],
+            [*MANAGE, "rqworker", "default", "content", "video", "email", "--with-scheduler"],
             env=worker_env,
         ),
         subprocess.Popen([*MANAGE, "rqscheduler"], env={**env, "LOG_FILE": "scheduler.log"}),
