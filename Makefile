@@ -58,6 +58,7 @@ bench: $(STAMP)
 	$(PY) bench/pipeline_bench.py
 	$(PY) bench/research_bench.py
 	$(PY) bench/queue_bench.py
+	$(PY) bench/schedule_bench.py
 	$(PY) bench/citation_eval.py
 
 clean:

@@ -22,8 +22,14 @@ from generation.models import (
 )
 
 
-def schedule_ids_enabled() -> list[int]:
-    return list(GenerationSchedule.objects.filter(enabled=True).values_list("pk", flat=True))
+def schedules_enabled_with_last_due() -> QuerySet[GenerationSchedule]:
+    """Enabled schedules, each with the latest due time the scheduler handled, one query."""
+    last = ScheduleOccurrence.objects.filter(
+        schedule=OuterRef("pk"), trigger=OccurrenceTrigger.SCHEDULER
+    ).order_by("-due_at")
+    return GenerationSchedule.objects.filter(enabled=True).annotate(
+        last_scheduled_due=Subquery(last.values("due_at")[:1])
+    )
 
 
 def schedule_by_name(name: str) -> GenerationSchedule:

@@ -53,13 +53,15 @@ def schedules_tick(*, now: datetime | None = None) -> list[ScheduleOccurrence]:
     """
     now = now or timezone.now()
     recorded: list[ScheduleOccurrence] = []
-    for schedule_id in selectors.schedule_ids_enabled():
+    for schedule in selectors.schedules_enabled_with_last_due():
         try:
-            recorded += schedule_tick(schedule_id=schedule_id, now=now)
+            # Most ticks find nothing due: only a schedule with something due is locked.
+            if _unhandled_due_times(schedule, last=schedule.last_scheduled_due, now=now):
+                recorded += schedule_tick(schedule_id=schedule.pk, now=now)
         except (InvalidRequest, QueueUnavailable) as exc:
-            logger.error("Schedule #%s not handled: %s", schedule_id, exc)
+            logger.error("Schedule %s not handled: %s", schedule.name, exc)
         except Exception:
-            logger.exception("Schedule #%s not handled; the next tick tries again", schedule_id)
+            logger.exception("Schedule %s not handled; the next tick tries again", schedule.name)
     return recorded
 
 
@@ -71,7 +73,8 @@ def schedule_tick(*, schedule_id: int, now: datetime) -> list[ScheduleOccurrence
         schedule = _locked(GenerationSchedule.objects.filter(pk=schedule_id))
         if schedule is None or not schedule.enabled:
             return []
-        due = _unhandled_due_times(schedule, now=now)
+        last = selectors.occurrence_last_scheduled_due(schedule.pk)  # read under the lock
+        due = _unhandled_due_times(schedule, last=last, now=now)
         if not due:
             return []
         latest, older = due[0], due[1:]
@@ -85,11 +88,12 @@ def schedule_tick(*, schedule_id: int, now: datetime) -> list[ScheduleOccurrence
     return _committed(work)
 
 
-def _unhandled_due_times(schedule: GenerationSchedule, *, now: datetime) -> list[datetime]:
-    """Due times after the last handled one (and after `effective_from`), newest first."""
+def _unhandled_due_times(
+    schedule: GenerationSchedule, *, last: datetime | None, now: datetime
+) -> list[datetime]:
+    """Due times after the `last` handled one (and after `effective_from`), newest first."""
     expression = cron.cron_validate(schedule.cron)
     zone = cron.zone_validate(schedule.timezone)
-    last = selectors.occurrence_last_scheduled_due(schedule.pk)
     anchor = max(schedule.effective_from, last) if last else schedule.effective_from
     due: list[datetime] = []
     for instant in cron.occurrences_until(expression, zone, now):
