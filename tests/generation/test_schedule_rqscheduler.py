@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 
 import django_rq
 import pytest
+from django.core.management import CommandError, call_command
 from rq.registry import FailedJobRegistry, StartedJobRegistry
 
 from generation.models import GenerationRun, OccurrenceOutcome, ScheduleOccurrence
@@ -151,3 +152,8 @@ def test_two_rqschedulers_enqueue_each_occurrence_once(worker_env, author, redis
     assert len(jobs) == len(set(jobs)) == runs.count(), jobless
     assert set(jobs) == {run.job_id for run in runs}
     assert FailedJobRegistry("default", connection=redis_conn).count == 0
+
+
+def test_rqscheduler_refuses_a_zero_interval():
+    with pytest.raises(CommandError, match="--interval must be at least 1 second"):
+        call_command("rqscheduler", interval=0)
