@@ -52,9 +52,11 @@ class GenerationScheduleAdmin(admin.ModelAdmin):
         ("History", {"fields": ("last_occurrence", "occurrence_history")}),
     )
     readonly_fields = ("next_occurrence", "last_occurrence", "occurrence_history")
+    view_on_site = False
 
     class Media:
         css = {"all": ("admin-extra/runs.css",)}
+        js = ("admin-extra/schedule_form.js",)
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[GenerationSchedule]:
         return selectors.schedules_with_last_occurrence()
@@ -92,7 +94,7 @@ class GenerationScheduleAdmin(admin.ModelAdmin):
         due = selectors.schedule_next_due(schedule, now=timezone.now())
         if due is None:
             return EMPTY
-        suffix = "" if schedule.enabled else " (disabled: will not run)"
+        suffix = "" if schedule.enabled else " (disabled)"
         return _both_times(due, schedule.timezone, suffix=suffix)
 
     @admin.display(description="Last occurrence")
