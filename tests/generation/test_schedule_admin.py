@@ -107,7 +107,7 @@ def test_seeded_schedules_are_listed_disabled_with_next_times_in_zone_and_utc(ad
     assert "daily-blog-posts" in page and "weekly-blog-posts" in page
     assert "daily at 09:00" in page and "Mondays at 06:00" in page
     assert "2 posts, published" in page and "5 posts, published" in page
-    assert "UTC (disabled)" in page
+    assert "UTC</span> (disabled)" in page
     daily = GenerationSchedule.objects.get(name="daily-blog-posts")
     detail = admin_client_.get(change_url(daily)).content.decode()
     assert '<option value="daily" selected>' in detail
