@@ -85,8 +85,9 @@ def quiet(connection) -> bool:
     return queue.count == 0 and StartedJobRegistry("default", connection=connection).count == 0
 
 
-def minute_floor(moment: datetime) -> datetime:
-    return moment.replace(second=0, microsecond=0)
+def first_enqueued_due(schedule) -> datetime | None:
+    first = schedule.occurrences.filter(outcome="enqueued").order_by("due_at").first()
+    return first.due_at if first else None
 
 
 @pytest.mark.workers
@@ -100,7 +101,6 @@ def test_two_rqschedulers_enqueue_each_occurrence_once(worker_env, author, redis
                       effective_from=started - timedelta(seconds=150))
         for _ in range(3)
     ]  # fmt: skip
-    first_fresh = minute_floor(started) + timedelta(minutes=1)  # falls due while they run
 
     workers = [start_worker(env, queues=("default",)) for _ in range(2)]
     try:
@@ -114,10 +114,14 @@ def test_two_rqschedulers_enqueue_each_occurrence_once(worker_env, author, redis
                 effective_from=datetime.now(UTC) - timedelta(seconds=70),
             )
             wait_for(lambda: late_comer.occurrences.filter(outcome="enqueued").exists(), timeout=60)
+            # Each schedule's catch-up on start, then the minute after it, due while running.
+            caught_up = [wait_for(lambda s=s: first_enqueued_due(s), timeout=60) for s in schedules]
             wait_for(
                 lambda: all(
-                    s.occurrences.filter(due_at__gte=first_fresh, outcome="enqueued").exists()
-                    for s in schedules
+                    s.occurrences.filter(
+                        due_at=due + timedelta(minutes=1), outcome="enqueued"
+                    ).exists()
+                    for s, due in zip(schedules, caught_up, strict=True)
                 ),
                 timeout=150,
             )
