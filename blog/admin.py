@@ -9,6 +9,7 @@ from django.http import HttpRequest
 
 from blog import services
 from blog.models import Category, Post, PostSource
+from generation import admin_actions
 
 
 class PostSourceInline(admin.TabularInline):
@@ -19,7 +20,7 @@ class PostSourceInline(admin.TabularInline):
 
 
 @admin.register(Post)
-class PostAdmin(admin.ModelAdmin):
+class PostAdmin(admin_actions.GenerateActionsMixin, admin.ModelAdmin):
     list_display = ("title", "status", "category", "author", "published_at", "reading_time")
     list_filter = ("status", "category", "tags", "author")
     list_select_related = ("category", "author")
@@ -30,7 +31,7 @@ class PostAdmin(admin.ModelAdmin):
     autocomplete_fields = ("category",)
     raw_id_fields = ("author",)
     inlines = (PostSourceInline,)
-    actions = ("publish_selected", "unpublish_selected")
+    actions = ("publish_selected", "unpublish_selected", "generate_followups")
     fieldsets = (
         (None, {"fields": ("title", "slug", "status", "published_at", "author", "category")}),
         ("Content", {"fields": ("excerpt", "body", "tags")}),
@@ -51,10 +52,15 @@ class PostAdmin(admin.ModelAdmin):
         count = services.posts_unpublish(queryset)
         self.message_user(request, f"Unpublished {count} post(s).", messages.SUCCESS)
 
+    @admin.action(description="Generate follow-up posts", permissions=["generate"])
+    def generate_followups(self, request: HttpRequest, queryset: QuerySet[Post]):
+        return admin_actions.generate_followups(self, request, queryset)
+
 
 @admin.register(Category)
-class CategoryAdmin(admin.ModelAdmin):
+class CategoryAdmin(admin_actions.GenerateActionsMixin, admin.ModelAdmin):
     list_display = ("name", "slug", "post_count")
+    actions = ("generate_in_categories",)
     search_fields = ("name",)
     prepopulated_fields = {"slug": ("name",)}
 
@@ -64,3 +70,7 @@ class CategoryAdmin(admin.ModelAdmin):
     @admin.display(description="Posts", ordering="post_count")
     def post_count(self, obj: Category) -> int:
         return obj.post_count
+
+    @admin.action(description="Generate posts in the selected categories", permissions=["generate"])
+    def generate_in_categories(self, request: HttpRequest, queryset: QuerySet[Category]):
+        return admin_actions.generate_in_categories(self, request, queryset)

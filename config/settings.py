@@ -274,6 +274,19 @@ GENERATION_DAILY_BUDGET_USD = parse_budget(
 # Mail a post's author when a background run has written it.
 GENERATION_NOTIFY_AUTHOR = _get("GENERATION_NOTIFY_AUTHOR", env.bool, False)
 
+# --- Schedules (GenerationSchedule, driven by rq-scheduler) -----------------------------
+# How often the scheduler's job turns due occurrences into runs.
+SCHEDULE_TICK_SECONDS = _get("SCHEDULE_TICK_SECONDS", env.int, 60)
+# A due time found this late (the scheduler was down) still runs, once; older ones are missed.
+SCHEDULE_GRACE_SECONDS = _get("SCHEDULE_GRACE_SECONDS", env.int, 3600)
+if SCHEDULE_TICK_SECONDS < 1:
+    raise ImproperlyConfigured("Environment variable SCHEDULE_TICK_SECONDS must be at least 1.")
+if SCHEDULE_GRACE_SECONDS < 2 * SCHEDULE_TICK_SECONDS:
+    raise ImproperlyConfigured(
+        "Environment variable SCHEDULE_GRACE_SECONDS must be at least twice "
+        "SCHEDULE_TICK_SECONDS, or on-time occurrences would count as missed."
+    )
+
 # --- Research ---------------------------------------------------------------------------
 RESEARCH_PROVIDERS = _get("RESEARCH_PROVIDERS", env.list, ["wikipedia", "arxiv", "hackernews"])
 SEARXNG_URL = env.str("SEARXNG_URL", default="")

@@ -15,7 +15,11 @@ from django.template.loader import render_to_string
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
-from generation import dashboard, selectors
+from generation import (
+    dashboard,
+    schedule_admin,  # noqa: F401  (registers the schedule admin)
+    selectors,
+)
 from generation.exceptions import QueueUnavailable
 from generation.models import STAGE_ORDER, GenerationRun, ResearchSource, Stage
 from generation.service import runs_cancel, runs_retry
@@ -102,6 +106,7 @@ class GenerationRunAdmin(admin.ModelAdmin):
                     ("origin", "queue_name"),
                     "batch_label",
                     "scheduled_for",
+                    "schedule_link",
                 )
             },
         ),
@@ -136,6 +141,7 @@ class GenerationRunAdmin(admin.ModelAdmin):
         "queue_name",
         "batch_label",
         "scheduled_for",
+        "schedule_link",
         "run_status",
         "run_stage",
         "attempt",
@@ -239,6 +245,18 @@ class GenerationRunAdmin(admin.ModelAdmin):
         if not run.batch:
             return EMPTY
         return f"post {run.batch_index + 1} of {run.batch_size} (batch {run.batch[:8]})"
+
+    @admin.display(description="Schedule")
+    def schedule_link(self, run: GenerationRun) -> SafeString | str:
+        occurrence = run.schedule_occurrence
+        if occurrence is None:
+            return EMPTY
+        return format_html(
+            '<a href="{}">{}</a>, occurrence due {} UTC',
+            occurrence.schedule.get_absolute_url(),
+            occurrence.schedule.name,
+            f"{occurrence.due_at:%Y-%m-%d %H:%M}",
+        )
 
     # --- Detail ----------------------------------------------------------------------------
 

@@ -14,7 +14,16 @@ from django.utils import timezone
 from rq import get_current_job
 from rq.job import Job
 
-from generation import alerts, budget, metrics, notifications, operations, reaper, service
+from generation import (
+    alerts,
+    budget,
+    metrics,
+    notifications,
+    operations,
+    reaper,
+    scheduling,
+    service,
+)
 from generation.exceptions import GenerationError, RunNotClaimable
 from generation.models import GenerationRun, RunStatus
 from generation.queues import run_id_from_job_id
@@ -104,3 +113,8 @@ def on_stopped(job: Job, connection) -> None:
 def health_check() -> list[str]:
     """Periodic job (rq-scheduler): run the health checks and mail ADMINS on each change."""
     return [change.subject() for change in alerts.alerts_evaluate()]
+
+
+def schedules_tick() -> int:
+    """The periodic job (generation.periodic): turn schedules' due occurrences into runs."""
+    return len(scheduling.schedules_tick())

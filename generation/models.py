@@ -12,6 +12,9 @@ from decimal import Decimal
 from django.conf import settings
 from django.db import models
 from django.urls import reverse
+from django.utils import timezone as django_timezone
+
+from generation.validators import validate_count, validate_cron, validate_zone
 
 
 class RunStatus(models.TextChoices):
@@ -58,6 +61,14 @@ class GenerationRun(models.Model):
     batch = models.CharField(max_length=32, blank=True, db_index=True)
     batch_index = models.PositiveIntegerField(default=0)
     batch_size = models.PositiveIntegerField(default=1)
+    schedule_occurrence = models.ForeignKey(
+        "ScheduleOccurrence",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="runs",
+        help_text="The schedule occurrence that asked for this run.",
+    )
 
     # State.
     status = models.CharField(
@@ -169,3 +180,87 @@ class AlertState(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name}: {self.level}"
+
+
+class GenerationSchedule(models.Model):
+    """A recurring request for posts, due by a cron expression on a zone's wall clock."""
+
+    name = models.SlugField(max_length=100, unique=True, help_text="Used by schedule_* commands.")
+    enabled = models.BooleanField(default=False, help_text="Nothing runs until enabled.")
+    cron = models.CharField("cron expression", max_length=100, validators=[validate_cron])
+    timezone = models.CharField(
+        "time zone", max_length=64, default="UTC", validators=[validate_zone]
+    )
+    # The request, as the command and the button take it.
+    count = models.PositiveSmallIntegerField(default=1, validators=[validate_count])
+    publish = models.BooleanField(default=False)
+    topic = models.CharField(max_length=300, blank=True, help_text="Empty: choose one.")
+    category = models.CharField(max_length=100, blank=True)
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="generation_schedules",
+        help_text="Empty: GENERATION_DEFAULT_AUTHOR.",
+    )
+    without_overlapping = models.BooleanField(
+        default=True, help_text="Skip an occurrence while the previous one's runs are unfinished."
+    )
+    # Due times before this are not owed: it moves when the schedule is enabled or retimed.
+    effective_from = models.DateTimeField(default=django_timezone.now)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def get_absolute_url(self) -> str:
+        return reverse("admin:generation_generationschedule_change", args=[self.pk])
+
+
+class OccurrenceOutcome(models.TextChoices):
+    ENQUEUED = "enqueued", "Enqueued"
+    SKIPPED_OVERLAP = "skipped_overlap", "Skipped: previous runs unfinished"
+    SKIPPED_BUDGET = "skipped_budget", "Skipped: over budget"
+    MISSED = "missed", "Missed"
+    FAILED = "failed", "Failed"
+
+
+class OccurrenceTrigger(models.TextChoices):
+    SCHEDULER = "scheduler", "Scheduler"
+    MANUAL = "manual", "Run now"
+
+
+class ScheduleOccurrence(models.Model):
+    """One due time of a schedule and what became of it; unique per (schedule, due time),
+    so however many schedulers run, an occurrence is handled once."""
+
+    schedule = models.ForeignKey(
+        GenerationSchedule, on_delete=models.CASCADE, related_name="occurrences"
+    )
+    due_at = models.DateTimeField()
+    trigger = models.CharField(
+        max_length=10, choices=OccurrenceTrigger.choices, default=OccurrenceTrigger.SCHEDULER
+    )
+    outcome = models.CharField(max_length=20, choices=OccurrenceOutcome.choices)
+    message = models.CharField(max_length=500, blank=True)
+    recorded_at = models.DateTimeField(help_text="When the scheduler handled it.")
+
+    class Meta:
+        ordering = ["-due_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["schedule", "due_at"], name="unique_schedule_occurrence_due_at"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.schedule_id} @ {self.due_at:%Y-%m-%d %H:%M} UTC: {self.outcome}"
+
+    @property
+    def late_seconds(self) -> float:
+        return max((self.recorded_at - self.due_at).total_seconds(), 0.0)

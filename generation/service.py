@@ -52,6 +52,7 @@ class GenerationRequest:
     delay: float = 0.0
     queue: str = "content"
     origin: str = Origin.COMMAND
+    occurrence_id: int | None = None  # the schedule occurrence asking, if any
     max_attempts: int = field(default_factory=lambda: len(settings.GENERATION_RETRY_INTERVALS) + 1)
 
 
@@ -84,6 +85,7 @@ def request_build(
     queue: str = "content",
     origin: str = Origin.COMMAND,
     max_attempts: int | None = None,
+    occurrence_id: int | None = None,
 ) -> GenerationRequest:
     """Validate every parameter and say in one line what is wrong."""
     if isinstance(count, bool) or not isinstance(count, int):
@@ -117,6 +119,7 @@ def request_build(
         delay=float(delay),
         queue=queue,
         origin=origin,
+        occurrence_id=occurrence_id,
         **extra,
     )
 
@@ -139,6 +142,7 @@ def runs_create(request: GenerationRequest) -> list[GenerationRun]:
             batch_size=request.count,
             max_attempts=request.max_attempts,
             scheduled_for=scheduled_for,
+            schedule_occurrence_id=request.occurrence_id,
         )
         for index in range(request.count)
     ]
@@ -156,6 +160,7 @@ def enqueue_posts(
     category: str = "",
     queue: str = "content",
     origin: str = Origin.COMMAND,
+    occurrence_id: int | None = None,
 ) -> list[GenerationRun]:
     """Queue `count` posts for background generation; returns their runs.
 
@@ -173,6 +178,7 @@ def enqueue_posts(
         category=category,
         queue=queue,
         origin=origin,
+        occurrence_id=occurrence_id,
     )
     _budget_require()
     queues.ensure_reachable()

@@ -4,7 +4,9 @@
 Creates .env on first run (DEBUG on, a fresh SECRET_KEY), checks Redis, migrates,
 creates a first admin user when there is none, and starts the offline demo's stand-ins
 when no LLM endpoint is configured. Children: web (runserver), worker
-(`rqworker content video default email --with-scheduler`), scheduler (`rqscheduler`).
+(`rqworker content video default email --with-scheduler`), an email/ops worker
+(`rqworker email default`: mails, schedule ticks and health checks never wait behind a
+post) and the scheduler (`rqscheduler`).
 """
 
 from __future__ import annotations
@@ -66,6 +68,10 @@ def start_children(env: dict[str, str]) -> list[subprocess.Popen]:
         subprocess.Popen(
             [*MANAGE, "rqworker", "content", "video", "default", "email", "--with-scheduler"],
             env=worker_env,
+        ),
+        subprocess.Popen(
+            [*MANAGE, "rqworker", "email", "default", "--with-scheduler"],
+            env={**env, "LOG_FILE": "email-worker.log"},
         ),
         subprocess.Popen([*MANAGE, "rqscheduler"], env={**env, "LOG_FILE": "scheduler.log"}),
     ]

@@ -72,3 +72,15 @@ def make_posts(count: int, *, author=None, categories=(), **kwargs) -> list[Post
         )
         for i in range(count)
     ]
+
+
+def make_schedule(name: str = "", *, effective_from: datetime | None = None, **fields):
+    """An enabled schedule saved through generation.scheduling (due times count from
+    `effective_from`, default now); 1 draft post daily at 09:00 UTC unless told."""
+    from generation.models import GenerationSchedule
+    from generation.scheduling import schedule_save
+
+    values = {"cron": "0 9 * * *", "timezone": "UTC", "count": 1, "enabled": True, **fields}
+    schedule = GenerationSchedule(name=name or f"schedule-{next(_counter)}", **values)
+    schedule.full_clean()
+    return schedule_save(schedule=schedule, now=effective_from)

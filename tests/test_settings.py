@@ -91,3 +91,12 @@ def test_research_limits_that_contradict_each_other_name_the_variable():
     assert "RESEARCH_MIN_SOURCES must not exceed RESEARCH_MAX_SOURCES" in result.stderr
     result = manage("check", **{**PRODUCTION, "RESEARCH_RELEVANCE_FLOOR": "1.5"})
     assert "RESEARCH_RELEVANCE_FLOOR must be at least 0 and below 1" in result.stderr
+
+
+def test_bad_schedule_settings_name_the_variable():
+    result = manage("check", **{**PRODUCTION, "SCHEDULE_TICK_SECONDS": "0"})
+    assert result.returncode != 0
+    assert "SCHEDULE_TICK_SECONDS must be at least 1" in result.stderr
+    result = manage("check", **{**PRODUCTION, "SCHEDULE_GRACE_SECONDS": "90"})  # < 2 x 60 s
+    assert result.returncode != 0
+    assert "SCHEDULE_GRACE_SECONDS must be at least twice SCHEDULE_TICK_SECONDS" in result.stderr

@@ -1,0 +1,29 @@
+"""Run one occurrence of a schedule now, through the scheduler's own path."""
+
+from __future__ import annotations
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from generation import schedule_selectors, scheduling
+from generation.exceptions import GenerationError
+from generation.models import OccurrenceOutcome
+
+
+class Command(BaseCommand):
+    help = (
+        "Run one occurrence of schedule NAME now (enabled or not), like the scheduler would: "
+        "its runs are queued through the service, and the overlap rule applies."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("name", help="The schedule's name (see schedule_list).")
+
+    def handle(self, *args, **options) -> None:
+        try:
+            schedule = schedule_selectors.schedule_by_name(options["name"])
+            occurrence = scheduling.schedule_run_now(schedule_id=schedule.pk)
+        except GenerationError as exc:
+            raise CommandError(str(exc)) from exc
+        if occurrence.outcome != OccurrenceOutcome.ENQUEUED:
+            raise CommandError(f"Schedule {schedule.name!r}: {occurrence.message}")
+        self.stdout.write(f"Schedule {schedule.name!r}: {occurrence.message}")
