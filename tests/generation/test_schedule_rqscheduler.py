@@ -21,6 +21,7 @@ from tests.factories import make_schedule
 from tests.workers import ROOT, start_worker, stop, wait_for
 
 TICK_ID = "periodic-schedules-tick"
+HEALTH_ID = "periodic-health-check"
 
 
 def scheduled_ids(scheduler) -> list[str]:
@@ -37,11 +38,11 @@ def test_periodic_jobs_are_registered_once_and_stale_ones_dropped(settings):
     periodic_register(scheduler)
     periodic_register(scheduler)  # a restart, or a second scheduler starting
 
-    assert sorted(scheduled_ids(scheduler)) == sorted([TICK_ID, "someone-elses-job"])
+    assert sorted(scheduled_ids(scheduler)) == sorted([TICK_ID, HEALTH_ID, "someone-elses-job"])
     tick = next(job for job in scheduler.get_jobs() if job.id == TICK_ID)
     assert tick.func_name == "generation.jobs.schedules_tick"
     assert tick.origin == "default" and tick.meta["interval"] == 45
-    assert [job.id for job in periodic_jobs()] == [TICK_ID]
+    assert [job.id for job in periodic_jobs()] == [TICK_ID, HEALTH_ID]
 
 
 def test_a_periodic_job_id_must_carry_the_prefix():
