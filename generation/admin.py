@@ -22,7 +22,7 @@ from generation import (
 )
 from generation.exceptions import QueueUnavailable
 from generation.models import STAGE_ORDER, GenerationRun, ResearchSource, Stage
-from generation.service import runs_cancel, runs_retry
+from generation.operations import runs_cancel, runs_retry
 
 EMPTY = "—"
 CHANGE_PERMISSION = "generation.change_generationrun"

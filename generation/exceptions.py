@@ -63,10 +63,14 @@ class NoFreshTopic(GenerationError):
     permanent = True
 
 
-class RunNotClaimable(GenerationError):
-    """The run is finished, canceled or held by another live execution."""
+class IllegalTransition(GenerationError):
+    """A change of a run's status that generation.lifecycle's table does not allow."""
 
     permanent = True
+
+
+class RunNotClaimable(IllegalTransition):
+    """The run is finished, canceled or held by another live execution."""
 
 
 class BudgetExceeded(GenerationError):

@@ -17,9 +17,9 @@ from rq.job import Job
 from generation import (
     alerts,
     budget,
+    lifecycle,
     metrics,
     notifications,
-    operations,
     reaper,
     scheduling,
     service,
@@ -51,7 +51,7 @@ def generate_post(run_id: int) -> int | None:
         return None
     if state["status"] == RunStatus.FAILED and job is not None:
         # Only an operator's requeue in RQ (dashboard, `rq requeue`) runs a failed run's job.
-        operations.run_requeued_by_rq(run_id, retries_left=job.retries_left or 0)
+        lifecycle.run_requeued_by_rq(run_id, retries_left=job.retries_left or 0)
     try:
         return service.run_generation(run_id, worker_name=job.worker_name if job else "").post_id
     except RunNotClaimable as exc:
@@ -70,18 +70,16 @@ def _wait_for_budget(job: Job, run_id: int) -> None:
     until = budget.next_budget_check()
     job.repeats_left = 1
     job.repeat_intervals = [max(1, math.ceil((until - timezone.now()).total_seconds()))]
-    operations.run_wait_for_budget(run_id, until=until)
+    lifecycle.run_wait_for_budget(run_id, until=until)
     alerts.alert_budget()
 
 
 def on_success(job: Job, connection, result, *args, **kwargs) -> None:
     run_id = run_id_from_job_id(job.id)
-    if (
-        GenerationRun.objects.filter(
-            pk=run_id, status=RunStatus.SUCCEEDED, post__isnull=False
-        ).update(next_retry_at=None)
-        and result is not None
-    ):
+    made_post = GenerationRun.objects.filter(
+        pk=run_id, status=RunStatus.SUCCEEDED, post__isnull=False
+    ).exists()
+    if made_post and result is not None:
         notifications.post_ready_enqueue(run_id)
 
 
@@ -93,16 +91,11 @@ def on_failure(job: Job, connection, exc_type, exc_value, traceback) -> None:
     reason = f"{getattr(exc_type, '__name__', 'Error')}: {exc_value}"
     if reaper.record_lost_attempt(job, reason=reason, will_retry=will_retry):  # counts it too
         return  # the pipeline never got to record it (timeout before start, abandoned job)
-    run_id = run_id_from_job_id(job.id)
+    retry_at = None
     if will_retry:
-        next_at = timezone.now() + timedelta(seconds=job.get_retry_interval())
-        fields = {"status": RunStatus.RETRYING, "next_retry_at": next_at, "finished_at": None}
-    else:
-        fields = {"status": RunStatus.FAILED, "next_retry_at": None, "finished_at": timezone.now()}
-    GenerationRun.objects.filter(
-        pk=run_id, status__in=[RunStatus.RETRYING, RunStatus.FAILED]
-    ).update(**fields)
-    metrics.inc("runs_retried" if will_retry else "runs_failed")
+        retry_at = timezone.now() + timedelta(seconds=job.get_retry_interval())
+    if lifecycle.run_retry_decided(run_id_from_job_id(job.id), retry_at=retry_at):
+        metrics.inc("runs_retried" if will_retry else "runs_failed")
 
 
 def on_stopped(job: Job, connection) -> None:

@@ -3,7 +3,7 @@
 The django-rq dashboard (and RQ's own CLI) can requeue, delete or cancel a job directly in
 Redis. Before such an operator action the dashboard wrapper takes a snapshot of every
 generation job's status; afterwards `runs_sync_with_jobs` compares and moves each run
-through the matching transition in `generation.operations`:
+through the matching transition in `generation.lifecycle`:
 
 - a failed job now waiting again (requeue): its failed run is queued again;
 - a waiting job now gone or canceled (delete, empty queue, cancel): its run is canceled,
@@ -15,14 +15,11 @@ handled by the job itself (`generation.jobs.generate_post`).
 
 from __future__ import annotations
 
-import contextlib
-
 from django.conf import settings
 from redis import Redis
-from rq.exceptions import NoSuchJobError
 from rq.job import Job
 
-from generation import operations, queues
+from generation import lifecycle, operations, queues
 
 WAITING = ("queued", "scheduled", "deferred")
 JobStatuses = dict[str, str | None]
@@ -44,30 +41,26 @@ def jobs_snapshot(connection: Redis) -> JobStatuses:
     return dict(zip(generation_ids, _statuses(connection, generation_ids), strict=True))
 
 
+def _jobs(connection: Redis, job_ids: list[str]) -> list[Job | None]:
+    return Job.fetch_many(job_ids, connection=connection)  # one round trip; None: gone
+
+
 def _statuses(connection: Redis, job_ids: list[str]) -> list[str | None]:
-    with connection.pipeline() as pipe:
-        for job_id in job_ids:
-            pipe.hget(Job.key_for(job_id), "status")
-        return [value.decode() if value else None for value in pipe.execute()]
+    return [job.get_status(refresh=False) if job else None for job in _jobs(connection, job_ids)]
 
 
 def runs_sync_with_jobs(connection: Redis, before: JobStatuses) -> dict[str, list[int]]:
     """Apply to the runs what happened to their jobs since `before`; returns the run ids
     requeued and canceled."""
-    after = dict(zip(before, _statuses(connection, list(before)), strict=True))
+    after = dict(zip(before, _jobs(connection, list(before)), strict=True))
     requeued, canceled = [], []
     for job_id, was in before.items():
-        now, run_id = after[job_id], queues.run_id_from_job_id(job_id)
+        job, run_id = after[job_id], queues.run_id_from_job_id(job_id)
+        now = job.get_status(refresh=False) if job else None
         if was == "failed" and now in WAITING:
-            retries_left = _retries_left(connection, job_id)
-            if operations.run_requeued_by_rq(run_id, retries_left=retries_left):
+            retries_left = job.retries_left or 0
+            if lifecycle.run_requeued_by_rq(run_id, retries_left=retries_left):
                 requeued.append(run_id)
         elif was in WAITING and now in (None, "canceled"):
             canceled.append(run_id)
     return {"requeued": requeued, "canceled": operations.runs_cancel_jobless(canceled)}
-
-
-def _retries_left(connection: Redis, job_id: str) -> int:
-    with contextlib.suppress(NoSuchJobError):
-        return Job.fetch(job_id, connection=connection).retries_left or 0
-    return 0

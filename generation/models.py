@@ -89,6 +89,9 @@ class GenerationRun(models.Model):
 
     # Accounting.
     timings = models.JSONField(default=dict, blank=True, help_text="Seconds per stage.")
+    usage_by_stage = models.JSONField(
+        default=dict, blank=True, help_text="LLM calls, tokens and cost (USD) per stage."
+    )
     prompt_tokens = models.PositiveIntegerField(default=0)
     completion_tokens = models.PositiveIntegerField(default=0)
     llm_calls = models.PositiveIntegerField(default=0)
@@ -120,17 +123,6 @@ class GenerationRun(models.Model):
 
     def get_absolute_url(self) -> str:
         return reverse("admin:generation_generationrun_change", args=[self.pk])
-
-    @property
-    def job_id(self) -> str:
-        """The RQ job id, derived from the run id so a run can never have two jobs."""
-        return f"generation-run-{self.pk}"
-
-    @property
-    def duration_seconds(self) -> float | None:
-        if self.started_at and self.finished_at:
-            return (self.finished_at - self.started_at).total_seconds()
-        return None
 
     @property
     def total_tokens(self) -> int:

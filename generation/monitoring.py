@@ -1,4 +1,4 @@
-"""What the queues hold and who works them; the operator's failed-job tools.
+"""What the queues hold and who works them: reads only (the writes live in operations.py).
 
 The `queue_*` commands are thin doors into these functions. Reads never clean up RQ's
 registries (a cleanup runs failure callbacks; that is the workers' job, not a status
@@ -8,26 +8,22 @@ with their run; any other job on the queues is handled the way stock RQ would.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime, timedelta
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from django.conf import settings
 from django.utils import timezone
 from redis import Redis
-from rq.exceptions import InvalidJobOperation, NoSuchJobError
+from rq.exceptions import NoSuchJobError
 from rq.job import Job
 from rq.queue import Queue
 from rq.worker import Worker
 
-from generation import queues, worker
-from generation.exceptions import InvalidRequest
-from generation.models import GenerationRun, RunStatus
-from generation.operations import runs_retry
+from generation import queues
+from generation.models import GenerationRun
 
-AGE_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 # Workers heartbeat at least every GENERATION_REAPER_INTERVAL; this much silence is death.
 SILENT_AFTER = 90
 
@@ -67,12 +63,6 @@ class FailedJob:
         data = asdict(self)
         data["failed_at"] = self.failed_at.isoformat() if self.failed_at else None
         return data
-
-
-@dataclass
-class RetryResult:
-    requeued: list[str] = field(default_factory=list)
-    missing: list[str] = field(default_factory=list)
 
 
 def connection() -> Redis:
@@ -161,10 +151,9 @@ def _failed_job(redis: Redis, queue_name: str, job_id: str) -> FailedJob:
 
 
 def _job_error(job: Job) -> str:
+    # A job failed without a worker (the reaper) has no result: its run's record says why.
     result = job.latest_result()
-    if result is not None and result.exc_string:
-        return result.exc_string
-    return job._exc_info or ""  # set by FailedJobRegistry.add (the reaper, abandoned jobs)
+    return result.exc_string or "" if result is not None else ""
 
 
 def _last_line(text: str) -> str:
@@ -183,99 +172,6 @@ def _with_run(job: FailedJob, run: GenerationRun | None) -> FailedJob:
         return job
     error = run.errors[-1]["error"] if run.errors else job.error
     return FailedJob(job.job_id, job.queue, job.run_id, run.topic, _last_line(error), job.failed_at)
-
-
-def failed_retry(job_ids: Iterable[str] | None = None) -> RetryResult:
-    """Queue failed jobs again: those named, or all of them with None.
-
-    A generation job's run goes back to `queued` with a fresh set of attempts (the full
-    GENERATION_RETRY_INTERVALS policy; its error history stays) and resumes at its last
-    checkpoint: the same path as the admin's "retry" action. Any other job is requeued as
-    RQ does it (`FailedJobRegistry.requeue`). Ids that name no failed job are reported in
-    `missing`.
-    """
-    located = _failed_locations()
-    result = RetryResult()
-    for job_id in list(located) if job_ids is None else list(dict.fromkeys(job_ids)):
-        (result.requeued if job_id in located else result.missing).append(job_id)
-    _requeue(located, result.requeued)
-    return result
-
-
-def _failed_locations() -> dict[str, str]:
-    """job id → queue name for every failed job."""
-    located = {}
-    for name in settings.RQ_QUEUE_NAMES:
-        for job_id in _queue(name).failed_job_registry.get_job_ids(cleanup=False):
-            located[job_id] = name
-    return located
-
-
-def _requeue(located: dict[str, str], job_ids: list[str]) -> None:
-    run_ids = {
-        queues.run_id_from_job_id(job_id): job_id
-        for job_id in job_ids
-        if queues.run_id_from_job_id(job_id) is not None
-    }
-    failed_runs = set(
-        GenerationRun.objects.filter(pk__in=run_ids, status=RunStatus.FAILED).values_list(
-            "pk", flat=True
-        )
-    )
-    if failed_runs:
-        runs_retry(failed_runs)
-    for job_id in job_ids:
-        if queues.run_id_from_job_id(job_id) not in failed_runs:
-            _requeue_plain(located[job_id], job_id)
-
-
-def _requeue_plain(queue_name: str, job_id: str) -> None:
-    registry = _queue(queue_name).failed_job_registry
-    try:
-        registry.requeue(job_id)
-    except (NoSuchJobError, InvalidJobOperation):  # its hash expired: nothing to run
-        registry.remove(job_id)
-
-
-def failed_flush(older_than: timedelta | None = None) -> int:
-    """Delete failed jobs (those that failed longer ago than `older_than`); returns how many.
-
-    The runs keep their record (status failed, every attempt's error).
-    """
-    cutoff = timezone.now() - older_than if older_than else None
-    deleted = 0
-    for name in settings.RQ_QUEUE_NAMES:
-        registry = _queue(name).failed_job_registry
-        for job_id in registry.get_job_ids(cleanup=False):
-            deleted += _flush_one(registry, job_id, cutoff)
-    return deleted
-
-
-def _flush_one(registry: Any, job_id: str, cutoff: datetime | None) -> int:
-    try:
-        job = Job.fetch(job_id, connection=registry.connection)
-    except NoSuchJobError:
-        registry.remove(job_id)
-        return 1
-    if cutoff is not None and job.ended_at is not None and job.ended_at > cutoff:
-        return 0
-    registry.remove(job, delete_job=True)
-    return 1
-
-
-def parse_age(text: str) -> timedelta:
-    """'7d', '12h', '30m', '45s' or '2w' as a timedelta; InvalidRequest otherwise."""
-    match = re.fullmatch(r"\s*(\d+)\s*([smhdw])\s*", text or "")
-    if not match:
-        raise InvalidRequest(
-            f"--older-than must be a number and a unit (s, m, h, d or w), like 7d; got {text!r}."
-        )
-    return timedelta(**{AGE_UNITS[match[2]]: int(match[1])})
-
-
-def workers_restart() -> list[str]:
-    """Every worker stops after its current job (idle ones at once); returns their names."""
-    return worker.request_restart(connection())
 
 
 @dataclass(frozen=True)

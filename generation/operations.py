@@ -1,34 +1,37 @@
-"""Operator actions on runs: retry failed runs, cancel waiting ones.
+"""Operator writes: retry failed runs, cancel waiting ones, failed-job tools, restarts.
 
-Reached through `generation.service` by the admin's actions and by `queue_retry`.
-
-Both change the database first (the source of truth) and touch Redis after the commit,
-through the same queue plumbing the service uses.
+The admin's actions, the `queue_*` commands and the dashboard's bookkeeping call these.
+A run's status changes through `generation.lifecycle` (the database first, the source of
+truth); Redis is touched after the commit, through the same queue plumbing the service
+uses. The matching reads live in `generation.monitoring`.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
+import re
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass
-from datetime import timedelta
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 from redis.exceptions import RedisError
 from rq.exceptions import InvalidJobOperation, NoSuchJobError
 from rq.job import Job
 
-from generation import queues
-from generation.exceptions import QueueUnavailable
+from generation import lifecycle, queues, worker
+from generation.exceptions import InvalidRequest, QueueUnavailable
+from generation.lifecycle import Transition
 from generation.models import GenerationRun, RunStatus
-from generation.runs import checkpoints_for_retry
 
 logger = logging.getLogger(__name__)
 
-CANCELABLE = (RunStatus.QUEUED, RunStatus.RETRYING)
+AGE_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 
 
 @dataclass(frozen=True)
@@ -48,33 +51,13 @@ def runs_retry(run_ids: Iterable[int]) -> int:
     """
     queues.ensure_reachable()
     with transaction.atomic():
-        runs = list(
-            GenerationRun.objects.select_for_update()
-            .filter(pk__in=list(run_ids), status=RunStatus.FAILED)
-            .only("pk", "queue_name", "checkpoints", "errors")
-        )
-        _restart_stages(runs)
-        GenerationRun.objects.filter(pk__in=[run.pk for run in runs]).update(
-            status=RunStatus.QUEUED,
-            attempts=0,
-            next_retry_at=None,
-            finished_at=None,
-            lease_token="",
-            lease_expires_at=None,
-        )
+        runs = lifecycle.runs_retry(run_ids)
     by_queue: dict[str, list[int]] = defaultdict(list)
     for run in runs:
         by_queue[run.queue_name].append(run.pk)
     transaction.on_commit(lambda: _push_all_or_undo(by_queue))
     logger.info("Retried %s failed run(s): %s", len(runs), [run.pk for run in runs])
     return len(runs)
-
-
-def _restart_stages(runs: list[GenerationRun]) -> None:
-    for run in runs:
-        kept = checkpoints_for_retry(run.checkpoints, run.errors)
-        if kept != run.checkpoints:
-            GenerationRun.objects.filter(pk=run.pk).update(checkpoints=kept)
 
 
 def _push_all_or_undo(by_queue: dict[str, list[int]]) -> None:
@@ -90,9 +73,7 @@ def _push_again_or_undo(run_ids: list[int], *, queue_name: str) -> None:
             _job_delete(connection, queues.job_id_for(run_id))
         queues.push_runs(run_ids, queue_name=queue_name)
     except (QueueUnavailable, RedisError, OSError) as exc:
-        GenerationRun.objects.filter(pk__in=run_ids, status=RunStatus.QUEUED).update(
-            status=RunStatus.FAILED, finished_at=timezone.now()
-        )
+        lifecycle.runs_retry_undone(run_ids)
         if isinstance(exc, QueueUnavailable):
             raise
         raise QueueUnavailable(
@@ -113,15 +94,7 @@ def runs_cancel(run_ids: Iterable[int]) -> CancelResult:
     finds them canceled and does nothing.
     """
     ids = list(run_ids)
-    with transaction.atomic():
-        runs = list(
-            GenerationRun.objects.select_for_update()
-            .filter(pk__in=ids, status__in=CANCELABLE)
-            .only("pk", "queue_name")
-        )
-        GenerationRun.objects.filter(pk__in=[run.pk for run in runs]).update(
-            status=RunStatus.CANCELED, next_retry_at=None, finished_at=timezone.now()
-        )
+    runs = lifecycle.runs_cancel(ids)
     removed = _jobs_cancel(runs)
     logger.info("Canceled %s run(s): %s", len(runs), [run.pk for run in runs])
     return CancelResult(canceled=len(runs), skipped=len(set(ids)) - len(runs), jobs_removed=removed)
@@ -142,65 +115,13 @@ def _jobs_cancel(runs: list[GenerationRun]) -> bool:
     return True
 
 
-def run_requeued_by_rq(run_id: int, *, retries_left: int = 0) -> bool:
-    """A failed run whose own RQ job an operator requeued (django-rq dashboard, `rq requeue`).
-
-    The run is `queued` again from its last checkpoint. Unlike `runs_retry` its attempts
-    keep counting and its error history stays as it is: it is allowed one more attempt,
-    plus whatever retries RQ still holds for the job. False when the run was not failed.
-    """
-    with transaction.atomic():
-        run = GenerationRun.objects.select_for_update().filter(pk=run_id).first()
-        if run is None or run.status != RunStatus.FAILED:
-            return False
-        run.status = RunStatus.QUEUED
-        run.max_attempts = run.attempts + 1 + max(retries_left, 0)
-        run.finished_at = run.next_retry_at = None
-        run.lease_token, run.lease_expires_at = "", None
-        run.save(
-            update_fields=[
-                "status",
-                "max_attempts",
-                "finished_at",
-                "next_retry_at",
-                "lease_token",
-                "lease_expires_at",
-            ]
-        )
-    logger.info("Run %s: its failed job was requeued in RQ; queued again", run_id)
-    return True
-
-
 def runs_cancel_jobless(run_ids: Iterable[int]) -> list[int]:
     """Cancel the waiting runs among `run_ids` whose job was deleted or canceled in Redis
     (dashboard, `rq empty`): without a job nothing would ever run them."""
-    ids = list(run_ids)
-    with transaction.atomic():
-        canceled = list(
-            GenerationRun.objects.select_for_update()
-            .filter(pk__in=ids, status__in=CANCELABLE)
-            .values_list("pk", flat=True)
-        )
-        GenerationRun.objects.filter(pk__in=canceled).update(
-            status=RunStatus.CANCELED, next_retry_at=None, finished_at=timezone.now()
-        )
+    canceled = [run.pk for run in lifecycle.runs_cancel(run_ids)]
     if canceled:
         logger.info("Canceled run(s) %s: their job was removed from Redis", canceled)
     return canceled
-
-
-def run_wait_for_budget(run_id: int, *, until) -> bool:
-    """A waiting run held back by the daily budget: it stays queued (or retrying), no
-    attempt counted, and shows when it looks again. False if it no longer waits."""
-    with transaction.atomic():
-        updated = (
-            GenerationRun.objects.select_for_update()
-            .filter(pk=run_id, status__in=CANCELABLE)
-            .update(next_retry_at=until)
-        )
-    if updated:
-        logger.info("Run %s waits for the daily budget until %s", run_id, until.isoformat())
-    return bool(updated)
 
 
 @dataclass(frozen=True)
@@ -239,9 +160,9 @@ def runs_requeue_orphaned(*, older_than_seconds: int = 60) -> list[int]:
     queues.ensure_reachable()
     cutoff = timezone.now() - timedelta(seconds=older_than_seconds)
     waiting = list(
-        GenerationRun.objects.filter(status__in=CANCELABLE, created_at__lt=cutoff).values_list(
-            "pk", "queue_name"
-        )
+        GenerationRun.objects.filter(
+            status__in=lifecycle.sources(Transition.CANCEL), created_at__lt=cutoff
+        ).values_list("pk", "queue_name")
     )
     connection = queues.get_queue("default").connection
     with connection.pipeline() as pipe:
@@ -258,3 +179,105 @@ def runs_requeue_orphaned(*, older_than_seconds: int = 60) -> list[int]:
     if orphaned:
         logger.warning("Queued again run(s) %s: their jobs were missing from Redis", orphaned)
     return orphaned
+
+
+# --- Failed jobs and workers (the queue_* commands) ---------------------------------------
+
+
+@dataclass
+class RetryResult:
+    requeued: list[str] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)
+
+
+def failed_retry(job_ids: Iterable[str] | None = None) -> RetryResult:
+    """Queue failed jobs again: those named, or all of them with None.
+
+    A generation job's run goes back to `queued` with a fresh set of attempts (the full
+    GENERATION_RETRY_INTERVALS policy; its error history stays) and resumes at its last
+    checkpoint: the same path as the admin's "retry" action. Any other job is requeued as
+    RQ does it (`FailedJobRegistry.requeue`). Ids that name no failed job are reported in
+    `missing`.
+    """
+    located = _failed_locations()
+    result = RetryResult()
+    for job_id in list(located) if job_ids is None else list(dict.fromkeys(job_ids)):
+        (result.requeued if job_id in located else result.missing).append(job_id)
+    _requeue(located, result.requeued)
+    return result
+
+
+def _failed_locations() -> dict[str, str]:
+    """job id → queue name for every failed job."""
+    located = {}
+    for name in settings.RQ_QUEUE_NAMES:
+        for job_id in queues.get_queue(name).failed_job_registry.get_job_ids(cleanup=False):
+            located[job_id] = name
+    return located
+
+
+def _requeue(located: dict[str, str], job_ids: list[str]) -> None:
+    run_ids = {
+        queues.run_id_from_job_id(job_id): job_id
+        for job_id in job_ids
+        if queues.run_id_from_job_id(job_id) is not None
+    }
+    failed_runs = set(
+        GenerationRun.objects.filter(pk__in=run_ids, status=RunStatus.FAILED).values_list(
+            "pk", flat=True
+        )
+    )
+    if failed_runs:
+        runs_retry(failed_runs)
+    for job_id in job_ids:
+        if queues.run_id_from_job_id(job_id) not in failed_runs:
+            _requeue_plain(located[job_id], job_id)
+
+
+def _requeue_plain(queue_name: str, job_id: str) -> None:
+    registry = queues.get_queue(queue_name).failed_job_registry
+    try:
+        registry.requeue(job_id)
+    except (NoSuchJobError, InvalidJobOperation):  # its hash expired: nothing to run
+        registry.remove(job_id)
+
+
+def failed_flush(older_than: timedelta | None = None) -> int:
+    """Delete failed jobs (those that failed longer ago than `older_than`); returns how many.
+
+    The runs keep their record (status failed, every attempt's error).
+    """
+    cutoff = timezone.now() - older_than if older_than else None
+    deleted = 0
+    for name in settings.RQ_QUEUE_NAMES:
+        registry = queues.get_queue(name).failed_job_registry
+        for job_id in registry.get_job_ids(cleanup=False):
+            deleted += _flush_one(registry, job_id, cutoff)
+    return deleted
+
+
+def _flush_one(registry: Any, job_id: str, cutoff: datetime | None) -> int:
+    try:
+        job = Job.fetch(job_id, connection=registry.connection)
+    except NoSuchJobError:
+        registry.remove(job_id)
+        return 1
+    if cutoff is not None and job.ended_at is not None and job.ended_at > cutoff:
+        return 0
+    registry.remove(job, delete_job=True)
+    return 1
+
+
+def parse_age(text: str) -> timedelta:
+    """'7d', '12h', '30m', '45s' or '2w' as a timedelta; InvalidRequest otherwise."""
+    match = re.fullmatch(r"\s*(\d+)\s*([smhdw])\s*", text or "")
+    if not match:
+        raise InvalidRequest(
+            f"--older-than must be a number and a unit (s, m, h, d or w), like 7d; got {text!r}."
+        )
+    return timedelta(**{AGE_UNITS[match[2]]: int(match[1])})
+
+
+def workers_restart() -> list[str]:
+    """Every worker stops after its current job (idle ones at once); returns their names."""
+    return worker.request_restart(queues.get_queue("default").connection)

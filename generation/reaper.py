@@ -12,54 +12,40 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
-from django.db import transaction
 from django.utils import timezone
 from redis import Redis
 from rq.exceptions import NoSuchJobError
+from rq.executions import Execution
 from rq.job import Job, JobStatus
 from rq.queue import Queue
 from rq.registry import StartedJobRegistry
 
-from generation import metrics
+from generation import lifecycle, metrics
 from generation.models import GenerationRun, RunStatus
 from generation.queues import job_id_for, run_id_from_job_id
-from generation.runs import error_entry
 
 logger = logging.getLogger(__name__)
 
 REAPER_LOCK = "drb:reaper:lock"
 
 
-def record_lost_attempt(job: Job, *, reason: str, will_retry: bool) -> bool:
-    """Record on a still-`running` run that its attempt died; False if already recorded."""
+def record_lost_attempt(
+    job: Job, *, reason: str, will_retry: bool, retry_now: bool = False
+) -> bool:
+    """Record on a still-`running` run that its attempt died; False if already recorded.
+
+    A retried run shows when RQ will try again (its next retry interval), or now."""
     run_id = run_id_from_job_id(job.id)
     if run_id is None:
         return False
-    next_retry_at = None
-    if will_retry:
-        next_retry_at = timezone.now() + timedelta(seconds=job.get_retry_interval())
-    with transaction.atomic():
-        run = GenerationRun.objects.select_for_update().filter(pk=run_id).first()
-        if run is None or run.status != RunStatus.RUNNING:
-            return False
-        run.errors = [
-            *run.errors,
-            error_entry(attempt=run.attempts, stage=run.stage, error=reason, kind="crash"),
-        ]
-        run.status = RunStatus.RETRYING if will_retry else RunStatus.FAILED
-        run.next_retry_at = next_retry_at
-        run.finished_at = None if will_retry else timezone.now()
-        run.lease_token, run.lease_expires_at = "", None
-        run.save(
-            update_fields=[
-                "errors",
-                "status",
-                "next_retry_at",
-                "finished_at",
-                "lease_token",
-                "lease_expires_at",
-            ]
-        )
+    retry_at = None
+    if will_retry and not retry_now:
+        retry_at = timezone.now() + timedelta(seconds=job.get_retry_interval())
+    run = lifecycle.run_attempt_lost(
+        run_id, reason=reason, will_retry=will_retry, retry_at=retry_at
+    )
+    if run is None:
+        return False
     logger.warning("Run %s: attempt %s lost (%s)", run_id, run.attempts, reason)
     metrics.inc("runs_retried" if will_retry else "runs_failed")
     return True
@@ -89,14 +75,14 @@ def _reap(connection: Redis, run_id: int) -> bool:
     except NoSuchJobError:
         return _fail_without_job(run_id)
     will_retry = job.should_retry
-    if not record_lost_attempt(job, reason="worker lost: its lease expired", will_retry=will_retry):
+    lost = "worker lost: its lease expired"
+    if not record_lost_attempt(job, reason=lost, will_retry=will_retry, retry_now=True):
         return False
-    _forget_execution(connection, job)
-    queue = Queue(job.origin, connection=connection)
+    forget_execution(connection, job)
     with connection.pipeline() as pipe:
         if will_retry:
             job.retries_left = job.retries_left - 1
-            queue._enqueue_job(job, pipeline=pipe)
+            Queue(job.origin, connection=connection).enqueue_job(job, pipeline=pipe)
         else:
             job.set_status(JobStatus.FAILED, pipeline=pipe)
             job.failed_job_registry.add(
@@ -106,34 +92,20 @@ def _reap(connection: Redis, run_id: int) -> bool:
                 pipeline=pipe,
             )
         pipe.execute()
-    GenerationRun.objects.filter(pk=run_id, status=RunStatus.RETRYING).update(next_retry_at=None)
     return True
 
 
 def _fail_without_job(run_id: int) -> bool:
     """A synchronous run (no RQ job) whose process died: it cannot be retried here."""
-    with transaction.atomic():
-        run = GenerationRun.objects.select_for_update().filter(pk=run_id).first()
-        if run is None or run.status != RunStatus.RUNNING:
-            return False
-        run.errors = [
-            *run.errors,
-            error_entry(attempt=run.attempts, stage=run.stage, error="process lost", kind="crash"),
-        ]
-        run.status, run.finished_at = RunStatus.FAILED, timezone.now()
-        run.lease_token, run.lease_expires_at = "", None
-        run.save()
+    if lifecycle.run_attempt_lost(run_id, reason="process lost", will_retry=False) is None:
+        return False
     metrics.inc("runs_failed")
     return True
 
 
-def _forget_execution(connection: Redis, job: Job) -> None:
+def forget_execution(connection: Redis, job: Job) -> None:
     """Drop the dead execution from the started registry so RQ does not retry it again."""
     registry = StartedJobRegistry(job.origin, connection=connection)
-    stale = [
-        entry
-        for entry in connection.zrange(registry.key, 0, -1)
-        if entry.decode().split(":", 1)[0] == job.id
-    ]
-    if stale:
-        connection.zrem(registry.key, *stale)
+    for job_id, execution_id in registry.get_job_and_execution_ids(cleanup=False):
+        if job_id == job.id:
+            registry.remove_execution(Execution(execution_id, job_id, connection=connection))

@@ -1,40 +1,30 @@
-"""The one door into generation: every command, the admin and the scheduler call these.
+"""The one door for requests for posts: every command, the admin and the scheduler.
 
 `enqueue_posts` validates a request, creates its runs in one INSERT and queues their jobs
 in one Redis round trip after the transaction commits. `run_generation` executes one run
 (in a worker, or in-process for the synchronous command).
+
+This module is on the enqueue side (the web process, commands): it loads the pipeline,
+and with it the `openai` SDK and trafilatura, only when a run is executed here.
 """
 
 from __future__ import annotations
 
 import logging
-import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
-from django.utils import timezone
 
-from generation import alerts, budget, metrics, queues
+from generation import alerts, budget, lifecycle, metrics, queues
 from generation.exceptions import BudgetExceeded, InvalidRequest, QueueUnavailable
 from generation.models import GenerationRun, Origin, RunStatus
-from generation.operations import CancelResult, runs_cancel, runs_retry
-from generation.pipeline.runner import execute_run
 from generation.progress import EventKind, EventSink, RunEvent, fan_out, ignore
 
 logger = logging.getLogger(__name__)
-
-__all__ = [
-    "CancelResult",
-    "enqueue_posts",
-    "generate_posts",
-    "run_generation",
-    "runs_cancel",
-    "runs_retry",
-]
 
 AuthorRef = AbstractBaseUser | int | str | None
 
@@ -124,31 +114,6 @@ def request_build(
     )
 
 
-def runs_create(request: GenerationRequest) -> list[GenerationRun]:
-    """Create the request's runs in one INSERT (one batch id groups them)."""
-    batch = uuid.uuid4().hex
-    scheduled_for = timezone.now() + timedelta(seconds=request.delay) if request.delay else None
-    runs = [
-        GenerationRun(
-            topic=request.topic,
-            publish=request.publish,
-            with_tags=request.with_tags,
-            category_name=request.category,
-            author_id=request.author_id,
-            origin=request.origin,
-            queue_name=request.queue,
-            batch=batch,
-            batch_index=index,
-            batch_size=request.count,
-            max_attempts=request.max_attempts,
-            scheduled_for=scheduled_for,
-            schedule_occurrence_id=request.occurrence_id,
-        )
-        for index in range(request.count)
-    ]
-    return GenerationRun.objects.bulk_create(runs)
-
-
 def enqueue_posts(
     *,
     count: int,
@@ -183,7 +148,7 @@ def enqueue_posts(
     _budget_require()
     queues.ensure_reachable()
     with transaction.atomic():
-        runs = runs_create(request)
+        runs = lifecycle.runs_create(request)
     run_ids = [run.pk for run in runs]
     transaction.on_commit(lambda: _push_or_undo(run_ids, request, at=runs[0].scheduled_for))
     logger.info(
@@ -211,7 +176,7 @@ def _push_or_undo(run_ids: list[int], request: GenerationRequest, *, at: datetim
     try:
         queues.push_runs(run_ids, queue_name=request.queue, at=at)
     except QueueUnavailable:
-        GenerationRun.objects.filter(pk__in=run_ids).delete()
+        lifecycle.runs_discard(run_ids)
         raise
 
 
@@ -245,7 +210,7 @@ def generate_posts(
     )
     _budget_require()
     with transaction.atomic():
-        runs = runs_create(request)
+        runs = lifecycle.runs_create(request)
     emit = progress or ignore
     for run in runs:
         emit(RunEvent(run.pk, EventKind.WAITING, status=RunStatus.QUEUED))
@@ -275,6 +240,10 @@ def run_generation(
     Errors are stored on the run (one entry per attempt) and re-raised for the caller
     (RQ records them and retries). Attempts, stage times, tokens and cost go to /metrics.
     """
+    # The pipeline (openai, trafilatura, the stages) loads here, on first use: workers
+    # preload it before they fork (generation.worker), no other process needs it.
+    from generation.pipeline.runner import execute_run
+
     before = _usage(run_id)
     try:
         run = execute_run(run_id, worker_name=worker_name, progress=fan_out(_metered, progress))

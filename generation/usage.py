@@ -86,3 +86,18 @@ def _summarise(calls: list[CallUsage]) -> dict:
         "seconds": round(sum(c.seconds for c in calls), 3),
         "unpriced_calls": sum(1 for c in calls if not c.priced),
     }
+
+
+def usage_by_stage_merged(before: dict, ledger: UsageLedger) -> dict:
+    """A run's JSON record of usage per stage (calls, tokens, cost as a string), with this
+    attempt's calls added to what earlier attempts spent."""
+    merged = {stage: dict(values) for stage, values in before.items()}
+    for stage, spent in ledger.by_stage().items():
+        row = merged.setdefault(
+            stage, {"calls": 0, "prompt_tokens": 0, "completion_tokens": 0, "cost_usd": "0"}
+        )
+        row["calls"] += spent["calls"]
+        row["prompt_tokens"] += spent["prompt_tokens"]
+        row["completion_tokens"] += spent["completion_tokens"]
+        row["cost_usd"] = str(Decimal(row["cost_usd"]) + spent["cost_usd"])
+    return merged

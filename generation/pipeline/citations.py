@@ -14,12 +14,13 @@ page's. generation/pipeline/verify.py runs the whole stage.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from difflib import SequenceMatcher
 
 from blog.links import map_prose
 from blog.markdown import CITATION_MARKER
 from generation.pipeline.claims import NUMBER_WORDS, Claim, figures_in_source
+from generation.pipeline.types import CitationReport, Framing, Outline
 from generation.research import tokenize
 from generation.research.text import STOPWORDS
 
@@ -168,41 +169,6 @@ def swapped_terms(claim: str, copied: str, *, vocabulary: frozenset[str]) -> lis
     return swaps
 
 
-@dataclass
-class CitationReport:
-    """What the check found in one post: claims checked, verified, revised, removed."""
-
-    claims: int = 0
-    verified: int = 0
-    figures: int = 0
-    revised: list[dict] = field(default_factory=list)
-    removed: list[dict] = field(default_factory=list)
-    repeats: list[str] = field(default_factory=list)
-    links_removed: int = 0
-    judge: dict | None = None
-    held: str = ""
-
-    @property
-    def kept(self) -> int:
-        return self.verified + len(self.revised)
-
-    def removed_share(self) -> float:
-        return len(self.removed) / self.claims if self.claims else 0.0
-
-    def as_dict(self) -> dict:
-        return {
-            "claims": self.claims,
-            "verified": self.verified,
-            "revised": self.revised,
-            "removed": self.removed,
-            "figures": self.figures,
-            "repeats": self.repeats,
-            "links_removed": self.links_removed,
-            "judge": self.judge,
-            "held": self.held,
-        }
-
-
 def hold_reason(report: CitationReport, *, max_removed_share: float) -> str:
     """Why the post must stay a draft whatever was asked, or "" when it may be published."""
     if report.claims and report.removed_share() > max_removed_share:
@@ -239,12 +205,12 @@ def renumber(markdown: str, *, cited: set[int]) -> tuple[str, list[int]]:
     return text, order
 
 
-def assemble(outline: dict, framing: dict, sections: list[str]) -> str:
+def assemble(outline: Outline, framing: Framing, sections: list[str]) -> str:
     """Introduction, one `##` part per section that kept any text, conclusion."""
-    parts = [framing["introduction"].strip()]
-    for plan, text in zip(outline["sections"], sections, strict=True):
+    parts = [framing.introduction.strip()]
+    for plan, text in zip(outline.sections, sections, strict=True):
         if text.strip():
-            parts.append(f"## {plan['heading']}\n\n{text.strip()}")
-    if framing["conclusion"].strip():
-        parts.append(f"## Conclusion\n\n{framing['conclusion'].strip()}")
+            parts.append(f"## {plan.heading}\n\n{text.strip()}")
+    if framing.conclusion.strip():
+        parts.append(f"## Conclusion\n\n{framing.conclusion.strip()}")
     return "\n\n".join(part for part in parts if part)

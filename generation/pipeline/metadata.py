@@ -1,7 +1,8 @@
 """Stage 6, metadata: tags, category, excerpt and meta description.
 
 The draft is written by the fast model from the outline while the sections are being
-written (it needs no section text), so it costs no wall time; `finalize` then cleans it.
+written (it needs no section text), so it costs no wall time; its call is booked to this
+stage all the same (tokens, cost and seconds). `finalize` then cleans it.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import re
 
 from generation.llm import LLMClient
 from generation.pipeline import prompts
+from generation.pipeline.types import Metadata
 
 META_DESCRIPTION_MAX = 160
 EXCERPT_MAX = 320
@@ -18,8 +20,8 @@ TAGS_MAX = 8
 
 async def draft_metadata(
     llm: LLMClient, *, summary: str, tags: list[str], categories: list[str]
-) -> dict:
-    return await llm.json(
+) -> Metadata:
+    answer = await llm.json(
         system=prompts.METADATA_SYSTEM,
         user=prompts.metadata_prompt(summary=summary, tags=tags, categories=categories),
         schema_name="metadata",
@@ -27,6 +29,12 @@ async def draft_metadata(
         stage="metadata",
         fast=True,
         max_tokens=500,
+    )
+    return Metadata(
+        tags=tuple(answer["tags"]),
+        category=answer["category"],
+        excerpt=answer["excerpt"],
+        meta_description=answer["meta_description"],
     )
 
 
@@ -58,16 +66,14 @@ def pick_category(proposed: str, *, override: str, existing: list[str]) -> str:
 
 
 def finalize(
-    draft: dict, *, introduction: str, with_tags: bool, category: str, categories: list[str]
-) -> dict:
-    excerpt = draft.get("excerpt", "").strip() or introduction
-    return {
-        "tags": clean_tags(draft.get("tags", [])) if with_tags else [],
-        "category": pick_category(
-            draft.get("category", ""), override=category, existing=categories
-        ),
-        "excerpt": clip(excerpt, EXCERPT_MAX),
-        "meta_description": clip(
-            draft.get("meta_description", "") or excerpt, META_DESCRIPTION_MAX
-        ),
-    }
+    draft: Metadata, *, introduction: str, with_tags: bool, category: str, categories: list[str]
+) -> Metadata:
+    """The draft made fit to publish: clean tags (or none), a category (the asked-for one
+    first), an excerpt and a meta description of bounded length."""
+    excerpt = draft.excerpt.strip() or introduction
+    return Metadata(
+        tags=tuple(clean_tags(list(draft.tags))) if with_tags else (),
+        category=pick_category(draft.category, override=category, existing=categories),
+        excerpt=clip(excerpt, EXCERPT_MAX),
+        meta_description=clip(draft.meta_description or excerpt, META_DESCRIPTION_MAX),
+    )

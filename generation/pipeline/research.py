@@ -3,11 +3,14 @@ second round of queries from other angles when the first finds too little."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+
+import httpx
 
 from generation import research as web
 from generation.llm import LLMClient
 from generation.pipeline import prompts
+from generation.pipeline.types import ResearchResult, TopicPlan
 
 
 async def plan_queries(llm: LLMClient, *, topic: str, angle: str) -> list[str]:
@@ -47,25 +50,40 @@ def _distinct(queries: list[str]) -> list[str]:
     return distinct
 
 
-async def gather_sources(
+async def investigate(
     llm: LLMClient,
-    queries: list[str],
+    http: httpx.AsyncClient,
     *,
-    topic: str,
-    angle: str,
-    on_progress: Callable[[str], None] | None = None,
+    plan: TopicPlan,
+    providers: Sequence[web.Provider],
+    options: dict,
+    on_progress: Callable[[str], None],
 ) -> web.Findings:
-    """Search every provider for every query and fetch the results (kept ones first)."""
+    """Plan queries, then search every provider for every query and fetch the results
+    (kept ones first), with a second round from other angles when the first finds too
+    little. `options` are research()'s limits (research.factory)."""
+    queries = await plan_queries(llm, topic=plan.topic, angle=plan.angle)
+    on_progress(f"{len(queries)} queries")
 
     async def other_angles(tried: list[str]) -> list[str]:
-        return await more_queries(llm, topic=topic, angle=angle, tried=tried)
+        return await more_queries(llm, topic=plan.topic, angle=plan.angle, tried=tried)
 
-    async with web.http_client_from_settings() as http:
-        return await web.research(
-            queries,
-            http=http,
-            providers=web.providers_from_settings(),
-            more_queries=other_angles,
-            on_progress=on_progress,
-            **web.research_options_from_settings(),
-        )
+    return await web.research(
+        queries,
+        http=http,
+        providers=providers,
+        more_queries=other_angles,
+        on_progress=on_progress,
+        **options,
+    )
+
+
+def result_of(findings: web.Findings, *, kept: int) -> ResearchResult:
+    return ResearchResult(
+        queries=tuple(findings.queries),
+        kept=kept,
+        found=len(findings.docs),
+        rounds=findings.rounds,
+        cut=findings.stats["cut"],
+        refused=findings.stats["refused"],
+    )

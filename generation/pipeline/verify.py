@@ -21,15 +21,23 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from blog.links import LinkPolicy, strip_links
 from generation.llm import LLMClient
 from generation.pipeline import judge as judging
 from generation.pipeline import prompts
-from generation.pipeline.citations import CitationReport, Claim, SourceIndex, Support
+from generation.pipeline.checkpoints import section_key
+from generation.pipeline.citations import (
+    Claim,
+    SourceIndex,
+    Support,
+    assemble,
+    hold_reason,
+    renumber,
+)
 from generation.pipeline.claims import Draft, Sentence, parse_draft
-from generation.pipeline.types import Source
+from generation.pipeline.types import CheckedPost, CitationReport, Outline, SectionDraft, Source
 from generation.pipeline.untrusted import is_instruction
 from generation.research import tokenize
 
@@ -99,6 +107,43 @@ class _Run:
                 "score": round(score, 2),
             }
         )
+
+
+async def check_post(
+    llm: LLMClient,
+    *,
+    outline: Outline,
+    draft: SectionDraft,
+    sources: dict[int, Source],
+    threshold: float,
+    judge: bool,
+    max_removed_share: float,
+) -> CheckedPost:
+    """The stage: verify every piece, assemble the post, number its sources in order of
+    first citation, and say whether it must be held as a draft."""
+    texts, report = await verify_post(
+        llm, pieces=pieces_of(outline, draft), sources=sources, threshold=threshold, judge=judge
+    )
+    body = assemble(
+        outline,
+        replace(draft.framing, introduction=texts["introduction"], conclusion=texts["conclusion"]),
+        [texts[section_key(i)] for i in range(len(outline.sections))],
+    )
+    final, cited = renumber(body, cited=set(sources))
+    report.held = hold_reason(report, max_removed_share=max_removed_share)
+    return CheckedPost(body=final, cited=tuple(cited), report=report)
+
+
+def pieces_of(outline: Outline, draft: SectionDraft) -> list[Piece]:
+    """The post's pieces in reading order, each with the sources its writer was given."""
+    return [
+        Piece("introduction", draft.framing.introduction),
+        *(
+            Piece(section_key(i), text, plan.sources)
+            for i, (plan, text) in enumerate(zip(outline.sections, draft.sections, strict=True))
+        ),
+        Piece("conclusion", draft.framing.conclusion),
+    ]
 
 
 async def verify_post(

@@ -12,6 +12,7 @@ from django.contrib.auth.models import Permission
 from django.test import Client
 
 from generation.models import GenerationRun, Origin
+from generation.queues import job_id_for
 from tests.factories import make_category, make_post, make_user
 
 pytestmark = pytest.mark.django_db
@@ -67,7 +68,7 @@ def test_categories_action_asks_count_and_publish_then_queues_posts_in_each(
     assert {(r.origin, r.publish, r.author_id) for r in runs} == {
         (Origin.ADMIN, True, admin_user.pk)
     }
-    assert sorted(django_rq.get_queue("content").job_ids) == sorted(r.job_id for r in runs)
+    assert sorted(django_rq.get_queue("content").job_ids) == sorted(job_id_for(r.pk) for r in runs)
 
 
 def test_posts_action_queues_follow_ups_with_a_topic_from_each_post(

@@ -10,6 +10,7 @@ import pytest
 from django.conf import settings
 
 from generation.models import GenerationRun, Origin, RunStatus
+from generation.queues import job_id_for
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -54,7 +55,7 @@ def test_generate_posts_from_the_post_list(live_server, page, editor):
     assert [(r.topic, r.origin, r.status) for r in runs] == [
         ("LLM optimization", Origin.ADMIN, RunStatus.QUEUED)
     ] * 2
-    assert sorted(django_rq.get_queue("content").job_ids) == sorted(r.job_id for r in runs)
+    assert sorted(django_rq.get_queue("content").job_ids) == sorted(job_id_for(r.pk) for r in runs)
 
 
 def _log_in(page, live_server, user, next_url: str) -> None:

@@ -17,6 +17,7 @@ from rq.registry import CanceledJobRegistry, FailedJobRegistry, ScheduledJobRegi
 from blog.models import Post
 from generation import queues
 from generation.models import GenerationRun, ResearchSource, RunStatus
+from generation.queues import job_id_for
 
 RUNS_URL = "/admin/generation/generationrun/"
 STATUS_URL = "/admin/generation/runs/status.json"
@@ -211,9 +212,9 @@ def test_cancel_withdraws_waiting_jobs_and_skips_running_runs(admin_client_, adm
     assert queue.job_ids == []
     assert ScheduledJobRegistry(queue=queue).get_job_ids() == []
     assert sorted(CanceledJobRegistry(queue=queue).get_job_ids()) == sorted(
-        [queued.job_id, retrying.job_id]
+        [job_id_for(queued.pk), job_id_for(retrying.pk)]
     )
-    job = Job.fetch(queued.job_id, connection=queue.connection)
+    job = Job.fetch(job_id_for(queued.pk), connection=queue.connection)
     assert job.get_status() == JobStatus.CANCELED
 
 

@@ -16,6 +16,7 @@ from rq.job import Job
 from blog.models import Post
 from generation import queues
 from generation.models import GenerationRun, RunStatus
+from generation.queues import job_id_for
 from tests.workers import FAST, ROOT, running_worker, wait_for
 
 
@@ -39,7 +40,9 @@ def test_bg_command_queues_runs_and_prints_their_ids(author, django_capture_on_c
     assert {run.topic for run in runs} == {"Redis streams"}
     assert all(run.status == RunStatus.QUEUED and run.origin == "command" for run in runs)
     assert queued_job_ids() == [f"generation-run-{run.pk}" for run in runs]
-    assert Job.fetch(runs[0].job_id, connection=queues.get_queue().connection).args == (runs[0].pk,)
+    assert Job.fetch(job_id_for(runs[0].pk), connection=queues.get_queue().connection).args == (
+        runs[0].pk,
+    )
 
 
 @pytest.mark.django_db

@@ -15,6 +15,7 @@ from rq.job import Job
 from generation import budget, queues, service
 from generation.exceptions import BudgetExceeded
 from generation.models import GenerationRun, RunStatus
+from generation.queues import job_id_for
 from tests.generation.test_admin import GENERATE_URL, _form
 from tests.workers import running_worker, wait_for
 
@@ -84,11 +85,11 @@ def test_a_queued_run_waits_for_the_budget_without_failing(settings, fast_env, a
     env = {**fast_env, "GENERATION_DAILY_BUDGET_USD": "0.50", "ADMINS": "ops@example.com"}
     scheduled = queues.get_queue().scheduled_job_registry
     with running_worker(env):
-        wait_for(lambda: run.job_id in scheduled.get_job_ids(), timeout=60)
+        wait_for(lambda: job_id_for(run.pk) in scheduled.get_job_ids(), timeout=60)
     run.refresh_from_db()
     assert run.status == RunStatus.QUEUED and run.attempts == 0 and run.errors == []
     assert run.next_retry_at > timezone.now() + timedelta(seconds=budget.RECHECK_SECONDS - 60)
-    job = Job.fetch(run.job_id, connection=queues.get_queue().connection)
+    job = Job.fetch(job_id_for(run.pk), connection=queues.get_queue().connection)
     assert job.get_status() == "scheduled" and job.retries_left == 3  # no retry spent
     (alert,) = queues.get_queue("email").get_jobs()
     assert alert.args[0].startswith("WARNING: budget")

@@ -17,6 +17,7 @@ from rq.job import Job
 from blog.models import Post
 from generation import queues, service
 from generation.models import GenerationRun, RunStatus
+from generation.queues import job_id_for
 from tests.workers import running_worker, wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -55,10 +56,10 @@ def test_staff_without_the_permission_are_refused_and_change_nothing(django_user
     client = _staff(django_user_model, "clerk", manager=False)
     for page in PAGES:
         assert client.get(page).status_code == 403, page
-    response = client.post(f"/django-rq/queues/{CONTENT}/{run.job_id}/delete/")
+    response = client.post(f"/django-rq/queues/{CONTENT}/{job_id_for(run.pk)}/delete/")
     assert response.status_code == 403
     assert client.post(f"/django-rq/queues/{CONTENT}/empty/").status_code == 403
-    assert queues.get_queue().job_ids == [run.job_id]
+    assert queues.get_queue().job_ids == [job_id_for(run.pk)]
     assert "/admin/django_rq/dashboard/" not in client.get("/admin/").content.decode()
     assert _status(run.pk) == RunStatus.QUEUED
 
@@ -74,18 +75,19 @@ def test_staff_with_the_permission_and_superusers_get_in(django_user_model, admi
 def test_deleting_a_waiting_job_cancels_its_run(django_user_model, author):
     first, second = service.enqueue_posts(count=2, topic="Redis", author=author)
     client = _manager(django_user_model)
-    response = client.post(f"/django-rq/queues/{CONTENT}/{first.job_id}/delete/")
+    response = client.post(f"/django-rq/queues/{CONTENT}/{job_id_for(first.pk)}/delete/")
     assert response.status_code == 302
     assert _status(first.pk) == RunStatus.CANCELED
     assert _status(second.pk) == RunStatus.QUEUED
-    assert queues.get_queue().job_ids == [second.job_id]
+    assert queues.get_queue().job_ids == [job_id_for(second.pk)]
 
 
 def test_emptying_a_queue_and_bulk_deleting_cancel_the_runs(django_user_model, author):
     runs = service.enqueue_posts(count=3, topic="Redis", author=author)
     client = _manager(django_user_model)
     client.post(
-        f"/django-rq/queues/actions/{CONTENT}/", {"action": "delete", "job_ids": [runs[0].job_id]}
+        f"/django-rq/queues/actions/{CONTENT}/",
+        {"action": "delete", "job_ids": [job_id_for(runs[0].pk)]},
     )
     assert _status(runs[0].pk) == RunStatus.CANCELED
     client.post(f"/django-rq/queues/{CONTENT}/empty/")
@@ -96,7 +98,7 @@ def test_emptying_a_queue_and_bulk_deleting_cancel_the_runs(django_user_model, a
 def test_deleting_a_retrying_runs_scheduled_job_cancels_it(django_user_model, author):
     (run,) = service.enqueue_posts(count=1, topic="Redis", author=author, delay=600)
     client = _manager(django_user_model)
-    client.post(f"/django-rq/queues/{CONTENT}/{run.job_id}/delete/")
+    client.post(f"/django-rq/queues/{CONTENT}/{job_id_for(run.pk)}/delete/")
     assert _status(run.pk) == RunStatus.CANCELED
 
 
@@ -107,7 +109,7 @@ def _failed_at_sections(fast_env, author, standins) -> GenerationRun:
     registry = queues.get_queue().failed_job_registry
     with running_worker(fast_env):
         # The run is failed first, then RQ files the job: wait for both.
-        wait_for(lambda: run.job_id in registry.get_job_ids(), timeout=60)
+        wait_for(lambda: job_id_for(run.pk) in registry.get_job_ids(), timeout=60)
     run.refresh_from_db()
     assert run.status == RunStatus.FAILED
     standins.llm.clear_faults()
@@ -124,7 +126,7 @@ def test_dashboard_requeue_reruns_the_run_from_its_first_unfinished_stage(
 ):
     run = _failed_at_sections(fast_env, author, standins)
     client = _manager(django_user_model)
-    response = client.post(f"/django-rq/queues/{CONTENT}/{run.job_id}/requeue/")
+    response = client.post(f"/django-rq/queues/{CONTENT}/{job_id_for(run.pk)}/requeue/")
     assert response.status_code == 302
     run.refresh_from_db()
     assert run.status == RunStatus.QUEUED and run.finished_at is None  # at once, not later
@@ -135,7 +137,7 @@ def test_dashboard_requeue_reruns_the_run_from_its_first_unfinished_stage(
     assert [e["stage"] for e in run.errors] == ["sections"]  # history kept
     assert standins.llm.counts["outline"] == 1 and standins.llm.counts["topic_angle"] == 1
     assert Post.objects.get().pk == run.post_id
-    assert run.job_id not in queues.get_queue().failed_job_registry.get_job_ids()
+    assert job_id_for(run.pk) not in queues.get_queue().failed_job_registry.get_job_ids()
 
 
 @pytest.mark.workers
@@ -143,7 +145,7 @@ def test_rq_requeue_from_the_command_line_reruns_the_run(fast_env, author, stand
     run = _failed_at_sections(fast_env, author, standins)
     rq = os.path.join(os.path.dirname(sys.executable), "rq")
     subprocess.run(
-        [rq, "requeue", "--queue", "content", "-u", settings.REDIS_URL, run.job_id],
+        [rq, "requeue", "--queue", "content", "-u", settings.REDIS_URL, job_id_for(run.pk)],
         check=True,
         capture_output=True,
     )
@@ -152,7 +154,7 @@ def test_rq_requeue_from_the_command_line_reruns_the_run(fast_env, author, stand
     with running_worker(fast_env):
         run = wait_for(lambda: _succeeded(run.pk), timeout=60)
         # The run is saved before RQ files its job as finished: wait for both.
-        wait_for(lambda: Job.fetch(run.job_id, connection=connection).is_finished)
+        wait_for(lambda: Job.fetch(job_id_for(run.pk), connection=connection).is_finished)
     assert (run.attempts, len(run.errors)) == (2, 1)
     assert standins.llm.counts["outline"] == 1
     assert Post.objects.count() == 1

@@ -12,6 +12,7 @@ from rq.job import Job
 from blog.models import Post
 from generation import queues, service
 from generation.models import GenerationRun, RunStatus
+from generation.queues import job_id_for
 from tests.workers import running_worker, start_worker, stop, wait_for
 
 pytestmark = [pytest.mark.workers, pytest.mark.django_db(transaction=True)]
@@ -28,7 +29,7 @@ def finished(run_id: int) -> GenerationRun | None:
 
 def test_queued_run_is_generated_by_a_worker(fast_env, author):
     (run,) = service.enqueue_posts(count=1, topic="Redis and job queues", author=author)
-    assert Job.fetch(run.job_id, connection=queues.get_queue().connection).args == (run.pk,)
+    assert Job.fetch(job_id_for(run.pk), connection=queues.get_queue().connection).args == (run.pk,)
     with running_worker(fast_env):
         run = wait_for(lambda: finished(run.pk), timeout=60)
     assert run.status == RunStatus.SUCCEEDED, run.errors
@@ -57,7 +58,7 @@ def test_retry_schedule_gives_four_attempts_then_failed(fast_env, author, standi
     with running_worker(fast_env):
         run = wait_for(lambda: finished(run.pk), timeout=90)
         # The horse fails the run in its failure callback, just before RQ files the job.
-        wait_for(lambda: run.job_id in registry.get_job_ids(), timeout=10)
+        wait_for(lambda: job_id_for(run.pk) in registry.get_job_ids(), timeout=10)
     assert run.status == RunStatus.FAILED
     assert run.attempts == 4
     assert [e["attempt"] for e in run.errors] == [1, 2, 3, 4]
@@ -84,7 +85,7 @@ def test_a_succeeded_run_enqueued_again_is_a_no_op(fast_env, author, standins):
         calls = standins.llm.total
         queues.push_runs([run.pk], queue_name="content")
         connection = queues.get_queue().connection
-        wait_for(lambda: Job.fetch(run.job_id, connection=connection).is_finished)
+        wait_for(lambda: Job.fetch(job_id_for(run.pk), connection=connection).is_finished)
     assert Post.objects.count() == 1
     assert standins.llm.total == calls
 

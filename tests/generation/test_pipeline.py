@@ -9,6 +9,7 @@ from blog.models import Post
 from generation import service
 from generation.exceptions import InvalidRequest, LLMError
 from generation.models import GenerationRun, ResearchSource, RunStatus
+from generation.titles import is_near_duplicate
 
 pytestmark = pytest.mark.django_db
 
@@ -95,8 +96,6 @@ def test_three_posts_on_one_topic_have_distinct_titles(standins, author):
     titles = [run.post.title for run in runs]
     assert all(run.status == RunStatus.SUCCEEDED for run in runs)
     assert len(set(titles)) == 3
-    from generation.pipeline.topic import is_near_duplicate
-
     for i, title in enumerate(titles):
         assert not is_near_duplicate(title, titles[:i] + titles[i + 1 :])
 

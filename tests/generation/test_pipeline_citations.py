@@ -8,7 +8,6 @@ import pytest
 
 from generation.llm import LLMClient
 from generation.pipeline.citations import (
-    CitationReport,
     Claim,
     SourceIndex,
     assemble,
@@ -16,7 +15,7 @@ from generation.pipeline.citations import (
     renumber,
 )
 from generation.pipeline.claims import parse_draft
-from generation.pipeline.types import Source
+from generation.pipeline.types import CitationReport, Framing, Outline, SectionPlan, Source
 from generation.pipeline.verify import Piece, verify_post
 from standins.hostile import HostileWriter
 from standins.writer import WriterResponder
@@ -356,8 +355,8 @@ def test_renumber_leaves_links_code_and_other_brackets_alone():
 
 
 def test_assemble_drops_sections_left_empty():
-    outline = {"sections": [{"heading": "One"}, {"heading": "Two"}]}
-    body = assemble(outline, {"introduction": "Intro.", "conclusion": "End."}, ["S1.", " "])
+    outline = Outline("Title", "angle", (SectionPlan("One", (), ()), SectionPlan("Two", (), ())))
+    body = assemble(outline, Framing(introduction="Intro.", conclusion="End."), ["S1.", " "])
     assert body == "Intro.\n\n## One\n\nS1.\n\n## Conclusion\n\nEnd."
 
 

@@ -8,10 +8,12 @@ import threading
 import pytest
 from django.db import connection
 
-from generation import service, topics
+from generation import service
+from generation.lifecycle import run_claim
 from generation.models import GenerationRun, RunStatus
-from generation.pipeline.topic import is_covered
-from generation.runs import run_claim
+from generation.pipeline import store
+from generation.pipeline.types import TopicPlan
+from generation.titles import is_covered
 from standins.writer import THEMES
 from tests.factories import make_post
 
@@ -77,14 +79,14 @@ def test_concurrent_reservations_in_one_batch_take_distinct_topics(author):
         for i in range(4)
     ]
     leases = [run_claim(run.pk) for run in runs]
-    candidates = [{"topic": theme, "angle": "an angle"} for theme in THEMES]
+    candidates = [TopicPlan(topic=theme, angle="an angle") for theme in THEMES]
     results: dict[int, object] = {}
     start = threading.Barrier(len(runs))
 
     def reserve(index: int) -> None:
         try:
             start.wait()
-            results[index] = topics.topic_reserve(leases[index], runs[index], candidates)
+            results[index] = store.topic_reserve(leases[index], runs[index], candidates)
         finally:
             connection.close()
 
@@ -96,4 +98,4 @@ def test_concurrent_reservations_in_one_batch_take_distinct_topics(author):
 
     taken = sorted(GenerationRun.objects.filter(batch="b1").values_list("topic", flat=True))
     assert taken == sorted(THEMES[:4])
-    assert sorted(result["topic"] for result in results.values()) == sorted(THEMES[:4])
+    assert sorted(result.topic for result in results.values()) == sorted(THEMES[:4])

@@ -14,6 +14,7 @@ from rq.worker import Worker
 
 from generation import queues, service
 from generation.models import GenerationRun, RunStatus
+from generation.queues import job_id_for
 from tests.workers import start_worker, stop, wait_for
 
 pytestmark = [pytest.mark.workers, pytest.mark.django_db(transaction=True)]
@@ -97,7 +98,7 @@ def test_queue_flush_older_than_then_all_keeps_runs_failed(author):
     assert [row["run_id"] for row in command_json("queue_failed")] == [new.pk]
     assert "1 failed job(s) deleted" in command("queue_flush")
     assert command_json("queue_failed") == []
-    assert not Job.exists(old.job_id, connection=queues.get_queue().connection)
+    assert not Job.exists(job_id_for(old.pk), connection=queues.get_queue().connection)
     assert {status_of(old.pk), status_of(new.pk)} == {RunStatus.FAILED}
 
 

@@ -14,8 +14,9 @@ from django.core.management import CommandError, call_command
 from django.utils import timezone
 from rq.worker import Worker
 
-from generation import queues, service
+from generation import operations, queues, service
 from generation.models import GenerationRun, RunStatus
+from generation.queues import job_id_for
 from tests.workers import ROOT, running_worker, wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -99,12 +100,14 @@ def test_rqworker_without_queue_names_serves_all_queues_in_priority_order(worker
 def test_queue_retry_orphaned_requeues_waiting_runs_whose_job_redis_lost(author, redis_conn):
     old, _fresh = service.enqueue_posts(count=2, topic="Redis", author=author)
     canceled = service.enqueue_posts(count=1, topic="Redis", author=author)[0]
-    service.runs_cancel([canceled.pk])
+    operations.runs_cancel([canceled.pk])
     GenerationRun.objects.filter(pk__in=[old.pk, canceled.pk]).update(
         created_at=timezone.now() - timedelta(minutes=5)
     )
     redis_conn.flushdb()  # Redis came back without its data
     assert json.loads(command("queue_retry", "orphaned", "--json")) == {"requeued_runs": [old.pk]}
-    assert queues.get_queue().job_ids == [old.job_id]  # the fresh run may still be on its way
+    assert queues.get_queue().job_ids == [
+        job_id_for(old.pk)
+    ]  # the fresh run may still be on its way
     assert GenerationRun.objects.get(pk=old.pk).status == RunStatus.QUEUED
     assert command("queue_retry", "orphaned").strip().startswith("0 waiting run(s)")

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from generation import queues, service
+from generation import operations, queues, service
 from generation.models import GenerationRun, ResearchSource, RunStatus
+from generation.queues import job_id_for
 from standins.web import load_corpus
 from tests.workers import running_worker, wait_for
 
@@ -60,7 +61,7 @@ def test_operator_retry_starts_research_afresh(standins, author):
     restore_the_web(standins.web)
     searches = standins.web.requests["search"]
 
-    assert service.runs_retry([run.pk]) == 1
+    assert operations.runs_retry([run.pk]) == 1
     run = service.run_generation(run.pk)
 
     assert run.status == RunStatus.SUCCEEDED, run.errors
@@ -99,7 +100,7 @@ def test_operator_retry_drops_a_thin_research_checkpoint(author):
         errors=[{"attempt": 1, "stage": "sections", "error": "LLMError: 503"}],
     )
 
-    assert service.runs_retry([thin.pk, other.pk]) == 2
+    assert operations.runs_retry([thin.pk, other.pk]) == 2
 
     thin.refresh_from_db()
     other.refresh_from_db()
@@ -119,7 +120,7 @@ def test_worker_fails_a_run_without_evidence_without_scheduling_retries(fast_env
             timeout=60,
         )
         registry = queues.get_queue().failed_job_registry
-        wait_for(lambda: run.job_id in registry.get_job_ids())  # failed for good in RQ too
+        wait_for(lambda: job_id_for(run.pk) in registry.get_job_ids())  # failed for good in RQ too
     run.refresh_from_db()
     assert run.status == RunStatus.FAILED
     assert run.attempts == 1 and len(run.errors) == 1

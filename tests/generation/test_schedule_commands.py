@@ -13,6 +13,7 @@ from django.core.management import CommandError, call_command
 
 from generation import scheduling
 from generation.models import GenerationRun, GenerationSchedule, Origin
+from generation.queues import job_id_for
 from tests.factories import make_schedule
 
 pytestmark = pytest.mark.django_db
@@ -99,7 +100,7 @@ def test_schedule_run_queues_one_occurrence_now_through_the_service(
     assert output.strip() == f"Schedule 'now': 2 run(s) queued: #{runs[0].pk}..#{runs[1].pk}."
     assert occurrence.trigger == "manual" and occurrence.outcome == "enqueued"
     assert {(r.origin, r.publish) for r in runs} == {(Origin.SCHEDULE, True)}
-    assert sorted(django_rq.get_queue("content").job_ids) == sorted(r.job_id for r in runs)
+    assert sorted(django_rq.get_queue("content").job_ids) == sorted(job_id_for(r.pk) for r in runs)
 
     # Its runs are unfinished: the overlap rule refuses a second one, and says why.
     message = refused("schedule_run", "now")

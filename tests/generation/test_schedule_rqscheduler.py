@@ -17,6 +17,7 @@ from rq.registry import FailedJobRegistry, StartedJobRegistry
 
 from generation.models import GenerationRun, OccurrenceOutcome, ScheduleOccurrence
 from generation.periodic import PeriodicJob, periodic_jobs, periodic_register
+from generation.queues import job_id_for
 from tests.factories import make_schedule
 from tests.workers import ROOT, start_worker, stop, wait_for
 
@@ -152,10 +153,12 @@ def test_two_rqschedulers_enqueue_each_occurrence_once(worker_env, author, redis
     )
     jobs = content_jobs()
     jobless = [
-        (r.pk, r.created_at, r.schedule_occurrence.due_at) for r in runs if r.job_id not in jobs
+        (r.pk, r.created_at, r.schedule_occurrence.due_at)
+        for r in runs
+        if job_id_for(r.pk) not in jobs
     ]
     assert len(jobs) == len(set(jobs)) == runs.count(), jobless
-    assert set(jobs) == {run.job_id for run in runs}
+    assert set(jobs) == {job_id_for(run.pk) for run in runs}
     assert FailedJobRegistry("default", connection=redis_conn).count == 0
 
 

@@ -27,6 +27,7 @@ from generation.models import (
     RunStatus,
     ScheduleOccurrence,
 )
+from generation.queues import job_id_for
 from tests.factories import make_schedule
 
 pytestmark = pytest.mark.django_db(transaction=True)  # jobs reach Redis after commit
@@ -92,7 +93,7 @@ def test_nine_new_york_fires_once_a_day_at_the_right_instant_across_dst(author, 
     assert runs.count() == 6
     assert set(runs.values_list("origin", flat=True)) == {Origin.SCHEDULE}
     assert set(runs.values_list("publish", flat=True)) == {True}
-    assert sorted(content_job_ids()) == sorted(run.job_id for run in runs)
+    assert sorted(content_job_ids()) == sorted(job_id_for(run.pk) for run in runs)
 
 
 def schedule_zone(schedule):

@@ -19,6 +19,7 @@ from rq.job import Job
 
 from generation import queues, service
 from generation.models import GenerationRun, RunStatus
+from generation.queues import job_id_for
 from generation.worker import RESTART_KEY
 from tests.workers import start_worker, stop, wait_for
 
@@ -112,15 +113,15 @@ def test_stopping_a_generation_job_fails_its_run_once_without_retries(worker_env
             lambda: GenerationRun.objects.filter(pk=run.pk, status=RunStatus.RUNNING).exists(),
             timeout=20,
         )
-        send_stop_job_command(connection, run.job_id)
+        send_stop_job_command(connection, job_id_for(run.pk))
         run = wait_for(
             lambda: GenerationRun.objects.filter(pk=run.pk, status=RunStatus.FAILED).first(),
             timeout=20,
         )
         # The stop callback fails the run just before RQ files the job: poll for RQ's side.
         registry = queues.get_queue().failed_job_registry
-        wait_for(lambda: run.job_id in registry.get_job_ids(cleanup=False), timeout=10)
-        assert Job.fetch(run.job_id, connection=connection).get_status() == "stopped"
+        wait_for(lambda: job_id_for(run.pk) in registry.get_job_ids(cleanup=False), timeout=10)
+        assert Job.fetch(job_id_for(run.pk), connection=connection).get_status() == "stopped"
         time.sleep(2)  # longer than a retry interval: nothing runs it again
     finally:
         stop(worker)

@@ -6,7 +6,7 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from generation import monitoring, queues
+from generation import operations, queues
 from generation.exceptions import GenerationError
 
 
@@ -20,9 +20,9 @@ class Command(BaseCommand):
     def handle(self, *args, **options) -> None:
         try:
             age = options["older_than"]
-            older_than = monitoring.parse_age(age) if age is not None else None
+            older_than = operations.parse_age(age) if age is not None else None
             queues.ensure_reachable()
-            count = monitoring.failed_flush(older_than)
+            count = operations.failed_flush(older_than)
         except GenerationError as exc:
             raise CommandError(str(exc)) from exc
         if options["json"]:

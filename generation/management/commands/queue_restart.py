@@ -6,7 +6,7 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from generation import monitoring, queues
+from generation import operations, queues
 from generation.exceptions import GenerationError
 
 
@@ -19,7 +19,7 @@ class Command(BaseCommand):
     def handle(self, *args, **options) -> None:
         try:
             queues.ensure_reachable()
-            names = monitoring.workers_restart()
+            names = operations.workers_restart()
         except GenerationError as exc:
             raise CommandError(str(exc)) from exc
         if options["json"]:

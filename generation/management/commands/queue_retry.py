@@ -10,7 +10,7 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from generation import monitoring, operations, queues
+from generation import operations, queues
 from generation.exceptions import GenerationError
 
 
@@ -32,7 +32,7 @@ class Command(BaseCommand):
         job_ids = None if ids == ["all"] else [_job_id(ref) for ref in ids]
         try:
             queues.ensure_reachable()
-            result = monitoring.failed_retry(job_ids)
+            result = operations.failed_retry(job_ids)
         except GenerationError as exc:
             raise CommandError(str(exc)) from exc
         if result.missing:
