@@ -262,21 +262,30 @@ class GenerationRunAdmin(admin.ModelAdmin):
 
     @admin.display(description="Timings")
     def timings_table(self, run: GenerationRun) -> SafeString | str:
-        timings = run.timings or {}
+        timings, usage = run.timings or {}, run.usage_by_stage or {}
         if not timings:
             return "No stage has finished yet."
-        order = [s for s in STAGE_ORDER if s in timings] + sorted(set(timings) - set(STAGE_ORDER))
+        known = set(timings) | set(usage)
+        order = [s for s in STAGE_ORDER if s in known] + sorted(known - set(STAGE_ORDER))
         rows = format_html_join(
             "",
-            "<tr><td>{}</td><td>{}</td></tr>",
-            ((STAGE_LABELS.get(s, s), _seconds(timings[s])) for s in order),
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            (
+                (STAGE_LABELS.get(s, s), _seconds(timings.get(s, EMPTY)), *_usage_cells(usage, s))
+                for s in order
+            ),
         )
         total = sum(float(v) for v in timings.values() if isinstance(v, int | float))
         return format_html(
-            '<table class="run-table"><thead><tr><th>Stage</th><th>Seconds</th></tr></thead>'
-            "<tbody>{}</tbody><tfoot><tr><th>Total</th><th>{}</th></tr></tfoot></table>",
+            '<table class="run-table"><thead><tr><th>Stage</th><th>Seconds</th>'
+            "<th>LLM calls</th><th>Tokens</th><th>Cost</th></tr></thead>"
+            "<tbody>{}</tbody><tfoot><tr><th>Total</th><th>{}</th><th>{}</th><th>{}</th>"
+            "<th>{}</th></tr></tfoot></table>",
             rows,
             _seconds(total),
+            run.llm_calls,
+            f"{run.total_tokens:,}",
+            selectors.cost_label(run.cost_usd),
         )
 
     @admin.display(description="Errors")
@@ -344,6 +353,15 @@ class GenerationRunAdmin(admin.ModelAdmin):
 
 
 dashboard.register_admin(admin.site)
+
+
+def _usage_cells(usage: dict, stage: str) -> tuple[str, str, str]:
+    """LLM calls, tokens and cost a stage spent (a dash when it made no call)."""
+    row = usage.get(stage)
+    if not isinstance(row, dict):
+        return EMPTY, EMPTY, EMPTY
+    tokens = row.get("prompt_tokens", 0) + row.get("completion_tokens", 0)
+    return str(row.get("calls", 0)), f"{tokens:,}", selectors.cost_label(row.get("cost_usd", 0))
 
 
 def _seconds(value: object) -> str:

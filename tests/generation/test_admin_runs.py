@@ -243,6 +243,14 @@ def test_actions_need_the_change_permission(django_user_model, admin_user):
 def test_change_view_shows_the_runs_history(admin_client_, admin_user):
     run = _finished_run(admin_user)
     run.timings = {"research": 12.5, "outline": 3.25, "sections": 40.0}
+    run.usage_by_stage = {
+        "sections": {
+            "calls": 7,
+            "prompt_tokens": 9000,
+            "completion_tokens": 3000,
+            "cost_usd": "0.0100",
+        }
+    }
     run.errors = [
         {
             "attempt": 1,
@@ -283,7 +291,8 @@ def test_change_view_shows_the_runs_history(admin_client_, admin_user):
     page = response.content.decode()
     assert response.status_code == 200
     for text in (
-        "<td>Research</td><td>12.50</td>",
+        "<td>Research</td><td>12.50</td><td>—</td>",
+        "<td>Sections</td><td>40.00</td><td>7</td><td>12,000</td><td>$0.0100</td>",
         "<th>Total</th><th>55.75</th>",
         "LLMError: the endpoint timed out",
         "2025-01-02T03:04:05+00:00",
