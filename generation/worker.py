@@ -2,8 +2,12 @@
 
 What stock RQ lacks, and what this adds:
 
-- The work-horse dies with its worker (PR_SET_PDEATHSIG): a SIGKILLed worker never
-  leaves an orphan horse writing a post that another worker will write again.
+- The pipeline (the `openai` SDK, trafilatura, the stages) is imported once, when the
+  worker starts, so every work-horse it forks starts with it loaded: no job pays the
+  import, and no other process (web, commands) loads it at all.
+- Every process the worker forks (its work-horses, RQ's scheduler process) dies with it
+  (PR_SET_PDEATHSIG, set by a fork hook): a SIGKILLed worker never leaves an orphan horse
+  writing a post that another worker will write again, nor a scheduler holding its lock.
 - A reaper, run every GENERATION_REAPER_INTERVAL seconds as part of the workers'
   maintenance (one at a time, under a Redis lock), finds runs whose lease expired (their
   worker and horse died together) and queues them again at once on any live worker,
@@ -20,6 +24,7 @@ What stock RQ lacks, and what this adds:
 from __future__ import annotations
 
 import ctypes
+import importlib
 import logging
 import os
 import signal
@@ -28,9 +33,7 @@ from django.conf import settings
 from django.db import connections
 from redis import Redis
 from rq.command import send_shutdown_command
-from rq.defaults import DEFAULT_LOGGING_DATE_FORMAT, DEFAULT_LOGGING_FORMAT
 from rq.exceptions import StopRequested
-from rq.scheduler import RQScheduler
 from rq.worker import Worker
 
 from generation import reaper
@@ -39,6 +42,8 @@ logger = logging.getLogger(__name__)
 
 PR_SET_PDEATHSIG = 1
 RESTART_KEY = "drb:workers:restart"
+# What a job imports on first use, imported by the worker before it forks any horse.
+PRELOAD = ("generation.jobs", "generation.pipeline.runner")
 
 
 def request_restart(connection: Redis) -> list[str]:
@@ -72,13 +77,23 @@ def _die_with_parent() -> None:
         logger.warning("PR_SET_PDEATHSIG unavailable; relying on the run lease alone")
 
 
-class _Scheduler(RQScheduler):
-    """RQ's scheduler process, which also dies with its worker: an orphan would keep the
-    scheduler lock (and run) long after its worker was killed."""
+def preload() -> None:
+    """Import the job entry point and the whole pipeline in this (the worker) process."""
+    for name in PRELOAD:
+        importlib.import_module(name)
 
-    def work(self) -> None:
-        _die_with_parent()
-        super().work()
+
+_fork_hook_installed = False
+
+
+def _children_die_with_this_process() -> None:
+    """Every child this process forks from now on (work-horses, RQ's scheduler process)
+    gets PR_SET_PDEATHSIG: an orphan would run a job, or hold the scheduler lock, after
+    its worker was killed."""
+    global _fork_hook_installed
+    if not _fork_hook_installed:
+        os.register_at_fork(after_in_child=_die_with_parent)
+        _fork_hook_installed = True
 
 
 class GenerationWorker(Worker):
@@ -95,6 +110,8 @@ class GenerationWorker(Worker):
         # signal handlers, so a queue_restart or SIGTERM in that window killed it with a
         # KeyboardInterrupt (exit 1). Install them first; `_shutdown` notes early requests.
         self._install_signal_handlers()
+        _children_die_with_this_process()
+        preload()
         super().bootstrap(*args, **kwargs)
 
     def _shutdown(self) -> None:
@@ -102,35 +119,6 @@ class GenerationWorker(Worker):
             self._stop_requested = True  # the work loop checks it before its first dequeue
             return
         super()._shutdown()
-
-    def _start_scheduler(
-        self,
-        burst: bool = False,
-        logging_level: str | None = "INFO",
-        date_format: str = DEFAULT_LOGGING_DATE_FORMAT,
-        log_format: str = DEFAULT_LOGGING_FORMAT,
-    ) -> None:
-        # RQ's own body, with the scheduler class swapped for one that dies with the worker.
-        self.scheduler = _Scheduler(
-            self.queues,
-            connection=self.connection,
-            logging_level=logging_level if logging_level is not None else self.log.level,
-            date_format=date_format,
-            log_format=log_format,
-            serializer=self.serializer,
-        )
-        self.scheduler.acquire_locks()
-        if not self.scheduler.acquired_locks:
-            return
-        if not burst:
-            self.scheduler.start()
-            return
-        try:
-            self.scheduler.register_birth()
-            self.scheduler.enqueue_scheduled_jobs()
-        finally:
-            self.scheduler.release_locks()
-            self.scheduler.register_death()
 
     def check_for_suspension(self, burst: bool) -> None:
         # Called before every dequeue: the job boundary where a missed restart is noticed.
@@ -147,9 +135,9 @@ class GenerationWorker(Worker):
         super().fork_work_horse(job, queue)
 
     def main_work_horse(self, job, queue) -> None:
-        _die_with_parent()
-        # The worker died between fork() and prctl(): the horse was already re-parented (to
-        # init or a container's subreaper, hence no test for pid 1) and must not run.
+        # The worker died between fork() and the fork hook's prctl(): the horse was already
+        # re-parented (to init or a container's subreaper, hence no test for pid 1) and
+        # must not run.
         if os.getppid() != self._worker_pid:
             os._exit(1)
         super().main_work_horse(job, queue)

@@ -19,3 +19,11 @@ def sleep_and_report(seconds: float, key: str) -> str:
     time.sleep(seconds)
     connection.rpush(key, f"end:{os.getpid()}")
     return "slept"
+
+
+def modules_loaded(names: list[str]) -> list[str]:
+    """Which of `names` were already imported when the job started (this module imports
+    none of them: whatever is loaded came from the worker before it forked the horse)."""
+    import sys
+
+    return [name for name in names if name in sys.modules]
