@@ -40,7 +40,7 @@ class PostAdmin(admin_actions.GenerateActionsMixin, admin.ModelAdmin):
     )
 
     def save_model(self, request: HttpRequest, obj: Post, form, change: bool) -> None:
-        services.post_save(obj)
+        services.post_update(obj)
 
     @admin.action(description="Publish selected posts", permissions=["change"])
     def publish_selected(self, request: HttpRequest, queryset: QuerySet[Post]) -> None:

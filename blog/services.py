@@ -157,27 +157,12 @@ def post_create(
     return post
 
 
-def post_save(post: Post) -> Post:
+def post_update(post: Post) -> Post:
     """Save an edited post, refreshing reading time and dating a first publication."""
     post.reading_time = reading_time(post.body)
     if post.status == Post.Status.PUBLISHED and post.published_at is None:
         post.published_at = timezone.now()
     post.save()
-    return post
-
-
-def post_publish(post: Post) -> Post:
-    """Publish one post, dated now unless it already has a publication date."""
-    post.status = Post.Status.PUBLISHED
-    post.published_at = post.published_at or timezone.now()
-    post.save(update_fields=["status", "published_at", "updated_at"])
-    return post
-
-
-def post_unpublish(post: Post) -> Post:
-    """Turn a post back into a draft; its publication date is kept for a later re-publish."""
-    post.status = Post.Status.DRAFT
-    post.save(update_fields=["status", "updated_at"])
     return post
 
 

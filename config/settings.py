@@ -49,6 +49,9 @@ SITE_DESCRIPTION = env.str(
 POSTS_PER_PAGE = _get("POSTS_PER_PAGE", env.int, 10)
 # Used where links leave the request cycle (command output, emails).
 SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000").rstrip("/")
+# `manage.py ensure_admin` (run by `make run`): the first superuser's password; empty = a
+# random one, printed once.
+ADMIN_PASSWORD = env.str("ADMIN_PASSWORD", default="")
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -216,6 +219,8 @@ LOGGING = {
 # The openai SDK's own variables, so any OpenAI-compatible endpoint works by URL.
 OPENAI_API_KEY = env.str("OPENAI_API_KEY", default="")
 OPENAI_BASE_URL = env.str("OPENAI_BASE_URL", default="")
+# Set by `make run` / `make demo` when they serve the loopback stand-ins: the admin says so.
+DRB_DEMO = _get("DRB_DEMO", env.bool, False)
 GENERATION_MODEL = env.str("GENERATION_MODEL", default="gpt-4o-mini")
 GENERATION_FAST_MODEL = env.str("GENERATION_FAST_MODEL", default="gpt-4o-mini")
 GENERATION_LLM_TIMEOUT = _get("GENERATION_LLM_TIMEOUT", env.float, 120.0)

@@ -179,15 +179,7 @@ def _enqueue(schedule: GenerationSchedule, occurrence: ScheduleOccurrence) -> Sc
     try:
         schedule_validate(schedule)
         with transaction.atomic():
-            runs = service.enqueue_posts(
-                count=schedule.count,
-                topic=schedule.topic,
-                publish=schedule.publish,
-                author=schedule.author_id,
-                category=schedule.category,
-                origin=Origin.SCHEDULE,
-                occurrence_id=occurrence.pk,
-            )
+            runs = service.enqueue_posts(**_request(schedule), occurrence_id=occurrence.pk)
     except BudgetExceeded as exc:  # spend reached the budget since the check above
         return _settle(
             occurrence, OccurrenceOutcome.SKIPPED_BUDGET, str(exc), level=logging.WARNING
@@ -246,16 +238,21 @@ def schedule_validate(schedule: GenerationSchedule) -> None:
         cron.zone_validate(schedule.timezone)
         if schedule.author_id is None and not settings.GENERATION_DEFAULT_AUTHOR:
             raise InvalidRequest("no author: choose one, or set GENERATION_DEFAULT_AUTHOR.")
-        service.request_build(
-            count=schedule.count,
-            topic=schedule.topic,
-            publish=schedule.publish,
-            author=schedule.author_id,
-            category=schedule.category,
-            origin=Origin.SCHEDULE,
-        )
+        service.request_build(**_request(schedule))
     except InvalidRequest as exc:
         raise InvalidRequest(f"Schedule {schedule.name!r}: {exc}") from None
+
+
+def _request(schedule: GenerationSchedule) -> dict:
+    """What each of the schedule's occurrences asks the service for."""
+    return {
+        "count": schedule.count,
+        "topic": schedule.topic,
+        "publish": schedule.publish,
+        "author": schedule.author_id,
+        "category": schedule.category,
+        "origin": Origin.SCHEDULE,
+    }
 
 
 def schedule_run_now(*, schedule_id: int, now: datetime | None = None) -> ScheduleOccurrence:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TypedDict, Unpack
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -27,6 +28,25 @@ from generation.progress import EventKind, EventSink, RunEvent, fan_out, ignore
 logger = logging.getLogger(__name__)
 
 AuthorRef = AbstractBaseUser | int | str | None
+
+
+class PostOptions(TypedDict, total=False):
+    """What a request may say about its posts; `request_build` has the defaults."""
+
+    topic: str
+    publish: bool
+    author: AuthorRef
+    tags: bool
+    category: str
+
+
+class QueueOptions(PostOptions, total=False):
+    """A background request also says when, on which queue, and who asked."""
+
+    delay: float
+    queue: str
+    origin: str
+    occurrence_id: int | None
 
 
 @dataclass(frozen=True)
@@ -114,37 +134,14 @@ def request_build(
     )
 
 
-def enqueue_posts(
-    *,
-    count: int,
-    topic: str = "",
-    publish: bool = False,
-    delay: float = 0,
-    author: AuthorRef = None,
-    tags: bool = True,
-    category: str = "",
-    queue: str = "content",
-    origin: str = Origin.COMMAND,
-    occurrence_id: int | None = None,
-) -> list[GenerationRun]:
+def enqueue_posts(*, count: int, **options: Unpack[QueueOptions]) -> list[GenerationRun]:
     """Queue `count` posts for background generation; returns their runs.
 
     Fails before writing anything when the input is bad or Redis is unreachable. The jobs
     reach Redis only after the runs' transaction commits, so a rolled-back caller leaves
     no job behind; should Redis fail at that moment, the runs are removed again.
     """
-    request = request_build(
-        count=count,
-        topic=topic,
-        publish=publish,
-        delay=delay,
-        author=author,
-        tags=tags,
-        category=category,
-        queue=queue,
-        origin=origin,
-        occurrence_id=occurrence_id,
-    )
+    request = request_build(count=count, **options)
     _budget_require()
     queues.ensure_reachable()
     with transaction.atomic():
@@ -185,29 +182,13 @@ def _id_span(ids: list[int]) -> str:
 
 
 def generate_posts(
-    *,
-    count: int,
-    topic: str = "",
-    publish: bool = False,
-    author: AuthorRef = None,
-    tags: bool = True,
-    category: str = "",
-    progress: EventSink | None = None,
+    *, count: int, progress: EventSink | None = None, **options: Unpack[PostOptions]
 ) -> list[GenerationRun]:
     """Generate posts now, in this process, one after another (the synchronous door).
 
     Each run gets a single attempt; a failed one is recorded and the next one still runs.
     """
-    request = request_build(
-        count=count,
-        topic=topic,
-        publish=publish,
-        author=author,
-        tags=tags,
-        category=category,
-        origin=Origin.SYNC,
-        max_attempts=1,
-    )
+    request = request_build(count=count, origin=Origin.SYNC, max_attempts=1, **options)
     _budget_require()
     with transaction.atomic():
         runs = lifecycle.runs_create(request)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
 import httpx
@@ -70,11 +70,3 @@ class SourceDoc:
         self.title = " ".join(self.title.split())[:MAX_TITLE]
         self.published = self.published[:MAX_PUBLISHED]
         self.reason = self.reason[:MAX_REASON]
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict) -> SourceDoc:
-        names = {f.name for f in fields(cls)}
-        return cls(**{key: value for key, value in data.items() if key in names})

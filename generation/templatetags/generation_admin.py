@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from urllib.parse import urlsplit
 
 from django import template
@@ -15,9 +14,9 @@ DEMO_BANNER = "Offline demo: posts are written by the bundled stand-in LLM from 
 
 
 def demo_mode() -> bool:
-    """The offline demo: its run script sets DRB_DEMO=1 and points the LLM at loopback."""
+    """The offline demo: its run script sets DRB_DEMO and points the LLM at loopback."""
     host = urlsplit(settings.OPENAI_BASE_URL or "").hostname or ""
-    return os.environ.get("DRB_DEMO") == "1" and host in LOOPBACK_HOSTS
+    return settings.DRB_DEMO and host in LOOPBACK_HOSTS
 
 
 @register.simple_tag

@@ -78,14 +78,15 @@ def test_post_create_composes_with_the_callers_transaction():
     assert not Tag.objects.filter(name="gone").exists()
 
 
-def test_publish_and_unpublish_one_post_keep_the_first_publication_date():
+def test_publish_and_unpublish_keep_the_first_publication_date():
     post = make_post("Draft", status=Post.Status.DRAFT)
-    services.post_publish(post)
+    only = Post.objects.filter(pk=post.pk)
+    services.posts_publish(only)
     post.refresh_from_db()
     first_date = post.published_at
     assert post.status == Post.Status.PUBLISHED and first_date is not None
-    services.post_unpublish(post)
-    services.post_publish(post)
+    services.posts_unpublish(only)
+    services.posts_publish(only)
     post.refresh_from_db()
     assert post.published_at == first_date
 

@@ -388,8 +388,8 @@ def test_rq_dashboard_is_linked_from_the_admin_index(admin_client_):
         ("1", "https://api.openai.com/v1", False),
     ],
 )
-def test_demo_banner(admin_client_, settings, monkeypatch, demo, base_url, shown):
-    monkeypatch.setenv("DRB_DEMO", demo)
+def test_demo_banner(admin_client_, settings, demo, base_url, shown):
+    settings.DRB_DEMO = demo == "1"
     settings.OPENAI_BASE_URL = base_url
     page = admin_client_.get("/admin/").content.decode()
     banner = "Offline demo: posts are written by the bundled stand-in LLM from a bundled corpus"

@@ -53,11 +53,6 @@ def test_research_keeps_the_most_relevant_pages_first(web_standin):
     assert dropped and all(d.reason for d in dropped)
 
 
-def test_source_doc_round_trips_through_a_dict(web_standin):
-    doc = run(LLM_QUERIES, web_standin, max_sources=1)[0]
-    assert SourceDoc.from_dict(doc.to_dict()) == doc
-
-
 def test_hits_are_deduplicated_by_canonical_url(web_standin):
     url = web_standin.page_url("llm-speculative-decoding")
     for variant in (f"{url}#how-it-works", f"{url}/?utm_source=news&utm_medium=x", f"{url}/"):

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import os
 import secrets
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 
@@ -16,9 +16,9 @@ class Command(BaseCommand):
         users = get_user_model().objects
         if users.filter(is_superuser=True).exists():
             return
-        password = os.environ.get("ADMIN_PASSWORD") or secrets.token_urlsafe(12)
+        password = settings.ADMIN_PASSWORD or secrets.token_urlsafe(12)
         users.create_superuser(username="admin", email="admin@localhost", password=password)
-        shown = "from ADMIN_PASSWORD" if os.environ.get("ADMIN_PASSWORD") else password
+        shown = "from ADMIN_PASSWORD" if settings.ADMIN_PASSWORD else password
         self.stdout.write(
             f"Created superuser 'admin' with password: {shown} (change it in /admin/)"
         )
