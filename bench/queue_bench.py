@@ -26,7 +26,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.common import scratch_database  # noqa: E402
+from bench.common import rq_worker, scratch_database  # noqa: E402
 
 # Not db 13: tests/generation uses it for its worker tests (and 14 is pipeline_bench's).
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/12")
@@ -104,30 +104,11 @@ def bench_enqueue() -> dict:
 @contextmanager
 def worker():
     """A real `manage.py rqworker default --with-scheduler`, ready once it registers."""
-    from rq import Worker
-
-    log = open(ROOT / "logs" / "bench" / "queue_bench_worker.out", "w")  # noqa: SIM115
-    proc = subprocess.Popen(
-        [sys.executable, "manage.py", "rqworker", "default", "--with-scheduler"],
-        cwd=ROOT,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    try:
-        deadline = time.monotonic() + 30
-        while not any(w.pid == proc.pid for w in Worker.all(connection=redis())):
-            if proc.poll() is not None or time.monotonic() > deadline:
-                sys.exit(f"worker did not start (exit {proc.poll()}): see {log.name}")
-            time.sleep(0.05)
-        time.sleep(0.5)  # let it finish its first maintenance pass and block on the queue
+    with (
+        open(ROOT / "logs" / "bench" / "queue_bench_worker.out", "w") as log,
+        rq_worker(sys.executable, cwd=ROOT, connection=redis(), log=log) as proc,
+    ):
         yield proc
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
 
 
 def wait_finished(job, timeout: float = 30) -> None:

@@ -36,7 +36,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.common import scratch_database  # noqa: E402
+from bench.common import rq_worker, scratch_database  # noqa: E402
 
 ENQUEUE_COUNT = 1000
 NOOP_JOBS = 200
@@ -145,34 +145,15 @@ def measure_enqueue(checkout: Checkout) -> None:
 
 def measure_worker(checkout: Checkout) -> None:
     import psutil
-    from rq import Queue, Worker
+    from rq import Queue
 
     checkout.reset()
     connection = checkout.redis()
-    proc = subprocess.Popen(
-        [checkout.python, "manage.py", "rqworker", "default", "--with-scheduler"],
-        cwd=checkout.path,
-        env=checkout.env(),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        deadline = time.monotonic() + 60
-        while not any(w.pid == proc.pid for w in Worker.all(connection=connection)):
-            if proc.poll() is not None or time.monotonic() > deadline:
-                sys.exit(f"{checkout.label}: the worker did not start ({proc.poll()})")
-            time.sleep(0.05)
-        time.sleep(0.5)  # its first maintenance pass done, blocked on the queue
+    env = checkout.env()
+    with rq_worker(checkout.python, cwd=checkout.path, connection=connection, env=env) as proc:
         checkout.record("worker RSS MB", psutil.Process(proc.pid).memory_info().rss / 1_048_576)
-        checkout.record(
-            "worker overhead per job ms", _noop_jobs(Queue("default", connection=connection))
-        )
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        per_job = _noop_jobs(Queue("default", connection=connection))
+        checkout.record("worker overhead per job ms", per_job)
     checkout.reset()
 
 
