@@ -58,6 +58,11 @@ def configure(llm: LLMStandin, web: WebStandin, concurrency: int | None) -> None
     from django.core.management import call_command
 
     call_command("migrate", verbosity=0)
+    # The pipeline loads on first use; a worker imports it before any job (generation.worker):
+    # time the pipeline, not the import.
+    from generation import worker
+
+    worker.preload()
 
 
 def bench_post(llm: LLMStandin, web: WebStandin) -> dict:

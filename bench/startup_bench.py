@@ -170,7 +170,12 @@ def _noop_jobs(queue) -> float:
     return (jobs[-1].ended_at.timestamp() - first) / NOOP_JOBS * 1000
 
 
-MEASURES = (measure_setup, measure_queue_status, measure_enqueue, measure_worker)
+MEASURES = {
+    "setup": measure_setup,
+    "queue_status": measure_queue_status,
+    "enqueue": measure_enqueue,
+    "worker": measure_worker,
+}
 
 
 def summary(values: list[float]) -> str:
@@ -197,6 +202,9 @@ def main() -> None:
     parser.add_argument("--before", nargs=3, metavar=("PATH", "DATABASE_URL", "REDIS_URL"))
     parser.add_argument("--after", nargs=3, metavar=("PATH", "DATABASE_URL", "REDIS_URL"))
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument(
+        "--only", nargs="+", choices=list(MEASURES), default=list(MEASURES), help="Measures to run."
+    )
     args = parser.parse_args()
     if not args.before or not args.after:
         parser.error("give --before and --after: PATH DATABASE_URL REDIS_URL each")
@@ -205,7 +213,7 @@ def main() -> None:
         scratch_database(checkout.database_url)
         checkout.run("-c", PREPARE)
     for round_number in range(args.rounds):
-        for measure in MEASURES:
+        for measure in (MEASURES[name] for name in args.only):
             # Alternate which checkout goes first, so neither always runs on a warmer cache.
             for checkout in checkouts if round_number % 2 == 0 else checkouts[::-1]:
                 measure(checkout)

@@ -5,10 +5,8 @@ under a lock on the run's row (a conditional UPDATE for the claim, SELECT ... FO
 for the rest), and a move the table does not allow raises IllegalTransition. Nothing
 outside this module writes a run's `status` or its lease.
 
-A run is held by one execution at a time through a lease: a random token plus an expiry
-time on the row, taken by the claim and renewed by a heartbeat thread. Every write an
-execution makes checks the token, so a stale execution (a work-horse whose worker died,
-a copy started twice) can never overwrite the run or publish a second post.
+An execution holds its run through a lease (generation/leases.py) that the claim takes
+here; the transitions that end an attempt release it.
 
 Some transitions race by nature (the worker and RQ's failure callback both notice a
 dead attempt; an operator cancels a run as a worker claims it): those functions say
@@ -18,21 +16,19 @@ whether they moved the run and leave it alone when another transition got there 
 from __future__ import annotations
 
 import logging
-import threading
 import uuid
 from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
-from django.conf import settings
 from django.db import transaction
 from django.db.models import F, Q
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from generation.exceptions import GenerationError, IllegalTransition, RunNotClaimable
+from generation.leases import Lease, lease_expiry
 from generation.models import STAGE_ORDER, GenerationRun, RunStatus
 
 if TYPE_CHECKING:
@@ -91,6 +87,7 @@ RULES: dict[Transition, frozenset[tuple[str, str]]] = {
     Transition.BUDGET_WAIT: frozenset({(QUEUED, QUEUED), (RETRYING, RETRYING)}),
 }
 ALLOWED: frozenset[tuple[str, str]] = frozenset().union(*RULES.values())
+RELEASED = {"lease_token": "", "lease_expires_at": None}  # no execution holds the run
 
 
 def check(transition: Transition, current: str, target: str) -> None:
@@ -172,17 +169,22 @@ def runs_discard(run_ids: Iterable[int]) -> int:
     return GenerationRun.objects.filter(pk__in=[run.pk for run in runs]).delete()[0]
 
 
-# --- An execution: claim, lease, progress, its end --------------------------------------
+# --- An execution: claim, its error, its end --------------------------------------------
 
 
-@dataclass(frozen=True)
-class Lease:
-    run_id: int
-    token: str
-
-
-def _lease_expiry() -> datetime:
-    return timezone.now() + timedelta(seconds=settings.GENERATION_LEASE_SECONDS)
+def error_entry(*, attempt: int, stage: str, error: BaseException | str, kind: str) -> dict:
+    message = error if isinstance(error, str) else f"{type(error).__name__}: {error}"
+    entry = {
+        "attempt": attempt,
+        "stage": stage,
+        "error": message[:2000],
+        "kind": kind,
+        "at": timezone.now().isoformat(),
+    }
+    restart = getattr(error, "restart_stage", None)
+    if restart:
+        entry["restart"] = restart  # an operator's retry starts again from this stage
+    return entry
 
 
 def run_claim(run_id: int, *, worker_name: str = "") -> Lease:
@@ -200,7 +202,7 @@ def run_claim(run_id: int, *, worker_name: str = "") -> Lease:
         .update(
             status=RUNNING,
             lease_token=token,
-            lease_expires_at=_lease_expiry(),
+            lease_expires_at=lease_expiry(),
             worker_name=worker_name[:200],
             attempts=F("attempts") + 1,
             started_at=Coalesce(F("started_at"), now),
@@ -215,49 +217,6 @@ def run_claim(run_id: int, *, worker_name: str = "") -> Lease:
     if status is None:
         raise RunNotClaimable(f"Run {run_id} does not exist.")
     raise RunNotClaimable(f"Run {run_id} is {status} and held elsewhere or finished.")
-
-
-def lease_renew(lease: Lease) -> bool:
-    """Push the lease's expiry forward; False when the lease was lost."""
-    return bool(
-        GenerationRun.objects.filter(
-            pk=lease.run_id, lease_token=lease.token, status=RUNNING
-        ).update(lease_expires_at=_lease_expiry())
-    )
-
-
-LEASE_FIELDS = frozenset({"status", "lease_token", "lease_expires_at", "post", "post_id"})
-
-
-def run_update(lease: Lease, *, strict: bool = True, **fields: Any) -> bool:
-    """Write an execution's progress (stage, checkpoints, usage) while it holds the run.
-
-    A lost lease raises RunNotClaimable, or, with strict=False, writes nothing and
-    returns False. Status, lease and post are written by the transitions only.
-    """
-    if LEASE_FIELDS & set(fields):
-        raise IllegalTransition(f"run_update cannot write {sorted(LEASE_FIELDS & set(fields))}.")
-    updated = GenerationRun.objects.filter(
-        pk=lease.run_id, lease_token=lease.token, status=RUNNING
-    ).update(**fields)
-    if not updated and strict:
-        raise RunNotClaimable(f"Run {lease.run_id} was taken over or canceled; stopping.")
-    return bool(updated)
-
-
-def error_entry(*, attempt: int, stage: str, error: BaseException | str, kind: str) -> dict:
-    message = error if isinstance(error, str) else f"{type(error).__name__}: {error}"
-    entry = {
-        "attempt": attempt,
-        "stage": stage,
-        "error": message[:2000],
-        "kind": kind,
-        "at": timezone.now().isoformat(),
-    }
-    restart = getattr(error, "restart_stage", None)
-    if restart:
-        entry["restart"] = restart  # an operator's retry starts again from this stage
-    return entry
 
 
 @transaction.atomic
@@ -282,8 +241,7 @@ def run_record_error(lease: Lease, error: BaseException) -> bool:
             *run.errors,
             error_entry(attempt=run.attempts, stage=run.stage, error=error, kind=kind),
         ],
-        lease_token="",
-        lease_expires_at=None,
+        **RELEASED,
         finished_at=timezone.now() if failed else None,
     )
     return True
@@ -308,8 +266,7 @@ def run_attempt_lost(
         ],
         next_retry_at=retry_at if will_retry else None,
         finished_at=None if will_retry else timezone.now(),
-        lease_token="",
-        lease_expires_at=None,
+        **RELEASED,
     )
     return run
 
@@ -355,8 +312,7 @@ def run_succeeded(lease: Lease, *, post: Post, **fields: Any) -> None:
         post=post,
         finished_at=timezone.now(),
         next_retry_at=None,
-        lease_token="",
-        lease_expires_at=None,
+        **RELEASED,
         **fields,
     )
 
@@ -401,8 +357,7 @@ def runs_retry(run_ids: Iterable[int]) -> list[GenerationRun]:
         attempts=0,
         next_retry_at=None,
         finished_at=None,
-        lease_token="",
-        lease_expires_at=None,
+        **RELEASED,
     )
     return runs
 
@@ -433,8 +388,7 @@ def run_requeued_by_rq(run_id: int, *, retries_left: int = 0) -> bool:
         max_attempts=run.attempts + 1 + max(retries_left, 0),
         finished_at=None,
         next_retry_at=None,
-        lease_token="",
-        lease_expires_at=None,
+        **RELEASED,
     )
     logger.info("Run %s: its failed job was requeued in RQ; queued again", run_id)
     return True
@@ -450,41 +404,3 @@ def run_wait_for_budget(run_id: int, *, until: datetime) -> bool:
     _move(run, Transition.BUDGET_WAIT, run.status, next_retry_at=until)
     logger.info("Run %s waits for the daily budget until %s", run_id, until.isoformat())
     return True
-
-
-# --- The heartbeat ------------------------------------------------------------------------
-
-
-class Heartbeat:
-    """Renew a lease from a background thread while the pipeline works.
-
-    Runs its own database connection (threads do not share Django connections) and
-    closes it when stopped.
-    """
-
-    def __init__(self, lease: Lease, *, interval: float | None = None) -> None:
-        self.lease = lease
-        self.interval = interval or settings.GENERATION_HEARTBEAT_SECONDS
-        self.lost = threading.Event()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._beat, name="run-heartbeat", daemon=True)
-
-    def __enter__(self) -> Heartbeat:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self._stop.set()
-        self._thread.join(timeout=5)
-
-    def _beat(self) -> None:
-        from django.db import connection
-
-        try:
-            while not self._stop.wait(self.interval):
-                if not lease_renew(self.lease):
-                    logger.warning("Run %s: lease lost; this execution stops.", self.lease.run_id)
-                    self.lost.set()
-                    return
-        finally:
-            connection.close()

@@ -16,7 +16,7 @@ from blog import services as blog_services
 from blog.links import LinkPolicy, strip_links
 from blog.models import Post
 from generation import lifecycle
-from generation.lifecycle import Lease
+from generation.leases import Lease
 from generation.models import GenerationRun, Stage
 from generation.pipeline import store
 from generation.pipeline.types import Metadata

@@ -23,7 +23,7 @@ from django.conf import settings
 from generation import lifecycle, publishing
 from generation import research as web
 from generation.exceptions import NoFreshTopic, NotEnoughSources, RunNotClaimable
-from generation.lifecycle import Heartbeat, Lease
+from generation.leases import Heartbeat, Lease
 from generation.llm import LLMClient, UsageLedger
 from generation.logcontext import run_context, set_topic
 from generation.models import STAGE_ORDER, GenerationRun, Stage

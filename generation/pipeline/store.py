@@ -3,7 +3,7 @@
 The stage modules never touch the ORM; the runner asks this module for what a stage
 needs (titles to avoid, a run's sources, the blog's tags) and gives it what a stage
 produced (sources, checkpoints, usage). Every write to the run goes through the lease
-(`generation.lifecycle.run_update`), so a stale execution writes nothing.
+(`generation.leases.run_update`), so a stale execution writes nothing.
 
 Topics: runs without a topic pick one of several candidates the model suggests. Taking
 it is a reservation: under one lock, the run re-reads what is covered (posts, other
@@ -22,7 +22,7 @@ from django.utils import timezone
 from taggit.models import Tag
 
 from blog.models import Category, Post
-from generation.lifecycle import Lease, run_update
+from generation.leases import Lease, run_update
 from generation.models import GenerationRun, ResearchSource, RunStatus
 from generation.pipeline.types import Source, TopicPlan
 from generation.research.base import SourceDoc

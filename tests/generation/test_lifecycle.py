@@ -10,9 +10,10 @@ import pytest
 from django.db import transaction
 from django.utils import timezone
 
-from generation import lifecycle
+from generation import leases, lifecycle
 from generation.exceptions import IllegalTransition, LLMError, RunNotClaimable
-from generation.lifecycle import NEW, RULES, Lease, Transition
+from generation.leases import Lease
+from generation.lifecycle import NEW, RULES, Transition
 from generation.models import GenerationRun, RunStatus
 from tests.factories import make_post
 
@@ -134,8 +135,8 @@ def test_progress_writes_cannot_change_the_status_or_the_lease(author):
     lease = lifecycle.run_claim(run.pk)
     for field in ("status", "lease_token", "post"):
         with pytest.raises(IllegalTransition):
-            lifecycle.run_update(lease, **{field: None})
-    lifecycle.run_update(lease, stage="topic")
+            leases.run_update(lease, **{field: None})
+    leases.run_update(lease, stage="topic")
     assert GenerationRun.objects.get(pk=run.pk).stage == "topic"
 
 
