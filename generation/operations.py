@@ -26,7 +26,6 @@ from rq.job import Job
 
 from generation import lifecycle, queues, worker
 from generation.exceptions import InvalidRequest, QueueUnavailable
-from generation.lifecycle import Transition
 from generation.models import GenerationRun, RunStatus
 
 logger = logging.getLogger(__name__)
@@ -151,34 +150,6 @@ def queue_empty(queue_name: str) -> EmptyResult:
         "Emptied queue %s: %s run(s) canceled, %s job(s) deleted", queue_name, canceled, deleted
     )
     return EmptyResult(queue=queue_name, runs_canceled=canceled, jobs_deleted=deleted)
-
-
-def runs_requeue_orphaned(*, older_than_seconds: int = 60) -> list[int]:
-    """Queue again the waiting runs whose job no longer exists in Redis (Redis lost its
-    data, a job deleted outside the dashboard). Runs younger than `older_than_seconds` are
-    left alone: their job may be on its way. Returns the run ids queued again."""
-    queues.ensure_reachable()
-    cutoff = timezone.now() - timedelta(seconds=older_than_seconds)
-    waiting = list(
-        GenerationRun.objects.filter(
-            status__in=lifecycle.sources(Transition.CANCEL), created_at__lt=cutoff
-        ).values_list("pk", "queue_name")
-    )
-    connection = queues.get_queue("default").connection
-    with connection.pipeline() as pipe:
-        for run_id, _ in waiting:
-            pipe.exists(Job.key_for(queues.job_id_for(run_id)))
-        exists = pipe.execute()
-    by_queue: dict[str, list[int]] = defaultdict(list)
-    for (run_id, queue_name), present in zip(waiting, exists, strict=True):
-        if not present:
-            by_queue[queue_name].append(run_id)
-    for queue_name, ids in by_queue.items():
-        queues.push_runs(ids, queue_name=queue_name)
-    orphaned = [run_id for ids in by_queue.values() for run_id in ids]
-    if orphaned:
-        logger.warning("Queued again run(s) %s: their jobs were missing from Redis", orphaned)
-    return orphaned
 
 
 # --- Failed jobs and workers (the queue_* commands) ---------------------------------------

@@ -10,6 +10,7 @@ conditional update of a `running` row.
 from __future__ import annotations
 
 import logging
+from collections import defaultdict
 from datetime import timedelta
 
 from django.utils import timezone
@@ -20,13 +21,18 @@ from rq.job import Job, JobStatus
 from rq.queue import Queue
 from rq.registry import StartedJobRegistry
 
-from generation import lifecycle, metrics
-from generation.models import GenerationRun, RunStatus
+from generation import lifecycle, metrics, queues
+from generation.lifecycle import Transition
+from generation.models import GenerationRun, Origin, RunStatus
 from generation.queues import job_id_for, run_id_from_job_id
 
 logger = logging.getLogger(__name__)
 
 REAPER_LOCK = "drb:reaper:lock"
+# A waiting run this old whose job is missing from Redis lost it (its job is pushed right
+# after the runs' commit, within a second).
+ORPHAN_AFTER_SECONDS = 60
+ORPHAN_BATCH = 1000
 
 
 def record_lost_attempt(
@@ -51,22 +57,28 @@ def record_lost_attempt(
     return True
 
 
-def reap_expired_runs(connection: Redis) -> int:
-    """Queue again (or fail) every run whose lease expired; returns how many were reaped.
-
-    Only one worker reaps at a time. The run is retried at once rather than after the
-    retry interval: its worker died, the run did nothing wrong.
-    """
+def reap(connection: Redis) -> int:
+    """The reaper's pass, on one worker at a time: runs whose execution died, and waiting
+    runs whose job Redis lost. Returns how many runs were recovered."""
     lock = connection.lock(REAPER_LOCK, timeout=60, blocking=False)
     if not lock.acquire(blocking=False):
         return 0
     try:
-        expired = GenerationRun.objects.filter(
-            status=RunStatus.RUNNING, lease_expires_at__lt=timezone.now()
-        ).values_list("pk", flat=True)
-        return sum(_reap(connection, run_id) for run_id in list(expired[:100]))
+        return reap_expired_runs(connection) + len(reap_orphaned_runs())
     finally:
         lock.release()
+
+
+def reap_expired_runs(connection: Redis) -> int:
+    """Queue again (or fail) every run whose lease expired; returns how many were reaped.
+
+    The run is retried at once rather than after the retry interval: its worker died, the
+    run did nothing wrong.
+    """
+    expired = GenerationRun.objects.filter(
+        status=RunStatus.RUNNING, lease_expires_at__lt=timezone.now()
+    ).values_list("pk", flat=True)
+    return sum(_reap(connection, run_id) for run_id in list(expired[:100]))
 
 
 def _reap(connection: Redis, run_id: int) -> bool:
@@ -109,3 +121,46 @@ def forget_execution(connection: Redis, job: Job) -> None:
     for job_id, execution_id in registry.get_job_and_execution_ids(cleanup=False):
         if job_id == job.id:
             registry.remove_execution(Execution(execution_id, job_id, connection=connection))
+
+
+def reap_orphaned_runs(*, older_than_seconds: int = ORPHAN_AFTER_SECONDS) -> list[int]:
+    """Queue again the waiting runs whose job no longer exists in Redis: a process killed
+    between the runs' commit and the push of their jobs, Redis that lost its data, a job
+    deleted outside the dashboard. Returns the run ids queued again.
+
+    Runs younger than `older_than_seconds` are left alone (their job may be on its way),
+    and so are the synchronous command's runs (its process runs them one after another; a
+    worker must not take them). A delayed run keeps its start time. Workers call this from
+    their reaper pass (`reap`); `queue_retry orphaned` calls it by hand.
+    """
+    cutoff = timezone.now() - timedelta(seconds=older_than_seconds)
+    waiting = list(
+        GenerationRun.objects.filter(
+            status__in=lifecycle.sources(Transition.CANCEL), created_at__lt=cutoff
+        )
+        .exclude(origin=Origin.SYNC)
+        .order_by("pk")
+        .values_list("pk", "queue_name", "scheduled_for")[:ORPHAN_BATCH]
+    )
+    missing = _without_job(waiting)
+    now = timezone.now()
+    for (queue_name, at), ids in missing.items():
+        queues.push_runs(ids, queue_name=queue_name, at=at if at and at > now else None)
+    orphaned = sorted(run_id for ids in missing.values() for run_id in ids)
+    if orphaned:
+        logger.warning("Queued again run(s) %s: their jobs were missing from Redis", orphaned)
+    return orphaned
+
+
+def _without_job(waiting: list[tuple]) -> dict[tuple, list[int]]:
+    """(queue, start time) -> ids of the runs among `waiting` whose job Redis lacks."""
+    connection = queues.get_queue("default").connection
+    with connection.pipeline() as pipe:
+        for run_id, _, _ in waiting:
+            pipe.exists(Job.key_for(queues.job_id_for(run_id)))
+        exists = pipe.execute()
+    missing: dict[tuple, list[int]] = defaultdict(list)
+    for (run_id, queue_name, at), present in zip(waiting, exists, strict=True):
+        if not present:
+            missing[(queue_name, at)].append(run_id)
+    return missing

@@ -163,7 +163,7 @@ class GenerationWorker(Worker):
     def run_maintenance_tasks(self) -> None:
         super().run_maintenance_tasks()
         try:
-            reaper.reap_expired_runs(self.connection)
+            reaper.reap(self.connection)
         except StopRequested:  # a warm shutdown arrived meanwhile: let the work loop stop
             raise
         except Exception:  # the reaper must never take the worker down with it

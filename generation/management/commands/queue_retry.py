@@ -10,7 +10,7 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from generation import operations, queues
+from generation import operations, queues, reaper
 from generation.exceptions import GenerationError
 
 
@@ -47,7 +47,8 @@ class Command(BaseCommand):
 
     def _orphaned(self, *, as_json: bool) -> None:
         try:
-            run_ids = operations.runs_requeue_orphaned()
+            queues.ensure_reachable()
+            run_ids = reaper.reap_orphaned_runs()
         except GenerationError as exc:
             raise CommandError(str(exc)) from exc
         if as_json:
