@@ -11,7 +11,7 @@ COMPILE = $(VENV)/bin/uv pip compile pyproject.toml requirements/build.in --quie
 	--python-version 3.11 --python-platform linux --generate-hashes \
 	--custom-compile-command "make lock"
 
-.PHONY: run test lint bench demo setup lock upgrade check-lock clean deploy-check
+.PHONY: run test reliability lint bench demo setup lock upgrade check-lock clean deploy-check
 
 # A changed lock rebuilds the virtualenv this Makefile made from scratch, so it holds exactly
 # what the lock says. A virtualenv made by hand (say, with a newer pip) is used as it is.
@@ -34,6 +34,11 @@ test: $(STAMP)
 	$(PY) scripts/check_lock.py
 	$(PY) -m ruff check .
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# The fault-injection and hostile-input suites (tests/reliability): minutes, not seconds, so
+# `make test` leaves them out; .ci/run runs both. Figures go to RELIABILITY.md.
+reliability: $(STAMP)
+	$(PY) -m pytest tests/reliability -m reliability $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(PY) -m ruff check .
