@@ -9,7 +9,7 @@ from django.http import HttpRequest
 
 from blog import services
 from blog.models import Category, Post, PostSource
-from generation import admin_actions
+from generation import admin_actions, permissions
 
 
 class PostSourceInline(admin.TabularInline):
@@ -42,12 +42,22 @@ class PostAdmin(admin_actions.GenerateActionsMixin, admin.ModelAdmin):
     def save_model(self, request: HttpRequest, obj: Post, form, change: bool) -> None:
         services.post_update(obj)
 
-    @admin.action(description="Publish selected posts", permissions=["change"])
+    def get_readonly_fields(self, request: HttpRequest, obj: Post | None = None):
+        # Whether readers see a post is the publish permission's, not the editor's.
+        fields = tuple(super().get_readonly_fields(request, obj))
+        if not permissions.may_publish(request.user):
+            fields += ("status", "published_at")
+        return fields
+
+    def has_publish_permission(self, request: HttpRequest) -> bool:
+        return self.has_change_permission(request) and permissions.may_publish(request.user)
+
+    @admin.action(description="Publish selected posts", permissions=["publish"])
     def publish_selected(self, request: HttpRequest, queryset: QuerySet[Post]) -> None:
         count = services.posts_publish(queryset)
         self.message_user(request, f"Published {count} post(s).", messages.SUCCESS)
 
-    @admin.action(description="Unpublish selected posts (back to draft)", permissions=["change"])
+    @admin.action(description="Unpublish selected posts (back to draft)", permissions=["publish"])
     def unpublish_selected(self, request: HttpRequest, queryset: QuerySet[Post]) -> None:
         count = services.posts_unpublish(queryset)
         self.message_user(request, f"Unpublished {count} post(s).", messages.SUCCESS)

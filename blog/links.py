@@ -41,6 +41,17 @@ _GAP = re.compile(r"(?<=\S)[ \t]{2,}(?=\S)")  # left where a link was taken out
 _LOOKS_LIKE_URL = re.compile(r"^\s*(?:[a-z][a-z0-9+.\-]*:|www\.|//)", re.I)
 
 
+def http_url(value: object) -> str:
+    """The URL if it is http(s) with a host, else "": a stored `javascript:` (or `data:`,
+    `vbscript:`…) URL from the web is never made a link, on the site or in the admin."""
+    url = str(value or "").strip()
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return ""
+    return url if parts.scheme.lower() in ("http", "https") and parts.netloc else ""
+
+
 def normalize_url(url: str) -> str:
     """The form two addresses of one page share (scheme and host case, port, slash, #)."""
     parts = urlsplit(url.strip())

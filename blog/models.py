@@ -50,6 +50,12 @@ class Post(models.Model):
     class Meta:
         ordering = ["-published_at", "-created_at"]
         indexes = [models.Index(fields=["status", "-published_at"])]
+        # Beyond editing: putting a post in front of readers, and writing (or having
+        # posts generated) under someone else's name.
+        permissions = [
+            ("publish_post", "Can publish and unpublish posts"),
+            ("choose_author", "Can choose another author for posts"),
+        ]
 
     def __str__(self) -> str:
         return self.title

@@ -79,6 +79,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "config.security_headers.SiteCSPMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -159,6 +160,25 @@ SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 if _get("SECURE_PROXY_SSL_HEADER", env.bool, False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# Content-Security-Policy (django-csp) on every page: no inline script anywhere; scripts
+# and styles come from our own static files. The admin also allows inline styles, and
+# django-rq's pages their inline scripts by hash (config.security_headers).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "object-src": ["'none'"],
+        "base-uri": ["'none'"],
+        "frame-ancestors": ["'none'"],
+        "form-action": ["'self'"],
+    }
+}
+# Error reports (mails to ADMINS, debug pages) mask secrets by value, in settings such as
+# REDIS_URL, CACHES, RQ_QUEUES and DATABASES too (config.error_reports).
+DEFAULT_EXCEPTION_REPORTER_FILTER = "config.error_reports.RedactingExceptionReporterFilter"
+DEFAULT_EXCEPTION_REPORTER = "config.error_reports.RedactingExceptionReporter"
 
 # --- Logging ----------------------------------------------------------------------------
 LOG_DIR = Path(env.str("LOG_DIR", default=str(BASE_DIR / "logs")))
@@ -175,6 +195,8 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "filters": {
+        # On every handler: secrets never reach a log line or an error mail.
+        "redact": {"()": "config.redaction.RedactingFilter"},
         "run_context": {"()": "generation.logcontext.RunContextFilter"},
         "quiet_maintenance": {"()": "generation.logcontext.QuietMaintenanceFilter"},
     },
@@ -188,25 +210,27 @@ LOGGING = {
         "console": {
             "class": "logging.StreamHandler",
             "formatter": "plain",
-            "filters": ["run_context"],
+            "filters": ["redact", "run_context"],
         },
         "file": {
             "class": "logging.handlers.WatchedFileHandler",
             "filename": str(LOG_DIR / LOG_FILE),
             "formatter": "plain",
-            "filters": ["run_context"],
+            "filters": ["redact", "run_context"],
             "encoding": "utf-8",
         },
         "mail_admins": {
             "class": "django.utils.log.AdminEmailHandler",
             "level": "ERROR",
-            "filters": [],
+            "filters": ["redact"],
         },
     },
     "root": {"handlers": ["console", "file"], "level": LOG_LEVEL},
     "loggers": {
         "django.request": {"handlers": ["mail_admins"], "level": "ERROR", "propagate": True},
-        "rq.worker": {"filters": ["quiet_maintenance"]},
+        # rq may give its logger a handler of its own: the record is redacted first (after
+        # the maintenance filter, which reads the unformatted message).
+        "rq.worker": {"filters": ["quiet_maintenance", "redact"]},
         # The SDKs log request details (and would log headers at DEBUG): keep them quiet.
         "httpx": {"level": "WARNING"},
         "httpcore": {"level": "WARNING"},

@@ -15,8 +15,10 @@ from django.template.loader import render_to_string
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
+from blog.links import http_url
 from generation import (
     dashboard,
+    permissions,
     schedule_admin,  # noqa: F401  (registers the schedule admin)
     selectors,
 )
@@ -41,10 +43,14 @@ class ResearchSourceInline(admin.TabularInline):
     ordering = ("number", "id")
 
     @admin.display(description="URL")
-    def url_link(self, source: ResearchSource) -> SafeString:
+    def url_link(self, source: ResearchSource) -> SafeString | str:
+        # The address came from the web: a link only when it is http(s), else plain text.
+        href = http_url(source.url)
+        if not href:
+            return source.url  # escaped by the admin
         return format_html(
             '<a href="{}" rel="noopener noreferrer nofollow" target="_blank">{}</a>',
-            source.url,
+            href,
             source.url,
         )
 
@@ -325,7 +331,19 @@ class GenerationRunAdmin(admin.ModelAdmin):
 
     @admin.action(description="Retry failed runs", permissions=["retry"])
     def retry_failed(self, request: HttpRequest, queryset: QuerySet[GenerationRun]) -> None:
-        ids = list(queryset.values_list("pk", flat=True))
+        ids, refusals = [], set()
+        for run_id, publish, author_id in queryset.values_list("pk", "publish", "author_id"):
+            refused = permissions.request_refusal(
+                request.user, publish=publish, author_id=author_id
+            )
+            if refused:
+                refusals.add(refused)
+            else:
+                ids.append(run_id)
+        for refused in sorted(refusals):
+            self.message_user(request, f"Some runs were not retried. {refused}", messages.ERROR)
+        if not ids:
+            return
         try:
             retried = runs_retry(ids)
         except QueueUnavailable as exc:

@@ -1,6 +1,7 @@
 """Admin actions that ask for posts from a selection: "Generate posts in the selected
 categories" and "Generate follow-up posts". Both show an intermediate page (count,
-publish), are allowed only to users who may generate posts, and call generation.selection.
+publish), are allowed only to users who may generate posts (and publish only to those who
+may publish), and call generation.selection.
 """
 
 from __future__ import annotations
@@ -16,12 +17,12 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 
-from generation import selection
+from generation import permissions, selection
 from generation.exceptions import InvalidRequest, QueueUnavailable
 from generation.forms import GenerateForSelectionForm
 from generation.models import GenerationRun
 
-GENERATE_PERMISSION = "generation.add_generationrun"
+GENERATE_PERMISSION = permissions.GENERATE_PERMISSION
 VIEW_RUNS_PERMISSION = "generation.view_generationrun"
 TEMPLATE = "admin/generation/generate_for_selection.html"
 
@@ -73,7 +74,9 @@ def _generate_for_selection(
     if not request.user.has_perm(GENERATE_PERMISSION):
         raise PermissionDenied("You may not generate posts.")
     items = list(queryset)
-    form = GenerateForSelectionForm(request.POST if "_generate" in request.POST else None)
+    form = GenerateForSelectionForm(
+        request.POST if "_generate" in request.POST else None, user=request.user
+    )
     if form.is_bound and form.is_valid():
         data = form.cleaned_data
         try:

@@ -17,10 +17,10 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
 from blog.models import Category
-from generation import cron
+from generation import cron, permissions
 from generation.exceptions import InvalidRequest
 from generation.models import GenerationSchedule
-from generation.validators import validate_count
+from generation.validators import MAX_DELAY_SECONDS, validate_count, validate_delay
 
 
 class GeneratePostsForm(forms.Form):
@@ -49,7 +49,9 @@ class GeneratePostsForm(forms.Form):
         label="Delay (seconds)",
         initial=0,
         min_value=0,
-        help_text="Wait this long before starting.",
+        validators=[validate_delay],
+        widget=forms.NumberInput(attrs={"max": MAX_DELAY_SECONDS}),
+        help_text="Wait this long before starting (at most 30 days).",
     )
     tags = forms.BooleanField(
         label="Add tags", required=False, initial=True, help_text="Let the writer tag each post."
@@ -74,7 +76,18 @@ class GeneratePostsForm(forms.Form):
         author = self.fields["author"]
         author.queryset = get_user_model().objects.filter(is_staff=True, is_active=True)
         author.initial = user.pk
+        self.user = user
         self.category_names = list(Category.objects.values_list("name", flat=True))
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        author = data.get("author")
+        refusal = permissions.request_refusal(
+            self.user, publish=bool(data.get("publish")), author_id=author.pk if author else None
+        )
+        if refusal:
+            self.add_error(None, refusal)
+        return data
 
 
 class DatalistInput(forms.TextInput):
@@ -145,6 +158,10 @@ class ScheduleForm(forms.ModelForm):
             "timezone": "An IANA name, e.g. America/New_York: 09:00 stays 09:00 there all year.",
         }
 
+    # The editing user, set by the schedule admin: publishing and another author need
+    # the blog's permissions (generation.permissions).
+    user: Any = None
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["cron"].required = False
@@ -182,6 +199,15 @@ class ScheduleForm(forms.ModelForm):
             self._clean_custom_cron(data)
         if not data.get("author") and not settings.GENERATION_DEFAULT_AUTHOR:
             self.add_error("author", "Choose an author: GENERATION_DEFAULT_AUTHOR is not set.")
+        if self.user is not None:
+            author = data.get("author")
+            refusal = permissions.request_refusal(
+                self.user,
+                publish=bool(data.get("publish")),
+                author_id=author.pk if author else None,
+            )
+            if refusal:
+                self.add_error(None, refusal)
         return data
 
     def _clean_custom_cron(self, data: dict[str, Any]) -> None:
@@ -201,9 +227,16 @@ class GenerateForSelectionForm(forms.Form):
         required=False, help_text="Publish at once; otherwise the posts are saved as drafts."
     )
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, user: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         _limit_count(self.fields["count"])
+        self.user = user
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        if refusal := permissions.publish_refusal(self.user, publish=bool(data.get("publish"))):
+            self.add_error(None, refusal)
+        return data
 
 
 def _limit_count(field: forms.Field) -> None:

@@ -27,6 +27,7 @@ from django.db.models import F, Q
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from config.redaction import redact
 from generation.exceptions import GenerationError, IllegalTransition, RunNotClaimable
 from generation.leases import Lease, lease_expiry
 from generation.models import STAGE_ORDER, GenerationRun, RunStatus
@@ -173,11 +174,12 @@ def runs_discard(run_ids: Iterable[int]) -> int:
 
 
 def error_entry(*, attempt: int, stage: str, error: BaseException | str, kind: str) -> dict:
+    """One failed attempt for the run's history; secrets (even echoed truncated) masked."""
     message = error if isinstance(error, str) else f"{type(error).__name__}: {error}"
     entry = {
         "attempt": attempt,
         "stage": stage,
-        "error": message[:2000],
+        "error": redact(message)[:2000],
         "kind": kind,
         "at": timezone.now().isoformat(),
     }

@@ -24,6 +24,7 @@ import openai
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import best_match
 
+from config.redaction import redact
 from generation.exceptions import ConfigurationError, LLMError
 from generation.usage import CallUsage, UsageLedger, estimate_cost
 
@@ -291,8 +292,10 @@ class LLMClient:
         return LLMError(f"{where} failed: {self._redact(str(exc))}")
 
     def _redact(self, text: str) -> str:
+        # Servers echo keys, sometimes truncated: the key and any 8-char prefix go.
         if len(self._api_key) >= 4:
             text = text.replace(self._api_key, "[redacted]")
+        text = redact(text, extra=[self._api_key])
         return _one_line(_SECRET_LIKE.sub("[redacted]", text))
 
 

@@ -13,7 +13,7 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
-from generation import cron, scheduling
+from generation import cron, permissions, scheduling
 from generation import schedule_selectors as selectors
 from generation.exceptions import GenerationError
 from generation.forms import ScheduleForm
@@ -21,7 +21,7 @@ from generation.models import GenerationRun, GenerationSchedule, ScheduleOccurre
 from generation.selectors import duration_label
 
 EMPTY = "—"
-GENERATE_PERMISSION = "generation.add_generationrun"
+GENERATE_PERMISSION = permissions.GENERATE_PERMISSION
 HISTORY_ROWS = 50
 
 
@@ -65,6 +65,11 @@ class GenerationScheduleAdmin(admin.ModelAdmin):
         if obj is None:  # nothing has happened yet to a new schedule
             return self.fieldsets[:-1]
         return self.fieldsets
+
+    def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs):
+        form = super().get_form(request, obj, change=change, **kwargs)
+        # The form refuses publishing or another author to a user without the right.
+        return type(form.__name__, (form,), {"user": request.user})
 
     def save_model(self, request: HttpRequest, obj: GenerationSchedule, form, change) -> None:
         scheduling.schedule_save(schedule=obj)
@@ -136,7 +141,12 @@ class GenerationScheduleAdmin(admin.ModelAdmin):
 
     def _set_enabled(self, request: HttpRequest, queryset: QuerySet, *, enabled: bool) -> None:
         changed = 0
-        for schedule_id in queryset.values_list("pk", flat=True):
+        for schedule_id, name, publish, author_id in queryset.values_list(
+            "pk", "name", "publish", "author_id"
+        ):
+            if enabled and (refused := _refusal(request, publish, author_id)):
+                self.message_user(request, f"{name}: not enabled. {refused}", messages.ERROR)
+                continue
             try:
                 changed += scheduling.schedule_set_enabled(
                     schedule_id=schedule_id, enabled=enabled
@@ -149,6 +159,9 @@ class GenerationScheduleAdmin(admin.ModelAdmin):
     @admin.action(description="Run selected schedules now", permissions=["run"])
     def run_now(self, request: HttpRequest, queryset: QuerySet) -> None:
         for schedule in queryset:
+            if refused := _refusal(request, schedule.publish, schedule.author_id):
+                self.message_user(request, f"{schedule.name}: not run. {refused}", messages.ERROR)
+                continue
             try:
                 occurrence = scheduling.schedule_run_now(schedule_id=schedule.pk)
             except GenerationError as exc:
@@ -156,6 +169,10 @@ class GenerationScheduleAdmin(admin.ModelAdmin):
                 continue
             level = messages.SUCCESS if occurrence.outcome == "enqueued" else messages.WARNING
             self.message_user(request, f"{schedule.name}: {occurrence.message}", level)
+
+
+def _refusal(request: HttpRequest, publish: bool, author_id: int | None) -> str | None:
+    return permissions.request_refusal(request.user, publish=publish, author_id=author_id)
 
 
 def _both_times(instant, zone_name: str, *, suffix: str = "") -> SafeString:

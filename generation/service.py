@@ -24,6 +24,7 @@ from generation import alerts, budget, lifecycle, metrics, queues
 from generation.exceptions import BudgetExceeded, InvalidRequest, QueueUnavailable
 from generation.models import GenerationRun, Origin, RunStatus
 from generation.progress import EventKind, EventSink, RunEvent, fan_out, ignore
+from generation.validators import MAX_DELAY_SECONDS
 
 logger = logging.getLogger(__name__)
 
@@ -105,8 +106,12 @@ def request_build(
             f"Count must be between 1 and {settings.GENERATION_MAX_BATCH} "
             f"(GENERATION_MAX_BATCH), got {count}."
         )
-    if delay is None or delay < 0:
+    if delay is None or not delay >= 0:  # NaN too
         raise InvalidRequest(f"Delay must be zero or more seconds, got {delay}.")
+    if delay > MAX_DELAY_SECONDS:
+        raise InvalidRequest(
+            f"Delay must be at most {MAX_DELAY_SECONDS} seconds (30 days), got {delay}."
+        )
     topic, category = (topic or "").strip(), (category or "").strip()
     if len(topic) > 300:
         raise InvalidRequest("Topic must be at most 300 characters.")

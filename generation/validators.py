@@ -25,6 +25,18 @@ def validate_zone(value: str) -> None:
         raise ValidationError(str(exc), code="invalid_zone") from None
 
 
+MAX_DELAY_SECONDS = 30 * 24 * 3600  # a request waits at most 30 days
+
+
+def validate_delay(value: float) -> None:
+    """0..MAX_DELAY_SECONDS: a larger delay is a typo (and overflows a datetime)."""
+    if not 0 <= value <= MAX_DELAY_SECONDS:
+        raise ValidationError(
+            f"Delay must be between 0 and {MAX_DELAY_SECONDS} seconds (30 days), got {value}.",
+            code="invalid_delay",
+        )
+
+
 def validate_count(value: int) -> None:
     """1..GENERATION_MAX_BATCH, read when validating (the limit is a setting)."""
     limit = settings.GENERATION_MAX_BATCH
