@@ -1,0 +1,397 @@
+"""Every door tried as each kind of user: only the one with the right may act.
+
+Roles: anonymous, a logged-in user who is not staff, staff without the door's permission
+(but with whatever lets them see the page the door is on), and staff with it. Each door is
+tried through a CSRF-enforcing client; a refused try changes nothing: no run row, no job
+in Redis, no post published. Publishing and choosing another author need the blog's own
+permissions on every door that takes a request for posts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import django_rq
+import pytest
+from django.contrib.auth.models import Permission
+from django.test import Client, TestCase
+from django.utils.crypto import get_random_string
+from rq.registry import ScheduledJobRegistry
+
+from blog.models import Category, Post
+from generation.models import GenerationRun, GenerationSchedule, RunStatus
+from tests.factories import make_category, make_post, make_user
+
+pytestmark = pytest.mark.django_db
+
+GENERATE_URL = "/admin/generation/generate/"
+RUNS_URL = "/admin/generation/generationrun/"
+POSTS_URL = "/admin/blog/post/"
+CATEGORIES_URL = "/admin/blog/category/"
+SCHEDULE_ADD_URL = "/admin/generation/generationschedule/add/"
+STATUS_URL = "/admin/generation/runs/status.json"
+ROLES = ("anonymous", "non-staff", "staff without", "staff with")
+
+
+def _perms(user, *codenames: str) -> None:
+    for codename in codenames:
+        user.user_permissions.add(Permission.objects.get(codename=codename))
+
+
+def _client(user=None) -> Client:
+    """A CSRF-enforcing client, logged in as `user`, holding a CSRF cookie."""
+    client = Client(enforce_csrf_checks=True)
+    if user is not None:
+        client.force_login(user)
+    # What a browser holds after any page with a form: a secret in the cookie, sent back
+    # with each POST (Django accepts the unmasked secret as the form's token).
+    client.cookies["csrftoken"] = get_random_string(32)
+    return client
+
+
+def _post(client: Client, url: str, data: dict, *, token: bool = True):
+    if token:
+        data = {**data, "csrfmiddlewaretoken": client.cookies["csrftoken"].value}
+    # Jobs reach Redis when the request's transaction commits: run those hooks.
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        return client.post(url, data)
+
+
+def _jobs() -> int:
+    queue = django_rq.get_queue("content")
+    return len(queue.job_ids) + len(ScheduledJobRegistry(queue=queue))
+
+
+def _outcome(response) -> str:
+    if response.status_code in (301, 302):
+        location = response["Location"]
+        return "login" if "/login/" in location else f"302 {location.split('?')[0]}"
+    return str(response.status_code)
+
+
+@dataclass
+class Door:
+    name: str
+    needs: tuple[str, ...]  # what "staff with" has on top of `base`
+    base: tuple[str, ...] = ()  # what both staff roles have (to reach the page)
+    method: str = "GET"
+    url: str = ""
+    data: Callable[[dict], dict] = field(default=lambda ctx: {})
+    acted: Callable[[dict], bool] = field(default=lambda ctx: True)
+    setup: Callable[[dict], None] = field(default=lambda ctx: None)
+
+
+def _generate_data(ctx: dict) -> dict:
+    return {"count": "1", "topic": "Redis", "author": str(ctx["user"].pk), "delay": "0"}
+
+
+def _runs_created(ctx: dict) -> bool:
+    return GenerationRun.objects.count() > ctx["runs"] and _jobs() > ctx["jobs"]
+
+
+def _failed_run(ctx: dict) -> None:
+    ctx["run"] = GenerationRun.objects.create(
+        author=ctx["owner"], topic="Redis", status=RunStatus.FAILED, attempts=4, max_attempts=4
+    )
+
+
+def _queued_run(ctx: dict) -> None:
+    ctx["run"] = GenerationRun.objects.create(author=ctx["owner"], topic="Redis")
+
+
+def _action(name: str) -> Callable[[dict], dict]:
+    return lambda ctx: {"action": name, "_selected_action": [str(ctx["run"].pk)]}
+
+
+def _status_is(status: str) -> Callable[[dict], bool]:
+    return lambda ctx: GenerationRun.objects.get(pk=ctx["run"].pk).status == status
+
+
+def _draft(ctx: dict) -> None:
+    ctx["post"] = make_post(author=ctx["owner"], status=Post.Status.DRAFT)
+
+
+def _published(ctx: dict) -> bool:
+    return Post.objects.get(pk=ctx["post"].pk).status == Post.Status.PUBLISHED
+
+
+def _category(ctx: dict) -> None:
+    ctx["category"] = Category.objects.first() or make_category("Databases")
+
+
+VIEW_RUNS = ("view_generationrun",)
+DOORS = [
+    Door("generate form (GET)", ("add_generationrun",), url=GENERATE_URL),
+    Door(
+        "generate form (POST)",
+        ("add_generationrun",),
+        method="POST",
+        url=GENERATE_URL,
+        data=_generate_data,
+        acted=_runs_created,
+    ),
+    Door(
+        "generate in categories (action)",
+        ("add_generationrun",),
+        base=("view_category",),
+        method="POST",
+        url=CATEGORIES_URL,
+        setup=_category,
+        data=lambda ctx: {
+            "action": "generate_in_categories",
+            "_selected_action": [str(ctx["category"].pk)],
+            "_generate": "1",
+            "count": "1",
+        },
+        acted=_runs_created,
+    ),
+    Door(
+        "run admin: retry (action)",
+        ("change_generationrun",),
+        base=VIEW_RUNS,
+        method="POST",
+        url=RUNS_URL,
+        setup=_failed_run,
+        data=_action("retry_failed"),
+        acted=_status_is(RunStatus.QUEUED),
+    ),
+    Door(
+        "run admin: cancel (action)",
+        ("change_generationrun",),
+        base=VIEW_RUNS,
+        method="POST",
+        url=RUNS_URL,
+        setup=_queued_run,
+        data=_action("cancel_queued"),
+        acted=_status_is(RunStatus.CANCELED),
+    ),
+    Door(
+        "post admin: publish (action)",
+        ("publish_post",),
+        base=("view_post", "change_post"),
+        method="POST",
+        url=POSTS_URL,
+        setup=_draft,
+        data=lambda ctx: {"action": "publish_selected", "_selected_action": [str(ctx["post"].pk)]},
+        acted=_published,
+    ),
+    Door("run admin (changelist)", VIEW_RUNS, url=RUNS_URL),
+    Door(
+        "run admin (change)",
+        VIEW_RUNS,
+        url="",
+        setup=lambda ctx: (_queued_run(ctx), ctx.update(url=f"{RUNS_URL}{ctx['run'].pk}/change/")),
+    ),
+    Door("/django-rq/", ("manage_queues",), url="/django-rq/"),
+    Door("live status", VIEW_RUNS, url=f"{STATUS_URL}?ids=1"),
+]
+EXPECTED = {
+    "anonymous": "refused (login)",
+    "non-staff": "refused (login)",
+    "staff without": "refused",
+    "staff with": "acts",
+}
+
+
+def _user_for(role: str, door: Door):
+    if role == "anonymous":
+        return None
+    user = make_user(is_staff=role != "non-staff")
+    if role == "non-staff":
+        _perms(user, *door.base, *door.needs)  # permissions do not make a door open
+    elif role == "staff without":
+        _perms(user, *door.base)
+    else:
+        _perms(user, *door.base, *door.needs)
+    return user
+
+
+@pytest.mark.parametrize("door", DOORS, ids=[door.name for door in DOORS])
+def test_only_staff_with_the_permission_pass_the_door(door: Door, reliability_report):
+    owner = make_user("owner", is_staff=True)
+    for role in ROLES:
+        user = _user_for(role, door)
+        ctx = {"owner": owner, "user": user or owner, "url": door.url}
+        door.setup(ctx)
+        ctx.update(runs=GenerationRun.objects.count(), jobs=_jobs())
+        client = _client(user)
+        if door.method == "GET":
+            response = client.get(ctx["url"])
+            acted = response.status_code == 200
+        else:
+            response = _post(client, ctx["url"], door.data(ctx))
+            acted = door.acted(ctx)
+        got = _outcome(response)
+        reliability_report.row(
+            "Doors", door=door.name, role=role, expected=EXPECTED[role], got=got, acted=acted
+        )
+        assert acted == (role == "staff with"), (door.name, role, got)
+        if role in ("anonymous", "non-staff"):
+            assert got in ("login", "403"), (door.name, role, got)
+        if not acted:
+            assert GenerationRun.objects.count() <= ctx["runs"] + 0, (door.name, role)
+            assert _jobs() == ctx["jobs"], (door.name, role)
+
+
+def test_post_without_a_csrf_token_is_refused_and_creates_nothing(reliability_report):
+    user = make_user(is_staff=True)
+    _perms(user, "add_generationrun", "view_generationrun")
+    client = _client(user)
+    response = _post(client, GENERATE_URL, _generate_data({"user": user}), token=False)
+    reliability_report.row(
+        "Doors",
+        door="generate form (POST, no CSRF token)",
+        role="staff with",
+        expected="403",
+        got=_outcome(response),
+        acted=GenerationRun.objects.exists(),
+    )
+    assert response.status_code == 403
+    assert not GenerationRun.objects.exists() and _jobs() == 0
+
+
+def test_metrics_needs_its_bearer_token_whoever_is_logged_in(settings, reliability_report):
+    settings.METRICS_TOKEN = "metrics-token-1234567890"
+    superuser = make_user(is_staff=True, is_superuser=True)
+    for role, user in (("anonymous", None), ("superuser session", superuser)):
+        response = _client(user).get("/metrics")
+        reliability_report.row(
+            "Doors",
+            door="/metrics",
+            role=role,
+            expected="401",
+            got=response.status_code,
+            acted=False,
+        )
+        assert response.status_code == 401
+    response = Client().get("/metrics", HTTP_AUTHORIZATION="Bearer metrics-token-1234567890")
+    reliability_report.row(
+        "Doors",
+        door="/metrics",
+        role="bearer token",
+        expected="200",
+        got=response.status_code,
+        acted=True,
+    )
+    assert response.status_code == 200
+
+
+# --- Publishing and another author: the blog's permissions --------------------------------
+
+
+def _generator(*extra: str):
+    user = make_user(is_staff=True)
+    _perms(user, "add_generationrun", "view_generationrun", *extra)
+    return user
+
+
+CASES = [
+    # (what, extra permissions, form overrides, acts)
+    ("publish", (), {"publish": "on"}, False),
+    ("publish", ("publish_post",), {"publish": "on"}, True),
+    ("another author", (), {"author": "superuser"}, False),
+    ("another author", ("choose_author",), {"author": "superuser"}, True),
+]
+
+
+@pytest.mark.parametrize(("what", "extra", "overrides", "acts"), CASES)
+def test_generate_form_publish_and_author_need_blog_permissions(
+    what, extra, overrides, acts, reliability_report
+):
+    superuser = make_user("boss", is_staff=True, is_superuser=True)
+    user = _generator(*extra)
+    data = _generate_data({"user": user})
+    data.update({k: str(superuser.pk) if v == "superuser" else v for k, v in overrides.items()})
+    response = _post(_client(user), GENERATE_URL, data)
+    run = GenerationRun.objects.first()
+    reliability_report.row(
+        "Doors",
+        door=f"generate form: {what}",
+        role=f"staff with {'+'.join(extra) or 'generate only'}",
+        expected="acts" if acts else "refused",
+        got=_outcome(response),
+        acted=run is not None,
+    )
+    if acts:
+        assert run is not None and _jobs() == 1
+        assert run.publish == ("publish" in overrides)
+        assert run.author_id == (superuser.pk if "author" in overrides else user.pk)
+    else:
+        assert response.status_code == 200 and run is None and _jobs() == 0
+        page = response.content.decode()
+        permission = "blog.publish_post" if what == "publish" else "blog.choose_author"
+        assert permission in page  # the form says in one line what is refused
+
+
+def test_generate_action_with_publish_needs_the_publish_permission(reliability_report):
+    category = make_category("Databases")
+    user = _generator("view_category")
+    data = {
+        "action": "generate_in_categories",
+        "_selected_action": [str(category.pk)],
+        "_generate": "1",
+        "count": "1",
+        "publish": "on",
+    }
+    response = _post(_client(user), CATEGORIES_URL, data)
+    reliability_report.row(
+        "Doors",
+        door="generate in categories: publish",
+        role="staff with generate only",
+        expected="refused",
+        got=_outcome(response),
+        acted=GenerationRun.objects.exists(),
+    )
+    assert response.status_code == 200 and "blog.publish_post" in response.content.decode()
+    assert not GenerationRun.objects.exists() and _jobs() == 0
+
+
+@pytest.mark.parametrize("extra", [(), ("publish_post",)])
+def test_a_publishing_schedule_needs_the_publish_permission(extra, reliability_report):
+    user = make_user(is_staff=True)
+    _perms(user, "add_generationrun", "add_generationschedule", "view_generationschedule", *extra)
+    data = {
+        "name": "Nightly",
+        "enabled": "on",
+        "frequency": "daily",
+        "at": "09:00",
+        "weekday": "1",
+        "cron": "",
+        "timezone": "UTC",
+        "count": "1",
+        "publish": "on",
+        "topic": "Redis",
+        "category": "",
+        "author": str(user.pk),
+    }
+    response = _post(_client(user), SCHEDULE_ADD_URL, data)
+    saved = GenerationSchedule.objects.filter(name="Nightly").exists()
+    reliability_report.row(
+        "Doors",
+        door="schedule: publish",
+        role=f"staff with {'+'.join(extra) or 'generate only'}",
+        expected="acts" if extra else "refused",
+        got=_outcome(response),
+        acted=saved,
+    )
+    assert saved == bool(extra)
+    if not extra:
+        assert "blog.publish_post" in response.content.decode()
+
+
+def test_a_huge_delay_is_a_form_error_not_a_500(reliability_report):
+    user = _generator()
+    data = {**_generate_data({"user": user}), "delay": str(10**12)}
+    response = _post(_client(user), GENERATE_URL, data)
+    reliability_report.row(
+        "Doors",
+        door="generate form: delay=10**12",
+        role="staff with",
+        expected="200 + form error",
+        got=_outcome(response),
+        acted=GenerationRun.objects.exists(),
+    )
+    assert response.status_code == 200
+    assert "Delay must be between 0 and 2592000 seconds (30 days)" in response.content.decode()
+    assert not GenerationRun.objects.exists() and _jobs() == 0
