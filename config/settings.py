@@ -227,6 +227,9 @@ LOGGING = {
     },
     "root": {"handlers": ["console", "file"], "level": LOG_LEVEL},
     "loggers": {
+        # Django's default config gives "django" a console and a mail_admins handler of
+        # its own (unfiltered: every error was mailed twice, once unredacted): none here.
+        "django": {"handlers": [], "level": "INFO", "propagate": True},
         "django.request": {"handlers": ["mail_admins"], "level": "ERROR", "propagate": True},
         # rq may give its logger a handler of its own: the record is redacted first (after
         # the maintenance filter, which reads the unformatted message).

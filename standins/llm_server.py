@@ -88,6 +88,7 @@ class LLMStandin:
         latency: float = 0.0,
         tokens_per_second: float = 0.0,
         api_key: str | None = None,
+        echo_key: str = "full",
         host: str = "127.0.0.1",
         port: int = 0,
         models: tuple[str, ...] = ("standin-writer", "standin-fast"),
@@ -97,6 +98,11 @@ class LLMStandin:
         self.tokens_per_second = tokens_per_second
         # When set, only this bearer token is accepted (like a real server's key check).
         self.api_key = api_key
+        # How a refused key is echoed in the 401: "full", or "truncated" as OpenAI does
+        # ("sk-proj-ab****wxyz"): clients must keep either out of their errors.
+        if echo_key not in ("full", "truncated"):
+            raise ValueError(f"echo_key must be 'full' or 'truncated', got {echo_key!r}.")
+        self.echo_key = echo_key
         self.models = models
         self._address = (host, port)
         self._lock = threading.Lock()
@@ -224,7 +230,11 @@ class LLMStandin:
     def _answer(self, request: dict, kind: str, token: str) -> tuple[int, dict, dict[str, str]]:
         if not token or (self.api_key is not None and token != self.api_key):
             # Echoes the key as some servers do, so clients must keep it out of their errors.
-            message = f"Incorrect API key provided: {token}" if token else "Missing bearer token."
+            message = (
+                f"Incorrect API key provided: {self._echo(token)}"
+                if token
+                else "Missing bearer token."
+            )
             return 401, error_body(message, "invalid_request_error", "invalid_api_key"), {}
         fault = self._take_fault(kind)
         if fault and fault.delay:
@@ -237,6 +247,11 @@ class LLMStandin:
         body = completion_body(request, content)
         time.sleep(self.seconds_for(body["usage"]["completion_tokens"]))
         return 200, body, {}
+
+    def _echo(self, token: str) -> str:
+        if self.echo_key == "truncated" and len(token) > 14:
+            return f"{token[:10]}{'*' * (len(token) - 14)}{token[-4:]}"
+        return token
 
     def seconds_for(self, completion_tokens: int) -> float:
         """The latency model: fixed seconds plus generation time (0 tokens/s = instant)."""

@@ -1,0 +1,174 @@
+"""Configured secrets never reach what people read: error reports, logs, runs, the admin.
+
+The secrets are set as an operator would: a Redis URL with a password (REDIS_URL, CACHES,
+RQ_QUEUES), a database password, an LLM key that does not start with `sk-`, the search
+providers' keys, SECRET_KEY. Each place is searched for every secret and for its first
+8 characters (servers echo keys back truncated).
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+
+import pytest
+from django.conf import settings as django_settings
+from django.core import mail
+from django.test import Client, RequestFactory
+from django.views.debug import get_exception_reporter_class
+
+from generation import lifecycle
+from generation.service import generate_posts
+from tests.factories import make_user
+
+pytestmark = pytest.mark.django_db
+
+REDIS_PASSWORD = "rds-Pw-4f3e2d1c0b"
+DB_PASSWORD = "pg-Pw-a1b2c3d4e5f6"
+LLM_KEY = "gsk_live_9f8e7d6c5b4a"  # not sk-: a pattern for OpenAI keys misses it
+SECRETS = {
+    "Redis password": REDIS_PASSWORD,
+    "DB password": DB_PASSWORD,
+    "LLM key": LLM_KEY,
+    "Tavily key": "tvly-Secret-77aa88bb99",
+    "Brave key": "BSA-brave-0a9b8c7d6e",
+    "SECRET_KEY": "django-secret-Q9w8e7r6t5y4u3i2",
+}
+REDIS_URL = f"redis://:{REDIS_PASSWORD}@127.0.0.1:6379/11"
+
+
+def _leaks(text: str) -> list[str]:
+    """Which secrets show in `text`, whole or by a prefix of 8 or more characters."""
+    return [name for name, secret in SECRETS.items() if secret[:8] in text]
+
+
+def _report(report, place: str, text: str) -> None:
+    found = _leaks(text)
+    report.row("Secrets", place=place, secrets_tried=len(SECRETS), found=len(found))
+    assert not found, f"{place} shows {found}"
+
+
+@pytest.fixture
+def secret_settings(settings):
+    settings.REDIS_URL = REDIS_URL
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+        }
+    }
+    settings.RQ_QUEUES = {"content": {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 900}}
+    settings.DATABASES = {
+        "default": {**django_settings.DATABASES["default"], "PASSWORD": DB_PASSWORD}
+    }
+    settings.OPENAI_API_KEY = LLM_KEY
+    settings.TAVILY_API_KEY = SECRETS["Tavily key"]
+    settings.BRAVE_API_KEY = SECRETS["Brave key"]
+    settings.SECRET_KEY = SECRETS["SECRET_KEY"]
+    settings.ADMINS = [("Ops", "ops@example.com")]
+    return settings
+
+
+def _fail_connecting() -> None:
+    url, key = django_settings.REDIS_URL, django_settings.OPENAI_API_KEY
+    truncated = f"{key[:10]}****{key[-4:]}"  # noqa: F841
+    raise ConnectionError(f"cannot reach {url} with key {key[:12]}…")
+
+
+def _request():
+    return RequestFactory().get(
+        "/boom/", {"q": "1"}, HTTP_X_FORWARDED_URL=REDIS_URL, HTTP_X_LLM=LLM_KEY
+    )
+
+
+def test_error_reports_html_and_text_show_no_secret(secret_settings, reliability_report):
+    request = _request()
+    try:
+        _fail_connecting()
+    except ConnectionError:
+        reporter = get_exception_reporter_class(request)(request, *sys.exc_info())
+    html, text = reporter.get_traceback_html(), reporter.get_traceback_text()
+    assert "RQ_QUEUES" in html and "CACHES" in text  # the settings are in the report
+    assert "cannot reach redis://:***@127.0.0.1" in text
+    _report(reliability_report, "error report (HTML)", html)
+    _report(reliability_report, "error report (text)", text)
+
+
+def test_the_mail_to_admins_shows_no_secret(secret_settings, reliability_report):
+    request = _request()
+    try:
+        _fail_connecting()
+    except ConnectionError:
+        logging.getLogger("django.request").error(
+            "Internal Server Error: %s (%s)",
+            request.path,
+            django_settings.REDIS_URL,
+            exc_info=True,
+            extra={"status_code": 500, "request": request},
+        )
+    assert len(mail.outbox) == 1
+    message = mail.outbox[0]
+    parts = [message.subject, message.body] + [alt[0] for alt in message.alternatives]
+    assert "ConnectionError" in message.body
+    _report(reliability_report, "mail to ADMINS", "\n".join(parts))
+
+
+def _log_file() -> Path:
+    return Path(django_settings.LOG_DIR) / django_settings.LOG_FILE
+
+
+def test_a_logged_exception_shows_no_secret(secret_settings, reliability_report):
+    log = _log_file()
+    start = log.stat().st_size if log.exists() else 0
+    try:
+        _fail_connecting()
+    except ConnectionError:
+        logging.getLogger("generation.jobs").exception(
+            "Queue %s unreachable (key %s)", django_settings.REDIS_URL, LLM_KEY[:11] + "…"
+        )
+    for handler in logging.getLogger().handlers:
+        handler.flush()
+    written = log.read_text(encoding="utf-8")[start:]
+    assert "Queue redis://:***@127.0.0.1:6379/11 unreachable" in written
+    assert "Traceback" in written and "ConnectionError" in written
+    _report(reliability_report, "log file (message + traceback)", written)
+
+
+def test_an_error_stored_on_a_run_shows_no_secret(secret_settings, reliability_report):
+    error = ConnectionError(f"Redis at {REDIS_URL} refused; db password {DB_PASSWORD[:9]}…")
+    entry = lifecycle.error_entry(attempt=1, stage="research", error=error, kind="error")
+    _report(reliability_report, "run error history (any error)", entry["error"])
+
+
+@pytest.mark.llm_options(api_key="the-right-key-0000", echo_key="truncated")
+def test_a_run_failing_on_an_echoed_key_stores_no_secret(
+    standins, settings, admin_client, reliability_report
+):
+    settings.OPENAI_API_KEY = LLM_KEY
+    settings.TAVILY_API_KEY = SECRETS["Tavily key"]
+    settings.BRAVE_API_KEY = SECRETS["Brave key"]
+    author = make_user(is_staff=True)
+    log = _log_file()
+    start = log.stat().st_size if log.exists() else 0
+    [run] = generate_posts(count=1, topic="Redis job retries", author=author)
+    run.refresh_from_db()
+    assert run.status == "failed" and run.errors
+    error = run.errors[-1]["error"]
+    assert "HTTP 401" in error and "Incorrect API key provided" in error
+    assert standins.llm.requests and standins.llm.requests[0].status == 401  # it did echo
+    _report(reliability_report, "run error (LLM 401, key echoed truncated)", error)
+    page = admin_client.get(f"/admin/generation/generationrun/{run.pk}/change/")
+    assert page.status_code == 200
+    _report(reliability_report, "admin run page", page.content.decode())
+    written = log.read_text(encoding="utf-8")[start:] if log.exists() else ""
+    _report(reliability_report, "log file (the run's failure)", written)
+
+
+def test_the_debug_page_shows_no_secret(secret_settings, reliability_report):
+    settings = secret_settings
+    settings.DEBUG = True
+    settings.ROOT_URLCONF = "tests.reliability.boom_urls"
+    response = Client(raise_request_exception=False).get("/boom/", HTTP_X_LLM=LLM_KEY)
+    assert response.status_code == 500 and b"ConnectionError" in response.content
+    _report(reliability_report, "debug 500 page", response.content.decode())
