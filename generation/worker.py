@@ -36,6 +36,7 @@ from rq.command import send_shutdown_command
 from rq.exceptions import StopRequested
 from rq.worker import Worker
 
+from config.redaction import redact
 from generation import reaper
 
 logger = logging.getLogger(__name__)
@@ -141,6 +142,11 @@ class GenerationWorker(Worker):
         if os.getppid() != self._worker_pid:
             os._exit(1)
         super().main_work_horse(job, queue)
+
+    def handle_job_failure(self, job, queue, *args, exc_string: str = "", **kwargs) -> None:
+        """The traceback RQ keeps with the failed job (shown on the dashboard) is redacted
+        like every log line: no configured secret, no URL password."""
+        super().handle_job_failure(job, queue, *args, exc_string=redact(exc_string), **kwargs)
 
     def handle_work_horse_killed(self, job, retpid, ret_val, rusage) -> None:
         """The horse died without reporting (OOM killer, kill -9): record it on the run."""

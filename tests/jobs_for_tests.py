@@ -27,3 +27,10 @@ def modules_loaded(names: list[str]) -> list[str]:
     import sys
 
     return [name for name in names if name in sys.modules]
+
+
+def fail_holding_a_secret() -> None:
+    """Fail with the Tavily key and the Redis URL (password included) in the message."""
+    from django.conf import settings
+
+    raise RuntimeError(f"provider refused {settings.TAVILY_API_KEY} via {settings.REDIS_URL}")

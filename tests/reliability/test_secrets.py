@@ -172,3 +172,29 @@ def test_the_debug_page_shows_no_secret(secret_settings, reliability_report):
     response = Client(raise_request_exception=False).get("/boom/", HTTP_X_LLM=LLM_KEY)
     assert response.status_code == 500 and b"ConnectionError" in response.content
     _report(reliability_report, "debug 500 page", response.content.decode())
+
+
+@pytest.mark.workers
+def test_a_failed_job_keeps_no_secret_in_redis_or_the_worker_log(
+    worker_env, tmp_path, reliability_report
+):
+    import django_rq
+    from rq.job import Job
+
+    from tests.workers import running_worker, wait_for
+
+    env = {
+        **worker_env,
+        "TAVILY_API_KEY": SECRETS["Tavily key"],
+        "BRAVE_API_KEY": SECRETS["Brave key"],
+        "LOG_DIR": str(tmp_path),
+    }
+    queue = django_rq.get_queue("content")
+    job = queue.enqueue("tests.jobs_for_tests.fail_holding_a_secret")
+    with running_worker(env):
+        wait_for(lambda: Job.fetch(job.id, connection=queue.connection).is_failed, timeout=60)
+    failed = Job.fetch(job.id, connection=queue.connection)
+    stored = failed.latest_result().exc_string
+    assert "RuntimeError: provider refused [redacted]" in stored
+    _report(reliability_report, "failed job's traceback in Redis (dashboard)", stored)
+    _report(reliability_report, "worker log", (tmp_path / "worker.log").read_text("utf-8"))
