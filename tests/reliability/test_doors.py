@@ -35,6 +35,12 @@ STATUS_URL = "/admin/generation/runs/status.json"
 ROLES = ("anonymous", "non-staff", "staff without", "staff with")
 
 
+@pytest.fixture(autouse=True)
+def _fast_passwords(settings):
+    # Dozens of users, each with a password: a quick hasher keeps the matrix in budget.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 def _perms(user, *codenames: str) -> None:
     for codename in codenames:
         user.user_permissions.add(Permission.objects.get(codename=codename))

@@ -129,7 +129,7 @@ def test_a_logged_exception_shows_no_secret(secret_settings, reliability_report)
         )
     for handler in logging.getLogger().handlers:
         handler.flush()
-    written = log.read_text(encoding="utf-8")[start:]
+    written = log.read_bytes()[start:].decode("utf-8")
     assert "Queue redis://:***@127.0.0.1:6379/11 unreachable" in written
     assert "Traceback" in written and "ConnectionError" in written
     _report(reliability_report, "log file (message + traceback)", written)
@@ -161,7 +161,7 @@ def test_a_run_failing_on_an_echoed_key_stores_no_secret(
     page = admin_client.get(f"/admin/generation/generationrun/{run.pk}/change/")
     assert page.status_code == 200
     _report(reliability_report, "admin run page", page.content.decode())
-    written = log.read_text(encoding="utf-8")[start:] if log.exists() else ""
+    written = log.read_bytes()[start:].decode("utf-8") if log.exists() else ""
     _report(reliability_report, "log file (the run's failure)", written)
 
 
