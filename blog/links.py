@@ -41,6 +41,14 @@ _GAP = re.compile(r"(?<=\S)[ \t]{2,}(?=\S)")  # left where a link was taken out
 _LOOKS_LIKE_URL = re.compile(r"^\s*(?:[a-z][a-z0-9+.\-]*:|www\.|//)", re.I)
 
 
+def http_url(value: object) -> str:
+    """The URL if it is http(s), else "": a stored `javascript:` (or `data:`, `file:`…)
+    address is shown as text, never made a link. Browsers ignore tabs and newlines in a
+    scheme, and so does urlsplit."""
+    url = str(value or "").strip()
+    return url if urlsplit(url).scheme.lower() in ("http", "https") else ""
+
+
 def normalize_url(url: str) -> str:
     """The form two addresses of one page share (scheme and host case, port, slash, #)."""
     parts = urlsplit(url.strip())

@@ -15,6 +15,7 @@ from django.template.loader import render_to_string
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
+from blog.links import http_url
 from generation import (
     dashboard,
     schedule_admin,  # noqa: F401  (registers the schedule admin)
@@ -41,7 +42,10 @@ class ResearchSourceInline(admin.TabularInline):
     ordering = ("number", "id")
 
     @admin.display(description="URL")
-    def url_link(self, source: ResearchSource) -> SafeString:
+    def url_link(self, source: ResearchSource) -> SafeString | str:
+        # Research URLs come from search results: only http(s) ones become links.
+        if not http_url(source.url):
+            return source.url
         return format_html(
             '<a href="{}" rel="noopener noreferrer nofollow" target="_blank">{}</a>',
             source.url,

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime
-from urllib.parse import urlsplit
 
 from django import template
 from django.utils import timezone
+
+from blog import links
 
 register = template.Library()
 
@@ -14,8 +15,7 @@ register = template.Library()
 @register.filter
 def http_url(value: str) -> str:
     """The URL if it is http(s), else "" — so a stored `javascript:` URL is never a link."""
-    url = str(value or "").strip()
-    return url if urlsplit(url).scheme in ("http", "https") else ""
+    return links.http_url(value)
 
 
 @register.filter
