@@ -84,5 +84,5 @@ def robots_txt(request: HttpRequest) -> HttpResponse:
 
 def favicon(request: HttpRequest) -> HttpResponsePermanentRedirect:
     """Browsers and crawlers ask for /favicon.ico whatever the page links: send them to the
-    static icon (served with the other static files, cached for long)."""
+    static icon, served with the other static files."""
     return HttpResponsePermanentRedirect(static("favicon.ico"))

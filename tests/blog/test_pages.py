@@ -157,6 +157,19 @@ def test_time_elements_carry_an_iso_datetime_to_the_second(client):
         assert ".123456" not in html
 
 
+def test_tags_beyond_ascii_or_without_letters_never_break_a_page(client):
+    # taggit slugs keep "café" and "日本語" as they are, and give "#" an empty slug.
+    post = make_post("Tagged", tags=["café", "日本語", "#"])
+    for url in (reverse("blog:home"), post.get_absolute_url()):
+        html = client.get(url).content.decode()
+        assert '<a class="chip" href="/tag/caf%C3%A9/">café</a>' in html
+        assert '<span class="chip">#</span>' in html
+    for name in ("café", "日本語"):
+        tag = post.tags.get(name=name)
+        response = client.get(reverse("blog:tag", args=[tag.slug]))
+        assert response.status_code == 200 and "Tagged" in response.content.decode()
+
+
 def test_favicon_redirects_to_the_static_icon_linked_from_every_page(client):
     response = client.get("/favicon.ico")
     assert response.status_code == 301

@@ -71,7 +71,7 @@ def _post(i: int, *, status: str = Post.Status.PUBLISHED, **fields) -> Post:
         body=BODY.format(topic=topic, slug=slug),
         status=status,
         excerpt=f"What we learned about {topic} <in practice> & at scale.",
-        tags=["python", f"tag {i}", "Caching & queues"],
+        tags=["python", f"tag {i}", "Caching & queues", "Données"],
         sources=[
             {"number": 1, "title": f"{topic}, part one", "url": f"https://example.org/{slug}/one"},
             {"number": 2, "title": "A second view", "url": f"https://docs.example.net/{slug}"},
