@@ -7,6 +7,7 @@ from datetime import datetime
 from django.conf import settings
 from django.contrib.syndication.views import Feed
 from django.urls import reverse
+from django.utils.html import escape
 
 from blog import selectors
 from blog.models import Post
@@ -15,7 +16,7 @@ FEED_SIZE = 20
 
 
 class LatestPostsFeed(Feed):
-    """The 20 newest published posts; each item's description is its excerpt."""
+    """The 20 newest published posts; each item's description is its excerpt, as HTML text."""
 
     def title(self) -> str:
         return settings.SITE_NAME
@@ -33,7 +34,9 @@ class LatestPostsFeed(Feed):
         return item.title
 
     def item_description(self, item: Post) -> str:
-        return item.excerpt or item.meta_description
+        # RSS readers render a description as HTML; the excerpt is plain text (written by
+        # an LLM that read the web), so it is escaped into HTML text, never markup.
+        return escape(item.excerpt or item.meta_description)
 
     def item_pubdate(self, item: Post) -> datetime | None:
         return item.published_at

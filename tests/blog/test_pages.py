@@ -136,6 +136,47 @@ def test_feed_contains_latest_published_items_with_excerpts(client):
     assert all(item.findtext("title") != "Unpublished" for item in items)
 
 
+def test_feed_description_is_the_excerpt_as_html_text(client):
+    make_post("Tricky", excerpt='Queues <b>and</b> caches & "<script>alert(1)</script>"')
+    response = client.get(reverse("blog:feed"))
+    item = ElementTree.fromstring(response.content).find("./channel/item")  # noqa: S314 - our own feed
+    # Readers render a description as HTML: the excerpt's text arrives escaped, never as markup.
+    assert item.findtext("description") == (
+        "Queues &lt;b&gt;and&lt;/b&gt; caches &amp; "
+        "&quot;&lt;script&gt;alert(1)&lt;/script&gt;&quot;"
+    )
+
+
+def test_time_elements_carry_an_iso_datetime_to_the_second(client):
+    published = timezone.now().replace(microsecond=123456)
+    post = make_post("Timed", published_at=published)
+    stamp = timezone.localtime(published).replace(microsecond=0).isoformat()
+    for url in (reverse("blog:home"), post.get_absolute_url()):
+        html = client.get(url).content.decode()
+        assert f'<time datetime="{stamp}">' in html
+        assert ".123456" not in html
+
+
+def test_tags_beyond_ascii_or_without_letters_never_break_a_page(client):
+    # taggit slugs keep "café" and "日本語" as they are, and give "#" an empty slug.
+    post = make_post("Tagged", tags=["café", "日本語", "#"])
+    for url in (reverse("blog:home"), post.get_absolute_url()):
+        html = client.get(url).content.decode()
+        assert '<a class="chip" href="/tag/caf%C3%A9/">café</a>' in html
+        assert '<span class="chip">#</span>' in html
+    for name in ("café", "日本語"):
+        tag = post.tags.get(name=name)
+        response = client.get(reverse("blog:tag", args=[tag.slug]))
+        assert response.status_code == 200 and "Tagged" in response.content.decode()
+
+
+def test_favicon_redirects_to_the_static_icon_linked_from_every_page(client):
+    response = client.get("/favicon.ico")
+    assert response.status_code == 301
+    assert response["Location"] == "/static/favicon.ico"
+    assert '<link rel="icon" href="/static/favicon.ico"' in client.get("/").content.decode()
+
+
 def test_sitemap_lists_home_posts_and_categories(client):
     category = make_category("Maths")
     post = make_post("On primes", category=category)

@@ -417,3 +417,17 @@ def test_run_list_shows_tokens_and_cost_per_day(admin_client_, admin_user):
     assert rows[0]["day"] == timezone.localdate(today.created_at).isoformat()
     page = admin_client_.get(RUNS_URL).content.decode()
     assert "Last 7 days" in page and "1,515" in page
+
+
+def test_change_view_links_only_http_research_sources(admin_client_, admin_user):
+    run = _run(admin_user)
+    for number, url in enumerate(
+        ("javascript:alert(1)", "jav\tascript:alert(2)", "https://ok.test/a")
+    ):
+        ResearchSource.objects.create(
+            run=run, number=number + 1, url=url, provider="searxng", status="dropped"
+        )
+    html = admin_client_.get(f"{RUNS_URL}{run.pk}/change/").content.decode()
+    assert 'href="javascript' not in html and 'href="jav\tascript' not in html
+    assert "javascript:alert(1)" in html  # shown as text
+    assert '<a href="https://ok.test/a" rel="noopener noreferrer nofollow"' in html
