@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import re
 from dataclasses import dataclass
 
@@ -23,7 +24,15 @@ def extract(page: FetchedPage) -> Extracted:
     """Main text without navigation and boilerplate. Blocking: run it in a thread."""
     if page.content_type in HTML_TYPES:
         return _from_html(page.body, page.url)
-    return from_plain(page.body.decode(page.encoding or "utf-8", errors="replace"))
+    return from_plain(page.body.decode(_codec(page.encoding), errors="replace"))
+
+
+def _codec(declared: str | None) -> str:
+    """The declared charset when Python knows it; else UTF-8 (a server may name anything)."""
+    try:
+        return codecs.lookup(declared or "utf-8").name
+    except LookupError:
+        return "utf-8"
 
 
 def _from_html(body: bytes, url: str) -> Extracted:
