@@ -28,7 +28,7 @@ from standins.llm_server import LLMStandin
 from standins.web import WebStandin
 from standins.writer import WriterResponder
 
-TIMEOUT = 2.0  # the fetch timeout (RESEARCH_FETCH_TIMEOUT) for this suite
+TIMEOUT = 1.5  # the fetch timeout (RESEARCH_FETCH_TIMEOUT) for this suite
 MARGIN = 1.5  # seconds of slack over it: search, extraction, teardown
 CAP = 2_000_000  # RESEARCH_MAX_BYTES
 MEMORY_LIMIT_MB = 50
