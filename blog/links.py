@@ -56,6 +56,8 @@ _HTML_TAG = re.compile(
     r"track|tt|u|ul|var|video|wbr)\b[^<>]*>",
     re.I | re.S,
 )
+# A bare address in prose (Markdown links and autolinks are settled before this runs).
+_BARE_URL = re.compile(r"(?<![\w(<\[/\"'=])(?:https?://|www\.)[^\s<>()\[\]\"']+", re.I)
 _GAP = re.compile(r"(?<=\S)[ \t]{2,}(?=\S)")  # left where a link was taken out
 _LOOKS_LIKE_URL = re.compile(r"^\s*(?:[a-z][a-z0-9+.\-]*:|www\.|//)", re.I)
 
@@ -193,6 +195,7 @@ def strip_links(markdown: str, *, policy: LinkPolicy) -> tuple[str, int]:
         prose = _rewrite_inline(prose, decide)
         prose = _rewrite_references(prose, definitions, decide)
         prose = _AUTOLINK.sub(lambda m: _or(_autolink(m.group(1), decide), m.group(0)), prose)
+        prose = _BARE_URL.sub(lambda m: _or(_bare(m.group(0), decide), m.group(0)), prose)
         prose = _RAW_TAG.sub("", prose)
         # A body is Markdown: raw HTML in it was copied from a page, never written for us.
         prose = _HTML_TAG.sub("", _RAW_BLOCK.sub("", prose))
@@ -216,6 +219,14 @@ def strip_links(markdown: str, *, policy: LinkPolicy) -> tuple[str, int]:
 
 
 Decide = Callable[[bool, str, str], "str | None"]
+
+
+def _bare(url: str, decide: Decide) -> str | None:
+    """A bare address: kept when allowed, its source's marker, or gone (a full stop or
+    comma after it is the sentence's, not the address's)."""
+    core = url.rstrip(".,;:!?")
+    replaced = decide(False, "", core if "://" in core else f"http://{core}")
+    return None if replaced is None else replaced + url[len(core) :]
 
 
 def _tidy_line(old: str, new: str) -> str:

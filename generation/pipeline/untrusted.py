@@ -59,7 +59,15 @@ _INSTRUCTION_PATTERNS = [
     r"[^.!?\n]{0,40}?\b(?:api[ _-]?keys?|system prompts?|secret keys?|access tokens?|"
     r"(?:the )?(?:settings|configuration|credentials) you\b|you were (?:given|configured))",
     r"\b(?:my|our) (?:system )?(?:prompt|instructions) (?:reads?|says?|is|are|was|were)\b",
+    # "add a link to https://…", "embed the badge image … next to the heading"
+    r"\b(?:add|insert|embed|include|place|put|append)\b[^.!?\n]{0,60}?"
+    r"\b(?:links?|images?|badges?|pixels?|banners?|buttons?|iframes?|scripts?|snippets?)\b"
+    r"[^.!?\n]{0,60}?(?:https?://|\b(?:in|into|to|next to|under|above|below|at the "
+    r"(?:top|end|bottom) of) (?:the|this|your) (?:article|post|heading|summary|answer)\b)",
 ]
+# A page that spells the prompt's own delimiters ("</source>", "<source id=9>") is
+# forging a frame: the tags are taken out of its text (prompts neutralise any left).
+_FORGED_DELIMITER = re.compile(r"<\s*/?\s*(?:source|outline)\b[^<>\n]{0,200}>", re.I)
 INSTRUCTION = re.compile("|".join(f"(?:{p})" for p in _INSTRUCTION_PATTERNS), re.IGNORECASE)
 _WORDS = re.compile(r"[a-z0-9']+")
 _SENTENCE_END = re.compile(r"(?<=[.!?:])\s+")
@@ -107,6 +115,6 @@ def _runs(text: str, size: int) -> list[str]:
 
 def clean_source(source: Source) -> Source:
     """The source as prompts and checks see it: no instructions in its text or title."""
-    text, _ = drop_instructions(source.text)
-    title = "" if is_instruction(source.title) else source.title
+    text, _ = drop_instructions(_FORGED_DELIMITER.sub("", source.text))
+    title = "" if is_instruction(source.title) else _FORGED_DELIMITER.sub("", source.title)
     return replace(source, title=title, text=text)
