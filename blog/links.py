@@ -37,6 +37,27 @@ _INLINE = re.compile(
 _REFERENCE = re.compile(r"(!?)\[" + _TEXT + r"\](?:\[([^\[\]\n]*)\])?(?![(:])")
 _AUTOLINK = re.compile(r"<([A-Za-z][A-Za-z0-9+.\-]{1,31}:[^\s<>]*|[^\s<>@\\]+@[^\s<>@\\]+)>")
 _RAW_TAG = re.compile(r"</?(?:a|img|image|iframe|embed|object|source|video|audio)\b[^<>]*>", re.I)
+# Elements whose content is code or a page of its own: removed with what they hold.
+_RAW_BLOCK = re.compile(
+    r"<(script|style|iframe|object|svg|math|template|noscript|textarea|select|form)\b"
+    r"[^<>]*>.*?<\s*/\s*\1\s*>",
+    re.I | re.S,
+)
+# Any other tag of an HTML element (not `List<String>`: only names HTML has), and comments.
+_HTML_TAG = re.compile(
+    r"<!--.*?-->|</?(?:a|abbr|applet|area|article|aside|audio|b|base|basefont|bdi|"
+    r"bdo|big|blink|blockquote|body|br|button|canvas|caption|center|cite|code|col|"
+    r"colgroup|data|datalist|dd|del|details|dfn|dialog|dir|div|dl|dt|em|embed|fieldset|"
+    r"figcaption|figure|font|footer|form|frame|frameset|h[1-6]|head|header|hr|html|i|"
+    r"iframe|img|image|input|ins|kbd|label|legend|li|link|main|map|mark|marquee|math|"
+    r"menu|meta|meter|nav|noscript|object|ol|optgroup|option|output|p|param|picture|pre|"
+    r"progress|q|s|samp|script|section|select|slot|small|source|span|strike|strong|style|"
+    r"sub|summary|sup|svg|table|tbody|td|template|textarea|tfoot|th|thead|time|title|tr|"
+    r"track|tt|u|ul|var|video|wbr)\b[^<>]*>",
+    re.I | re.S,
+)
+# A bare address in prose (Markdown links and autolinks are settled before this runs).
+_BARE_URL = re.compile(r"(?<![\w(<\[/\"'=])(?:https?://|www\.)[^\s<>()\[\]\"']+", re.I)
 _GAP = re.compile(r"(?<=\S)[ \t]{2,}(?=\S)")  # left where a link was taken out
 _LOOKS_LIKE_URL = re.compile(r"^\s*(?:[a-z][a-z0-9+.\-]*:|www\.|//)", re.I)
 
@@ -157,7 +178,8 @@ def strip_links(markdown: str, *, policy: LinkPolicy) -> tuple[str, int]:
     """Remove every link and image the policy does not allow; returns (text, how many).
 
     A link to one of the post's sources becomes its text and citation marker, a foreign
-    link its text; foreign images, autolinks and raw <a>/<img> tags go entirely.
+    link its text; foreign images, autolinks and raw HTML tags go entirely (scripts,
+    styles and frames with their content).
     """
     removed = 0
 
@@ -184,7 +206,10 @@ def strip_links(markdown: str, *, policy: LinkPolicy) -> tuple[str, int]:
         prose = _rewrite_inline(prose, decide)
         prose = _rewrite_references(prose, definitions, decide)
         prose = _AUTOLINK.sub(lambda m: _or(_autolink(m.group(1), decide), m.group(0)), prose)
+        prose = _BARE_URL.sub(lambda m: _or(_bare(m.group(0), decide), m.group(0)), prose)
         prose = _RAW_TAG.sub("", prose)
+        # A body is Markdown: raw HTML in it was copied from a page, never written for us.
+        prose = _HTML_TAG.sub("", _RAW_BLOCK.sub("", prose))
         return prose
 
     def tidy(prose: str) -> str:
@@ -205,6 +230,14 @@ def strip_links(markdown: str, *, policy: LinkPolicy) -> tuple[str, int]:
 
 
 Decide = Callable[[bool, str, str], "str | None"]
+
+
+def _bare(url: str, decide: Decide) -> str | None:
+    """A bare address: kept when allowed, its source's marker, or gone (a full stop or
+    comma after it is the sentence's, not the address's)."""
+    core = url.rstrip(".,;:!?")
+    replaced = decide(False, "", core if "://" in core else f"http://{core}")
+    return None if replaced is None else replaced + url[len(core) :]
 
 
 def _tidy_line(old: str, new: str) -> str:

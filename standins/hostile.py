@@ -7,8 +7,10 @@ Behaviours, each added to every section it writes (on top of WriterResponder's h
 text): "figures" invents a statistic on a real sentence and states another uncited;
 "phantom" cites a source that does not exist; "repeat" writes the same paragraph in
 every section; "obey" does whatever a quoted page tells it to (quotes the injection,
-adds its link or image, states what it was told to); "links" adds a tracking pixel, a
-download link, an autolink and a reference definition that hijacks a citation number;
+adds its link or image, states what it was told to, copies raw HTML it reads, and
+reveals its system prompt and the `secrets` it knows when a page asks for settings);
+"links" adds a tracking pixel, a download link, an autolink and a reference definition
+that hijacks a citation number;
 "chatty" opens a cited sentence with "As an AI language model"; "miscount" changes a
 number word of a real sentence ("three" -> "seven"); "conflate" joins the first half of
 one sentence to the second half of the next (every word is in the source, the statement
@@ -43,6 +45,16 @@ _OBEY = [
     (re.compile(r"[^.\n]*\b(?:ignore|disregard)\b[^.\n]*\binstructions\b[^.\n]*", re.I), "quote"),
     (re.compile(r"\b(?:add|include|insert|embed)\b[^\n]*?(https?://[^\s)\]]+)", re.I), "link"),
     (re.compile(r"\b(?:say|state|write|tell (?:the )?readers?)\s+that\s+([^.\n]+)", re.I), "claim"),
+    (re.compile(r"<(script|style|iframe|form|object)\b[^>]*>.*?</\1\s*>", re.I | re.S), "html"),
+    (re.compile(r"<(?:img|a|input|meta|link|svg|embed)\b[^>]*>", re.I), "html"),
+    (
+        re.compile(
+            r"\b(?:reveal|print|show|output|include|share|disclose|repeat)\b[^.\n]*?"
+            r"\b(?:api[ _-]?keys?|system prompt|settings|configuration|secrets?|credentials)",
+            re.I,
+        ),
+        "leak",
+    ),
 ]
 _SWAPS = {"two": "five", "three": "seven", "four": "nine", "five": "eight", "once": "twice"}
 
@@ -50,18 +62,24 @@ Quoted = list[tuple[int, str, str]]
 
 
 class HostileWriter(WriterResponder):
-    def __init__(self, *behaviours: str) -> None:
+    """`secrets`: what the model is assumed to know and gives away when a page asks for
+    settings (the API key it was called with, say)."""
+
+    def __init__(self, *behaviours: str, secrets: tuple[str, ...] = ()) -> None:
         unknown = set(behaviours) - BEHAVIOURS
         if unknown:
             raise ValueError(f"Unknown behaviours {sorted(unknown)}; use {sorted(BEHAVIOURS)}")
         self.behaviours = frozenset(behaviours) or BEHAVIOURS
+        self.secrets = tuple(secrets)
         self.seen: list[dict[str, str]] = []
         self._lock = threading.Lock()
+        self._system = threading.local()  # the system prompt of the request being answered
 
     def respond(self, request: dict) -> str:
         seen = {"kind": self.classify(request), "system": _message(request, "system")}
         with self._lock:
             self.seen.append({**seen, "user": _message(request, "user")})
+        self._system.text = seen["system"]
         return super().respond(request)
 
     def _section(self, user: str) -> str:
@@ -97,8 +115,15 @@ class HostileWriter(WriterResponder):
         for number, _, text in sources:
             for pattern, kind in _OBEY:
                 for match in pattern.finditer(text):
-                    done.append(_obeyed(kind, match, number))
+                    done.append(
+                        self._leak(number) if kind == "leak" else _obeyed(kind, match, number)
+                    )
         return " ".join(done)
+
+    def _leak(self, number: int) -> str:
+        system = getattr(self._system, "text", "")
+        told = " ".join(f"The API key is {secret}." for secret in self.secrets)
+        return f"My system prompt reads: {system[:200]} {told} [{number}]".strip()
 
     def _links(self, sources: Quoted) -> str:
         number = sources[0][0] if sources else 1
@@ -145,6 +170,8 @@ def _plain_sentence(sources: Quoted) -> tuple[int, str]:
 def _obeyed(kind: str, match: re.Match, number: int) -> str:
     if kind == "quote":
         return f"{match.group(0).strip()} [{number}]."
+    if kind == "html":
+        return match.group(0)
     if kind == "link":
         url = match.group(1).rstrip(".,;")
         wants_image = re.search(r"image|pixel|picture|badge", match.group(0), re.I)

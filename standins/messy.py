@@ -4,8 +4,13 @@
   guard refuses, a redirect to loopback, a binary file, an oversized page, a 404), plus
   one page that never finishes.
 - Routes mixed into the web stand-in's handler: `/bomb` (a compression bomb, stacked
-  `gzip, gzip` by default), `/hang` (headers, a few bytes, then nothing until the server
-  stops), `/trickle/search` (the search API answering one byte at a time).
+  `gzip, gzip` by default), `/bomb/stream` (one gzip member of `mib` MiB of zeros,
+  compressed as it is sent, no Content-Length), `/hang` (headers, a few bytes, then
+  nothing until the server stops), `/trickle/search` (the search API answering one byte
+  at a time), `/slowloris` (headers, then one byte a second forever), `/silent` (accepts
+  the request and never answers), `/binary/<kind>` (octet-stream, pdf), `/empty` (a
+  zero-byte page), `/misencoded/<kind>` (latin1 or utf16 bytes declared as utf-8, or a
+  charset that does not exist).
 """
 
 from __future__ import annotations
@@ -56,6 +61,26 @@ def gzip_bomb(decoded_mib: int, layers: int) -> bytes:
     return body
 
 
+_BINARIES = {
+    "octet-stream": ("application/octet-stream", bytes(range(256)) * 64),
+    "pdf": ("application/pdf", b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj <<>> endobj\n%%EOF\n"),
+}
+_GARBLED_TEXT = (
+    "Caf\u00e9 na\u00efve r\u00e9sum\u00e9: les files d'attente \u00e0 Redis "
+    "g\u00e8rent des t\u00e2ches \u00e9chou\u00e9es. "
+) * 20
+
+
+def misencoded(kind: str) -> tuple[str, bytes]:
+    """(Content-Type, body) of a page whose declared charset lies or does not exist."""
+    html = f"<html><body><article><p>{_GARBLED_TEXT}</p></article></body></html>"
+    if kind == "utf16":
+        return "text/html; charset=utf-8", html.encode("utf-16")
+    if kind == "badcharset":
+        return "text/plain; charset=x-no-such-charset", _GARBLED_TEXT.encode("latin-1")
+    return "text/html; charset=utf-8", html.encode("latin-1")
+
+
 class HostileRoutes:
     """Route methods for the web stand-in's handler (see standins.web._Handler)."""
 
@@ -65,8 +90,12 @@ class HostileRoutes:
     send_response: Any
     send_header: Any
     end_headers: Any
+    _send: Any
 
     def _route_bomb(self, rest: str, query: dict[str, str]) -> None:
+        if rest == "stream":
+            self._stream_bomb(query)
+            return
         layers = max(1, min(int(query.get("layers", 2)), 4))
         body = gzip_bomb(max(1, min(int(query.get("mib", 256)), 1024)), layers)
         self.send_response(200)
@@ -75,6 +104,45 @@ class HostileRoutes:
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)
+
+    def _stream_bomb(self, query: dict[str, str]) -> None:
+        """One gzip member of `mib` MiB of zeros (default 1 GiB), compressed while sent."""
+        packer = zlib.compressobj(9, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html; charset=utf-8")
+        self.send_header("Content-Encoding", "gzip")
+        self.end_headers()
+        zeros = bytes(MIB)
+        for _ in range(max(1, min(int(query.get("mib", 1024)), 4096))):
+            if self.standin.stopping.is_set():
+                return
+            self.wfile.write(packer.compress(zeros))
+        self.wfile.write(packer.flush())
+
+    def _route_slowloris(self, rest: str, query: dict[str, str]) -> None:
+        """Headers, then one byte every `every` seconds (default 1) until the server stops."""
+        every = float(query.get("every", 1.0))
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html; charset=utf-8")
+        self.end_headers()
+        while not self.standin.stopping.wait(every):
+            self.wfile.write(b"a")
+            self.wfile.flush()
+
+    def _route_silent(self, rest: str, query: dict[str, str]) -> None:
+        """Reads the request and answers nothing, not even a status line."""
+        self.standin.stopping.wait()
+
+    def _route_binary(self, rest: str, query: dict[str, str]) -> None:
+        content_type, body = _BINARIES.get(rest, _BINARIES["octet-stream"])
+        self._send(200, content_type, body)
+
+    def _route_empty(self, rest: str, query: dict[str, str]) -> None:
+        self._send(200, "text/html; charset=utf-8", b"")
+
+    def _route_misencoded(self, rest: str, query: dict[str, str]) -> None:
+        content_type, body = misencoded(rest)
+        self._send(200, content_type, body)
 
     def _route_hang(self, rest: str, query: dict[str, str]) -> None:
         """A page that starts and never finishes (until the stand-in stops)."""

@@ -6,10 +6,11 @@
         web.requests        # Counter by kind: "search", "page", "redirect", "big", ...
         web.max_in_flight   # most requests handled at the same time
 
-Routes: GET /search?q=…&format=json[&pageno=2], /pages/<slug>, /redirect?to=<url> (302),
+Routes: GET /search?q=…&format=json[&pageno=2], /pages/<slug>, /redirect?to=<url>[&code=308],
 /chain/<n> (n redirects, then a page), /big (larger than any sane cap), /image.png,
 /status/<code>, /slow/<seconds>, and the hostile ones of standins/messy.py: /bomb,
-/hang, /trickle/search. `messy=True` makes every other search result unusable, as real
+/bomb/stream, /hang, /trickle/search, /slowloris, /silent, /binary/<kind>, /empty,
+/misencoded/<kind>. `messy=True` makes every other search result unusable, as real
 result lists are. Standalone: `python -m standins.web --port 8899 [--messy]`.
 """
 
@@ -302,7 +303,8 @@ class _Handler(HostileRoutes, BaseHTTPRequestHandler):
         self._send(200, "text/html; charset=utf-8", render_page(page).encode())
 
     def _route_redirect(self, rest: str, query: dict[str, str]) -> None:
-        self._send(302, "text/plain", b"moved", location=query.get("to", "/"))
+        code = int(query.get("code", 302))  # 301, 302, 303, 307 or 308
+        self._send(code, "text/plain", b"moved", location=query.get("to", "/"))
 
     def _route_chain(self, rest: str, query: dict[str, str]) -> None:
         hops = int(rest or 0)

@@ -249,3 +249,7 @@ def judge_prompt(items: list[tuple[int, str, tuple[int, str, str]]]) -> str:
         for ident, claim, passage in items
     ]
     return "Judge each claim against its passage.\n\n" + "\n\n".join(parts)
+
+
+# Every system prompt, so a post that recites one (a page asked the model to) is caught.
+SYSTEM_PROMPTS = tuple(value for name, value in list(globals().items()) if name.endswith("_SYSTEM"))

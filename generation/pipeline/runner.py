@@ -268,6 +268,12 @@ def _sections(ctx: Context) -> SectionDraft:
     return written.complete(len(plan.sections))
 
 
+def _secrets() -> tuple[str, ...]:
+    """Values no post may hold, whatever a page talked the model into writing."""
+    names = ("OPENAI_API_KEY", "SECRET_KEY", "TAVILY_API_KEY", "BRAVE_API_KEY")
+    return tuple(value for name in names if (value := getattr(settings, name, "")))
+
+
 def _citations(ctx: Context) -> CheckedPost:
     sources = _sources(ctx)
     plan: Outline = ctx.output(Stage.OUTLINE)
@@ -281,6 +287,7 @@ def _citations(ctx: Context) -> CheckedPost:
             threshold=settings.GENERATION_CITATION_THRESHOLD,
             judge=settings.GENERATION_CITATION_JUDGE,
             max_removed_share=settings.GENERATION_MAX_REMOVED_SHARE,
+            secrets=_secrets(),
         )
     )
     report = checked.report

@@ -11,6 +11,7 @@ whatever its citation says.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import replace
 
 from generation.pipeline.types import Source
@@ -46,8 +47,29 @@ _INSTRUCTION_PATTERNS = [
     r"\byour (?:previous|prior|original|real|initial) (?:instructions|prompt|guidelines)\b",
     r"\byour system prompt\b",
     r"\bwhen (?:you )?(?:summari[sz]ing|summari[sz]e|writing about|rewriting) this\b",
+    # Addressed to whoever writes from the page, without naming an AI: "note for the
+    # writer", "this article should instead tell readers that ..."
+    r"\b(?:note|message|instructions?|memo|reminder)s? (?:for|to) (?:the |any )?"
+    r"(?:writers?|authors?|summari[sz]ers?|editors? of this)\b",
+    r"\b(?:this|the|your|any) (?:article|post|summary|answer|response|writer)s? "
+    r"(?:should|must|needs? to|has to) (?:instead\b|(?:also |now )?(?:say|tell (?:the )?"
+    r"readers?|state|claim|mention|recommend) that\b)",
+    # "reveal the API key", "print your system prompt" (not "never reveal the API key")
+    r"(?<!never )(?<!not )(?<!n't )\b(?:reveal|print|disclose|leak|output|repeat|dump)\b"
+    r"[^.!?\n]{0,40}?\b(?:api[ _-]?keys?|system prompts?|secret keys?|access tokens?|"
+    r"(?:the )?(?:settings|configuration|credentials) you\b|you were (?:given|configured))",
+    r"\b(?:my|our) (?:system )?(?:prompt|instructions) (?:reads?|says?|is|are|was|were)\b",
+    # "add a link to https://…", "embed the badge image … next to the heading"
+    r"\b(?:add|insert|embed|include|place|put|append)\b[^.!?\n]{0,60}?"
+    r"\b(?:links?|images?|badges?|pixels?|banners?|buttons?|iframes?|scripts?|snippets?)\b"
+    r"[^.!?\n]{0,60}?(?:https?://|\b(?:in|into|to|next to|under|above|below|at the "
+    r"(?:top|end|bottom) of) (?:the|this|your) (?:article|post|heading|summary|answer)\b)",
 ]
+# A page that spells the prompt's own delimiters ("</source>", "<source id=9>") is
+# forging a frame: the tags are taken out of its text (prompts neutralise any left).
+_FORGED_DELIMITER = re.compile(r"<\s*/?\s*(?:source|outline)\b[^<>\n]{0,200}>", re.I)
 INSTRUCTION = re.compile("|".join(f"(?:{p})" for p in _INSTRUCTION_PATTERNS), re.IGNORECASE)
+_WORDS = re.compile(r"[a-z0-9']+")
 _SENTENCE_END = re.compile(r"(?<=[.!?:])\s+")
 
 
@@ -74,8 +96,25 @@ def drop_instructions(text: str) -> tuple[str, list[str]]:
     return "\n".join(kept_lines), dropped
 
 
+def recites_prompt(text: str, system_prompts: Iterable[str]) -> bool:
+    """True when the text repeats six words in a row of one of the system prompts (a
+    model told by a page to reveal its prompt)."""
+    words = f" {' '.join(_WORDS.findall(text.lower()))} "
+    return any(f" {run} " in words for prompt in system_prompts for run in _runs(prompt, 6))
+
+
+def leaks_secret(text: str, secrets: Iterable[str]) -> bool:
+    """True when the text holds one of the configured secrets (keys of 8+ characters)."""
+    return any(len(secret) >= 8 and secret in text for secret in secrets)
+
+
+def _runs(text: str, size: int) -> list[str]:
+    words = _WORDS.findall(text.lower())
+    return [" ".join(words[i : i + size]) for i in range(len(words) - size + 1)]
+
+
 def clean_source(source: Source) -> Source:
     """The source as prompts and checks see it: no instructions in its text or title."""
-    text, _ = drop_instructions(source.text)
-    title = "" if is_instruction(source.title) else source.title
+    text, _ = drop_instructions(_FORGED_DELIMITER.sub("", source.text))
+    title = "" if is_instruction(source.title) else _FORGED_DELIMITER.sub("", source.title)
     return replace(source, title=title, text=text)

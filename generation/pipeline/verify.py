@@ -38,10 +38,12 @@ from generation.pipeline.citations import (
 )
 from generation.pipeline.claims import Draft, Sentence, parse_draft
 from generation.pipeline.types import CheckedPost, CitationReport, Outline, SectionDraft, Source
-from generation.pipeline.untrusted import is_instruction
+from generation.pipeline.untrusted import is_instruction, leaks_secret, recites_prompt
 from generation.research import tokenize
 
 INSTRUCTION_REASON = "addresses the model (instruction-like text)"
+RECITAL_REASON = "recites the writer's instructions"
+LEAK_REASON = "holds a configured secret"
 REPEAT_MIN_WORDS = 3
 NEAR_REPEAT_MIN_WORDS = 5
 NEAR_REPEAT_OVERLAP = 0.8  # "…in memory" and "…on disk" (5 of 7 words) are not repeats
@@ -118,11 +120,17 @@ async def check_post(
     threshold: float,
     judge: bool,
     max_removed_share: float,
+    secrets: tuple[str, ...] = (),
 ) -> CheckedPost:
     """The stage: verify every piece, assemble the post, number its sources in order of
     first citation, and say whether it must be held as a draft."""
     texts, report = await verify_post(
-        llm, pieces=pieces_of(outline, draft), sources=sources, threshold=threshold, judge=judge
+        llm,
+        pieces=pieces_of(outline, draft),
+        sources=sources,
+        threshold=threshold,
+        judge=judge,
+        secrets=secrets,
     )
     body = assemble(
         outline,
@@ -153,6 +161,7 @@ async def verify_post(
     sources: dict[int, Source],
     threshold: float,
     judge: bool = False,
+    secrets: tuple[str, ...] = (),
 ) -> tuple[dict[str, str], CitationReport]:
     """Check, repair or remove every claim of every piece; returns texts and the report."""
     run = _Run(sources, {n: SourceIndex(s.text) for n, s in sources.items()}, threshold)
@@ -162,7 +171,7 @@ async def verify_post(
         text, links = strip_links(piece.text, policy=policy)
         run.report.links_removed += links
         drafts.append(parse_draft(piece.key, text, known=set(sources)))
-    _drop_instructions(run, drafts)
+    _drop_instructions(run, drafts, secrets)
     _drop_repeats(run, drafts)
     failures, passed = _first_check(run, drafts, pieces)
     rejected: list[Failure] = []
@@ -179,12 +188,21 @@ def is_claim(sentence: Sentence) -> bool:
     return bool(sentence.cited) or bool(sentence.to_claim().figures)
 
 
-def _drop_instructions(run: _Run, drafts: list[Draft]) -> None:
+def _drop_instructions(run: _Run, drafts: list[Draft], secrets: tuple[str, ...]) -> None:
+    """Sentences that address a model, recite its prompt or hold a secret: a page talked
+    the writer into them, whatever they cite."""
     for draft in drafts:
         for sentence in draft.sentences():
             if is_instruction(sentence.claim):
-                run.report.claims += 1
-                run.remove(sentence, INSTRUCTION_REASON)
+                reason = INSTRUCTION_REASON
+            elif recites_prompt(sentence.claim, prompts.SYSTEM_PROMPTS):
+                reason = RECITAL_REASON
+            elif leaks_secret(sentence.text, secrets):
+                reason = LEAK_REASON
+            else:
+                continue
+            run.report.claims += 1
+            run.remove(sentence, reason)
 
 
 def _drop_repeats(run: _Run, drafts: list[Draft]) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import re
 from dataclasses import dataclass
 
@@ -9,6 +10,11 @@ import trafilatura
 
 from generation.research.fetch import HTML_TYPES, FetchedPage
 
+_BOMS = (
+    (codecs.BOM_UTF8, "utf-8"),
+    (codecs.BOM_UTF16_LE, "utf-16-le"),
+    (codecs.BOM_UTF16_BE, "utf-16-be"),
+)
 _FRONT_MATTER = re.compile(r"\A---\s*\n(.*?)\n---\s*\n", re.DOTALL)
 
 
@@ -22,11 +28,31 @@ class Extracted:
 def extract(page: FetchedPage) -> Extracted:
     """Main text without navigation and boilerplate. Blocking: run it in a thread."""
     if page.content_type in HTML_TYPES:
-        return _from_html(page.body, page.url)
-    return from_plain(page.body.decode(page.encoding or "utf-8", errors="replace"))
+        # A charset the server declared is checked against the bytes (a wrong one falls
+        # back to UTF-8, then Windows-1252); without one, trafilatura reads <meta charset>.
+        body = decode_text(page.body, page.encoding) if page.encoding else page.body
+        return _from_html(body, page.url)
+    return from_plain(decode_text(page.body, page.encoding))
 
 
-def _from_html(body: bytes, url: str) -> Extracted:
+def decode_text(body: bytes, declared: str | None) -> str:
+    """Text in the declared charset when it is known and fits the bytes, else UTF-8 when
+    it fits, else Windows-1252: a server may name any charset, or the wrong one. A byte
+    order mark outranks them all."""
+    for bom, charset in _BOMS:
+        if body.startswith(bom):
+            return body[len(bom) :].decode(charset, errors="replace")
+    for charset in (declared, "utf-8"):
+        if not charset:
+            continue
+        try:
+            return body.decode(codecs.lookup(charset).name)
+        except (LookupError, UnicodeDecodeError):
+            continue
+    return body.decode("cp1252", errors="replace")
+
+
+def _from_html(body: bytes | str, url: str) -> Extracted:
     document = trafilatura.bare_extraction(
         body, url=url, with_metadata=True, include_comments=False, include_tables=True
     )

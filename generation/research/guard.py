@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 
 from generation.exceptions import FetchRefused
-from generation.research.base import FetchFailed
+from generation.research.base import MAX_URL, FetchFailed
 
 Resolver = Callable[[str, int], list[str]]
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -47,6 +47,9 @@ _SPECIAL = [
         ("5f00::/16", "segment-routing"),
     )
 ]
+# Names that never lead to the public web (RFC 6761 "localhost", mDNS ".local", cloud
+# metadata names such as metadata.google.internal): refused before any DNS lookup.
+_PRIVATE_NAME_SUFFIXES = ("localhost", "local", "internal", "home.arpa", "onion")
 _HOST_PORT = re.compile(r"^(\[[0-9a-f:.]+\]|[a-z0-9._-]+):(\d{1,5})$")
 
 
@@ -130,12 +133,12 @@ class Guard:
         An allow-listed host:port is resolved the same way but not judged, so even a
         private stand-in is reached at an address looked up once.
         """
-        if url.scheme not in ALLOWED_SCHEMES:
-            raise FetchRefused(f"refused: scheme {url.scheme!r} is not allowed")
-        if not url.host:
-            raise FetchRefused("refused: URL has no host")
+        _check_form(url)
+        allowed = host_port(url) in self.allow_hosts
+        if not allowed and _is_private_name(url.host):
+            raise FetchRefused(f"refused: {url.host} is a local-only name")
         addresses = await self._addresses(url)
-        if host_port(url) in self.allow_hosts:
+        if allowed:
             return str(addresses[0])
         for address in addresses:
             reason = address_refusal(address)
@@ -159,6 +162,25 @@ class Guard:
         if not addresses:
             raise FetchFailed(f"DNS lookup failed for {url.host}")
         return addresses
+
+
+def _check_form(url: httpx.URL) -> None:
+    """Refuse what no page needs: other schemes, no host, credentials, endless URLs."""
+    if url.scheme not in ALLOWED_SCHEMES:
+        raise FetchRefused(f"refused: scheme {url.scheme!r} is not allowed")
+    if not url.host:
+        raise FetchRefused("refused: URL has no host")
+    if url.userinfo:
+        # httpx would send them as Basic auth: a page must not choose our credentials.
+        raise FetchRefused("refused: URL carries credentials")
+    length = len(str(url))
+    if length > MAX_URL:
+        raise FetchRefused(f"refused: URL is {length} characters (limit {MAX_URL})")
+
+
+def _is_private_name(host: str) -> bool:
+    name = host.lower().rstrip(".")
+    return any(name == s or name.endswith(f".{s}") for s in _PRIVATE_NAME_SUFFIXES)
 
 
 def _is_address(host: str) -> bool:

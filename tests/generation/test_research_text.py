@@ -100,3 +100,19 @@ def test_passages_keep_a_heading_on_its_own_line():
         "Queues and workers",
         "A queue is a list of job ids. Workers take jobs from it.",
     ]
+
+
+@pytest.mark.parametrize(
+    ("body", "declared", "text"),
+    [
+        ("Café".encode("latin-1"), "utf-8", "Café"),  # the declared charset lies
+        ("Café".encode(), "x-no-such-charset", "Café"),  # names no charset at all
+        ("Café".encode("latin-1"), None, "Café"),
+        ("Café".encode("utf-16"), "utf-8", "Café"),  # a byte order mark outranks the header
+        ("Дом".encode("cp1251"), "cp1251", "Дом"),  # a declared charset that fits is used
+    ],
+)
+def test_page_text_decodes_whatever_charset_the_server_declares(body, declared, text):
+    from generation.research.extract import decode_text
+
+    assert decode_text(body, declared) == text

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import re
 from collections.abc import Iterator
 
 import httpx
@@ -212,3 +213,26 @@ def test_address_matrix_refuses_every_non_public_kind(address, kind):
 @pytest.mark.parametrize("address", ["93.184.215.14", "1.1.1.1", "2606:4700:4700::1111"])
 def test_public_addresses_pass(address):
     assert address_refusal(ipaddress.ip_address(address)) is None
+
+
+@pytest.mark.parametrize(
+    ("url", "reason"),
+    [
+        ("http://user:pass@{host}/pages/security-ssrf", r"refused: URL carries credentials"),
+        ("http://admin@{host}/pages/security-ssrf", r"refused: URL carries credentials"),
+        ("http://{host}/pages/" + "a" * 2000, r"refused: URL is 20\d\d characters \(limit 2000\)"),
+    ],
+)
+def test_credentials_and_endless_urls_are_refused_even_for_allowed_hosts(web, url, reason):
+    assert re.fullmatch(reason, refusal(url.format(host=web.host_port), allow=[web.host_port]))
+    assert sum(web.requests.values()) == 0
+
+
+@pytest.mark.parametrize(
+    "host", ["localhost", "admin.localhost", "printer.local", "metadata.google.internal"]
+)
+def test_local_only_names_are_refused_before_any_lookup(host):
+    def resolve(name: str, port: int) -> list[str]:
+        raise AssertionError(f"{name} was looked up")
+
+    assert refusal(f"http://{host}/", resolve=resolve) == f"refused: {host} is a local-only name"
