@@ -79,9 +79,13 @@ def _die_with_parent() -> None:
 
 
 def preload() -> None:
-    """Import the job entry point and the whole pipeline in this (the worker) process."""
+    """Import the job entry point and the whole pipeline in this (the worker) process, and
+    warm the page extractor, so that every work-horse forked from it starts warm."""
     for name in PRELOAD:
         importlib.import_module(name)
+    from generation.research import extract
+
+    extract.warm_up()
 
 
 _fork_hook_installed = False

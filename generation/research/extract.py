@@ -61,6 +61,19 @@ def _from_html(body: bytes | str, url: str) -> Extracted:
     return Extracted(document.title or "", document.text or "", document.date or "")
 
 
+_WARM_UP_PAGE = (
+    "<html><head><title>Warm-up</title></head><body><article><h1>Warm-up</h1>"
+    "<p>A short page, extracted once so the next one is not the first.</p></article></body></html>"
+)
+
+
+def warm_up() -> None:
+    """Extract one small page. trafilatura's first extraction in a process spends about
+    0.5 s setting itself up (its date and fallback extractors load lazily); a worker does
+    it once before forking, so no job's first page pays it and looks like a straggler."""
+    _from_html(_WARM_UP_PAGE, "https://warm-up.invalid/")
+
+
 def from_plain(text: str) -> Extracted:
     """Plain text or Markdown, with optional front matter (title:, date:)."""
     meta, body = split_front_matter(text)

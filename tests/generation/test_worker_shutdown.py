@@ -33,10 +33,12 @@ def events(redis_conn) -> list[str]:
     return [entry.decode().split(":")[0] for entry in redis_conn.lrange(EVENTS, 0, -1)]
 
 
-def busy_worker(env: dict[str, str], redis_conn, *args: str) -> tuple[subprocess.Popen, Job]:
-    """A worker running a 2 s job, with a second job waiting behind it."""
+def busy_worker(
+    env: dict[str, str], redis_conn, *args: str, job_seconds: float = 2
+) -> tuple[subprocess.Popen, Job]:
+    """A worker running a `job_seconds` job, with a second job waiting behind it."""
     queue = queues.get_queue("content")
-    queue.enqueue(SLEEP, 2, EVENTS)
+    queue.enqueue(SLEEP, job_seconds, EVENTS)
     second = queue.enqueue(SLEEP, 0, "test:second")
     worker = start_worker(env, *args)
     wait_for(lambda: events(redis_conn) == ["start"], timeout=20)
@@ -70,7 +72,9 @@ def test_sigterm_lets_the_current_job_finish_and_starts_no_new_one(worker_env, r
 
 
 def test_max_time_stops_a_busy_worker_after_its_job(worker_env, redis_conn):
-    worker, second = busy_worker(worker_env, redis_conn, "--max-time", "1")
+    # --max-time counts from the command's start, which includes preloading the pipeline
+    # (1-2 s on a loaded machine): the job must still be running when it fires.
+    worker, second = busy_worker(worker_env, redis_conn, "--max-time", "4", job_seconds=6)
     try:
         assert_stopped_after_the_job(worker, second, redis_conn)
     finally:
