@@ -29,6 +29,7 @@ def _warm_pipeline():
 
     preload()
 
+
 LLM_QUERIES = ["speculative decoding draft model", "KV cache continuous batching"]
 
 
