@@ -147,10 +147,14 @@ class GenerationWorker(Worker):
             os._exit(1)
         super().main_work_horse(job, queue)
 
-    def handle_job_failure(self, job, queue, *args, exc_string: str = "", **kwargs) -> None:
+    def handle_job_failure(
+        self, job, queue, started_job_registry=None, exc_string: str = "", execution=None
+    ) -> None:
         """The traceback RQ keeps with the failed job (shown on the dashboard) is redacted
         like every log line: no configured secret, no URL password."""
-        super().handle_job_failure(job, queue, *args, exc_string=redact(exc_string), **kwargs)
+        super().handle_job_failure(
+            job, queue, started_job_registry, exc_string=redact(exc_string), execution=execution
+        )
 
     def handle_work_horse_killed(self, job, retpid, ret_val, rusage) -> None:
         """The horse died without reporting (OOM killer, kill -9): record it on the run."""

@@ -59,6 +59,7 @@ def test_the_overrides_are_the_hooks_this_file_pins():
         "fork_work_horse",
         "main_work_horse",
         "handle_work_horse_killed",
+        "handle_job_failure",
         "dequeue_timeout",
         "maintain_heartbeats",
         "run_maintenance_tasks",
