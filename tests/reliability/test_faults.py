@@ -6,6 +6,9 @@ requested post exists exactly once, and no run claims a state that is not true.
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 import time
 from datetime import UTC, datetime, timedelta
 
@@ -13,6 +16,9 @@ import django_rq
 import psutil
 import pytest
 from django.db import connection
+from django.utils import timezone
+from redis import Redis
+from rq import Queue
 
 from blog.models import Post
 from generation import queues, service
@@ -31,7 +37,8 @@ from tests.reliability.faults import (
     wait_finished,
     wait_progress,
 )
-from tests.workers import start_worker, stop, wait_for
+from tests.scratch_redis import ScratchRedis
+from tests.workers import ROOT, start_worker, stop, wait_for
 
 pytestmark = [
     pytest.mark.workers,
@@ -286,3 +293,61 @@ def test_two_schedulers_and_two_workers_make_one_set_of_runs(env, author, reliab
     assert_clean(found, expected=2)
     assert Post.objects.count() == 2
     assert GenerationRun.objects.filter(status=RunStatus.SUCCEEDED).count() == 2
+
+
+def enqueue_by_command(env: dict[str, str], *, count: int, author) -> list[int]:
+    """The operator's door (`generate_deep_research_bg`), against the worker's Redis."""
+    done = subprocess.run(
+        [sys.executable, "manage.py", "generate_deep_research_bg", "--json"]
+        + ["--count", str(count), "--topic", TOPIC, "--author", author.username],
+        cwd=ROOT,
+        env={**env, "LOG_FILE": "command.log"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    return json.loads(done.stdout)["run_ids"]
+
+
+def test_redis_restarted_mid_batch_loses_no_job(env, author, reliability_report):
+    scratch = ScratchRedis(appendonly=True).start()
+    env = {**env, "REDIS_URL": scratch.url}
+    connection = Redis.from_url(scratch.url)
+    workers = []
+    try:
+        run_ids = enqueue_by_command(env, count=6, author=author)
+        workers = [start_worker(env), start_worker(env)]
+        wait_for(lambda: mid_run(run_ids) and posts_made(run_ids) >= 1, timeout=60)
+        scratch.stop()  # SIGKILL: every acknowledged write is in the AOF already
+        stopped = time.monotonic()
+        wait_for(lambda: time.monotonic() - stopped > 3, timeout=10)
+        scratch.start()
+        back, back_at = time.monotonic(), timezone.now()
+        # First progress that needs Redis: a job dequeued after the restart.
+        wait_for(
+            lambda: GenerationRun.objects.filter(
+                pk__in=run_ids, attempt_started_at__gte=back_at
+            ).exists(),
+            timeout=60,
+        )
+        recover_s = time.monotonic() - back
+        wait_finished(run_ids)
+        alive = [worker.poll() is None for worker in workers]
+        found = audit(run_ids, connection)
+        failed_jobs = Queue("content", connection=connection).failed_job_registry.count
+    finally:
+        for worker in workers:
+            stop(worker)
+        scratch.stop()
+    report_row(
+        reliability_report,
+        scenario="Redis restarted mid-batch",
+        injected="redis-server (AOF, fsync always) SIGKILLed for 3 s mid-batch, then restarted",
+        expected=6,
+        found=found,
+        recover_s=f"{recover_s:.1f} (Redis back to the next job dequeued)",
+    )
+    assert_clean(found, expected=6)
+    assert failed_jobs == 0
+    assert alive == [True, True]  # the workers waited for Redis: none exited
