@@ -297,9 +297,9 @@ def test_two_schedulers_and_two_workers_make_one_set_of_runs(env, author, reliab
 
 def enqueue_by_command(env: dict[str, str], *, count: int, author) -> list[int]:
     """The operator's door (`generate_deep_research_bg`), against the worker's Redis."""
+    options = ["--json", "--count", str(count), "--topic", TOPIC, "--author", author.username]
     done = subprocess.run(
-        [sys.executable, "manage.py", "generate_deep_research_bg", "--json"]
-        + ["--count", str(count), "--topic", TOPIC, "--author", author.username],
+        [sys.executable, "manage.py", "generate_deep_research_bg", *options],
         cwd=ROOT,
         env={**env, "LOG_FILE": "command.log"},
         capture_output=True,
