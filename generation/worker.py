@@ -54,7 +54,9 @@ PR_SET_PDEATHSIG = 1
 RESTART_KEY = "drb:workers:restart"
 # What a job imports on first use, imported by the worker before it forks any horse.
 PRELOAD = ("generation.jobs", "generation.pipeline.runner")
-# How long the worker waits out a Redis outage, retrying at most every REDIS_BACKOFF_CAP s.
+# How long the worker waits out a Redis outage, retrying at most every REDIS_BACKOFF_CAP s
+# (when Redis refuses connections; an address that does not answer at all also costs the
+# connect timeout per try).
 REDIS_PATIENCE_SECONDS = 300
 REDIS_BACKOFF_CAP = 1.0
 
