@@ -36,7 +36,7 @@ import os
 import signal
 
 from django.conf import settings
-from django.db import connections
+from django.db import close_old_connections, connections
 from redis import Redis
 from redis.backoff import ExponentialBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -199,6 +199,7 @@ class GenerationWorker(Worker):
     def run_maintenance_tasks(self) -> None:
         super().run_maintenance_tasks()
         try:
+            close_old_connections()  # a connection the database dropped would fail every pass
             reaper.reap(self.connection)
         except StopRequested:  # a warm shutdown arrived meanwhile: let the work loop stop
             raise
