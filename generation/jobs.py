@@ -10,6 +10,7 @@ import logging
 import math
 from datetime import UTC, datetime, timedelta
 
+from django.db import close_old_connections
 from django.utils import timezone
 from rq import get_current_job
 from rq.job import Job
@@ -85,6 +86,9 @@ def on_success(job: Job, connection, result, *args, **kwargs) -> None:
 
 def on_failure(job: Job, connection, exc_type, exc_value, traceback) -> None:
     """Runs in the work-horse before RQ decides on a retry (same job object)."""
+    # The attempt may have failed because the database dropped the connection (a restart,
+    # pg_terminate_backend): reconnect, or the failure would go unrecorded.
+    close_old_connections()
     if isinstance(exc_value, GenerationError) and exc_value.permanent:
         job.retries_left = 0  # retrying cannot help: RQ fails the job for good
     will_retry = job.should_retry

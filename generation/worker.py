@@ -19,6 +19,12 @@ What stock RQ lacks, and what this adds:
   at their next job boundary, workers that missed the message (starting up, reconnecting).
 - The worker closes its database connections before it forks a horse, so the two
   processes never share one PostgreSQL socket (the reaper uses the ORM in the worker).
+- Redis going away (a restart, a failover) is waited out, not fatal: every Redis command
+  of the worker, its horses and its scheduler is retried with capped backoff for up to
+  REDIS_PATIENCE_SECONDS (redis-py's own `Retry`). Stock RQ retries only its dequeue; an
+  outage during a job killed the worker (its heartbeat raised) and, with it, the horse.
+  Once Redis is back the horse records its result as usual, so no job is lost; after the
+  patience runs out the worker exits and supervisor starts a fresh one.
 """
 
 from __future__ import annotations
@@ -30,8 +36,12 @@ import os
 import signal
 
 from django.conf import settings
-from django.db import connections
+from django.db import close_old_connections, connections
 from redis import Redis
+from redis.backoff import ExponentialBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+from redis.retry import Retry
 from rq.command import send_shutdown_command
 from rq.exceptions import StopRequested
 from rq.worker import Worker
@@ -45,6 +55,23 @@ PR_SET_PDEATHSIG = 1
 RESTART_KEY = "drb:workers:restart"
 # What a job imports on first use, imported by the worker before it forks any horse.
 PRELOAD = ("generation.jobs", "generation.pipeline.runner")
+# How long the worker waits out a Redis outage, retrying at most every REDIS_BACKOFF_CAP s
+# (when Redis refuses connections; an address that does not answer at all also costs the
+# connect timeout per try).
+REDIS_PATIENCE_SECONDS = 300
+REDIS_BACKOFF_CAP = 1.0
+
+
+def patient_retry() -> Retry:
+    """A redis-py retry policy that outlasts a Redis restart (connection refused, dropped).
+
+    The socket's own errors are listed too: redis-py retries a (re)connect with this policy
+    but, by default, gives up on the first refused connection."""
+    return Retry(
+        ExponentialBackoff(cap=REDIS_BACKOFF_CAP, base=0.05),
+        retries=int(REDIS_PATIENCE_SECONDS / REDIS_BACKOFF_CAP),
+        supported_errors=(RedisConnectionError, RedisTimeoutError, OSError),
+    )
 
 
 def request_restart(connection: Redis) -> list[str]:
@@ -88,6 +115,14 @@ def preload() -> None:
     extract.warm_up()
 
 
+def wait_out_redis_outages(worker: Worker) -> None:
+    """Give the worker's and its queues' connections the patient retry. Set on the pools
+    themselves: RQ's scheduler process and every forked horse build or inherit theirs from
+    the same connection kwargs."""
+    for connection in [worker.connection, *(queue.connection for queue in worker.queues)]:
+        connection.set_retry(patient_retry())
+
+
 _fork_hook_installed = False
 
 
@@ -107,6 +142,7 @@ class GenerationWorker(Worker):
         kwargs.setdefault("maintenance_interval", interval)
         kwargs.setdefault("job_monitoring_interval", min(30, interval))
         super().__init__(*args, **kwargs)
+        wait_out_redis_outages(self)
         self.started_epoch = _redis_clock(self.connection)
         self._in_work_loop = False
 
@@ -177,6 +213,7 @@ class GenerationWorker(Worker):
     def run_maintenance_tasks(self) -> None:
         super().run_maintenance_tasks()
         try:
+            close_old_connections()  # a connection the database dropped would fail every pass
             reaper.reap(self.connection)
         except StopRequested:  # a warm shutdown arrived meanwhile: let the work loop stop
             raise

@@ -16,11 +16,16 @@ def free_port() -> int:
 
 
 class ScratchRedis:
-    """`start()` / `stop()` a private redis-server; `url` stays the same across restarts."""
+    """`start()` / `stop()` a private redis-server; `url` stays the same across restarts.
 
-    def __init__(self) -> None:
+    With `appendonly=True` every write is in the append-only file before Redis answers
+    (`appendfsync always`), so a restart, even after SIGKILL, keeps every acknowledged job.
+    """
+
+    def __init__(self, *, appendonly: bool = False) -> None:
         self.port = free_port()
         self.dir = tempfile.mkdtemp(prefix="scratch-redis-")
+        self.appendonly = appendonly
         self.process: subprocess.Popen | None = None
 
     @property
@@ -37,8 +42,7 @@ class ScratchRedis:
                 "127.0.0.1",
                 "--save",
                 "",
-                "--appendonly",
-                "no",
+                *self._persistence(),
                 "--dir",
                 self.dir,
             ],
@@ -53,6 +57,11 @@ class ScratchRedis:
             except OSError:
                 time.sleep(0.05)
         raise RuntimeError("scratch redis-server did not start")
+
+    def _persistence(self) -> list[str]:
+        if not self.appendonly:
+            return ["--appendonly", "no"]
+        return ["--appendonly", "yes", "--appendfsync", "always"]
 
     def stop(self) -> None:
         if self.process and self.process.poll() is None:

@@ -10,14 +10,18 @@ from __future__ import annotations
 import contextlib
 import inspect
 import signal
+import threading
+import time
 from collections.abc import Iterator
 
 import pytest
+from redis import Redis
 from rq import Queue, Worker
 from rq.executions import Execution
 
 from generation import reaper, worker
 from generation.worker import GenerationWorker
+from tests.scratch_redis import ScratchRedis
 from tests.workers import running_worker, wait_for
 
 HOOKS = [
@@ -123,3 +127,31 @@ def test_the_worker_loads_the_pipeline_before_it_forks(worker_env, redis_conn):
     with running_worker(worker_env):
         wait_for(lambda: job.get_status(refresh=True) == "finished", timeout=60)
     assert job.return_value() == names
+
+
+def test_the_worker_and_its_queues_wait_out_a_redis_outage(settings):
+    """GenerationWorker relies on RQ doing all its Redis work through the worker's and the
+    queues' connections (the horse and RQ's scheduler inherit them): they carry the patient
+    retry policy, a fresh one per worker."""
+    ours = GenerationWorker(["content", "default"], connection=Redis.from_url(settings.REDIS_URL))
+    retry = ours.connection.get_retry()
+    assert retry._retries * worker.REDIS_BACKOFF_CAP >= 60
+    assert all(queue.connection.get_retry() is retry for queue in ours.queues)
+
+
+def test_a_patient_connection_waits_for_a_restarted_redis():
+    """redis-py retries a refused (re)connect only with OSError among the retried errors."""
+    scratch = ScratchRedis().start()
+    connection = Redis.from_url(scratch.url)
+    connection.set_retry(worker.patient_retry())
+    restart = threading.Timer(1.5, scratch.start)
+    try:
+        assert connection.ping()
+        scratch.stop()
+        restart.start()
+        started = time.monotonic()
+        assert connection.set("key", "after the restart")
+        assert time.monotonic() - started >= 1
+    finally:
+        restart.join()
+        scratch.stop()
