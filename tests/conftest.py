@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import pytest
 import redis
 from django.conf import settings as django_settings
+from django.test import override_settings
 
 from standins.hostile import HostileWriter
 from standins.llm_server import LLMStandin
@@ -19,6 +20,15 @@ from standins.web import WebStandin
 from standins.writer import WriterResponder
 
 pytest_plugins = ["tests.standins_llm_fixtures", "tests.standins_web_fixtures"]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _fast_password_hasher() -> Iterator[None]:
+    """Django's advice for test suites: a cheap hasher. PBKDF2 at Django's cost spends
+    ~0.6 s per user created, and most tests create one. Processes the tests start (workers,
+    `manage.py` commands) keep the real hashers."""
+    with override_settings(PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"]):
+        yield
 
 
 @pytest.fixture(scope="session")
