@@ -22,7 +22,6 @@ from generation.exceptions import InvalidRequest, QueueUnavailable
 from generation.forms import GenerateForSelectionForm
 from generation.models import GenerationRun
 
-GENERATE_PERMISSION = permissions.GENERATE_PERMISSION
 VIEW_RUNS_PERMISSION = "generation.view_generationrun"
 TEMPLATE = "admin/generation/generate_for_selection.html"
 
@@ -33,7 +32,7 @@ class GenerateActionsMixin:
     """`permissions=["generate"]` on an action: only users who may generate posts see it."""
 
     def has_generate_permission(self, request: HttpRequest) -> bool:
-        return request.user.has_perm(GENERATE_PERMISSION)
+        return request.user.has_perm(permissions.GENERATE_PERMISSION)
 
 
 def generate_in_categories(
@@ -71,7 +70,7 @@ def _generate_for_selection(
     describe: Callable[[Any], tuple[str, str]],
     enqueue: Enqueue,
 ) -> HttpResponse | None:
-    if not request.user.has_perm(GENERATE_PERMISSION):
+    if not request.user.has_perm(permissions.GENERATE_PERMISSION):
         raise PermissionDenied("You may not generate posts.")
     items = list(queryset)
     form = GenerateForSelectionForm(

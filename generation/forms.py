@@ -81,12 +81,7 @@ class GeneratePostsForm(forms.Form):
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
-        author = data.get("author")
-        refusal = permissions.request_refusal(
-            self.user, publish=bool(data.get("publish")), author_id=author.pk if author else None
-        )
-        if refusal:
-            self.add_error(None, refusal)
+        _refuse_request(self, data)
         return data
 
 
@@ -200,14 +195,7 @@ class ScheduleForm(forms.ModelForm):
         if not data.get("author") and not settings.GENERATION_DEFAULT_AUTHOR:
             self.add_error("author", "Choose an author: GENERATION_DEFAULT_AUTHOR is not set.")
         if self.user is not None:
-            author = data.get("author")
-            refusal = permissions.request_refusal(
-                self.user,
-                publish=bool(data.get("publish")),
-                author_id=author.pk if author else None,
-            )
-            if refusal:
-                self.add_error(None, refusal)
+            _refuse_request(self, data)
         return data
 
     def _clean_custom_cron(self, data: dict[str, Any]) -> None:
@@ -237,6 +225,16 @@ class GenerateForSelectionForm(forms.Form):
         if refusal := permissions.publish_refusal(self.user, publish=bool(data.get("publish"))):
             self.add_error(None, refusal)
         return data
+
+
+def _refuse_request(form: forms.Form, data: dict[str, Any]) -> None:
+    """A form error when `form.user` may not publish, or write as the chosen author."""
+    author = data.get("author")
+    refusal = permissions.request_refusal(
+        form.user, publish=bool(data.get("publish")), author_id=author.pk if author else None
+    )
+    if refusal:
+        form.add_error(None, refusal)
 
 
 def _limit_count(field: forms.Field) -> None:

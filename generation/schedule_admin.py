@@ -21,7 +21,6 @@ from generation.models import GenerationRun, GenerationSchedule, ScheduleOccurre
 from generation.selectors import duration_label
 
 EMPTY = "—"
-GENERATE_PERMISSION = permissions.GENERATE_PERMISSION
 HISTORY_ROWS = 50
 
 
@@ -75,7 +74,7 @@ class GenerationScheduleAdmin(admin.ModelAdmin):
         scheduling.schedule_save(schedule=obj)
 
     def has_run_permission(self, request: HttpRequest) -> bool:
-        return request.user.has_perm(GENERATE_PERMISSION)
+        return request.user.has_perm(permissions.GENERATE_PERMISSION)
 
     # --- Columns ---------------------------------------------------------------------------
 

@@ -14,13 +14,12 @@ from django.template.response import TemplateResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
-from generation import overview, selectors
+from generation import overview, permissions, selectors
 from generation.exceptions import BudgetExceeded, InvalidRequest, QueueUnavailable
 from generation.forms import GeneratePostsForm
 from generation.models import GenerationRun, Origin
 from generation.service import enqueue_posts
 
-ADD_PERMISSION = "generation.add_generationrun"
 VIEW_PERMISSION = "generation.view_generationrun"
 
 
@@ -29,7 +28,7 @@ def queued_message(count: int) -> str:
 
 
 def _generate_posts(request: HttpRequest) -> HttpResponse:
-    if not request.user.has_perm(ADD_PERMISSION):
+    if not request.user.has_perm(permissions.GENERATE_PERMISSION):
         raise PermissionDenied("You may not generate posts.")
     form = GeneratePostsForm(request.POST or None, user=request.user)
     if request.method == "POST" and form.is_valid():
