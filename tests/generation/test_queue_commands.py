@@ -111,7 +111,12 @@ def test_queue_restart_stops_an_idle_worker(worker_env):
     worker = start_worker(worker_env)
     connection = queues.get_queue().connection
     try:
-        wait_for(lambda: Worker.all(connection=connection), timeout=20)
+        # Idle means waiting for a job, past start-up (its scheduler process forked): a
+        # restart asked for during start-up can race the fork of RQ's scheduler process.
+        wait_for(
+            lambda: [w.get_state() for w in Worker.all(connection=connection)] == ["idle"],
+            timeout=20,
+        )
         overview = command_json("queue_status")
         (row,) = overview["workers"]
         assert row["pid"] == worker.pid and row["queues"] == ["content"] and row["job_id"] is None
