@@ -9,15 +9,16 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 WORKDIR /app
 
 # Dependencies first, from the lock (exact versions, checked hashes), so code changes do not
-# reinstall them.
+# reinstall them. --no-deps: the lock lists every transitive dependency, so nothing is
+# resolved against the index (whose newer releases would otherwise break old pips).
 COPY requirements/lock.txt requirements/lock.txt
-RUN pip install --require-hashes -r requirements/lock.txt
+RUN pip install --no-deps --require-hashes -r requirements/lock.txt
 
 # The source, then the project itself without resolving anything (--no-deps; its build
 # requirements are in the lock, hence --no-build-isolation). The app runs from /app, so
 # its templates/ and static/ folders are found next to config/.
 COPY . .
-RUN pip install --no-deps --no-build-isolation .
+RUN pip install --no-deps --no-build-isolation . && pip check
 
 # collectstatic needs settings only: a throwaway key, never used at run time.
 RUN SECRET_KEY=collectstatic-only-build-key DATABASE_URL=sqlite:////tmp/build.sqlite3 \

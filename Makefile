@@ -1,6 +1,9 @@
 # Two commands on a fresh machine: `make run` (site + workers + scheduler) and `make test`.
-# Every install comes from the lock (requirements/*.txt, exact versions with hashes), with
-# whatever pip the virtualenv has: the project itself is installed with --no-deps.
+# Every install comes from the lock (requirements/*.txt, exact versions with hashes) and
+# resolves nothing: the lock already lists every transitive dependency, so pip installs it
+# with --no-deps (an old pip would otherwise look extras such as lxml[html_clean] up in the
+# index and refuse the newest release as unpinned), then the project with --no-deps, then
+# `pip check` proves the set is consistent. Works with the pip Python 3.11 bundles (23.2.1).
 PYTHON ?= python3.11
 VENV ?= .venv
 PY := $(VENV)/bin/python
@@ -21,8 +24,10 @@ $(STAMP): $(DEV_LOCK)
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "Python 3.11 is needed: set PYTHON=/path/to/python3.11"; exit 1; }
 	if [ -f $(STAMP) ]; then rm -rf $(VENV); fi
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --require-hashes -r $(DEV_LOCK)
+	$(PY) -m pip --version
+	$(PY) -m pip install --quiet --no-deps --require-hashes -r $(DEV_LOCK)
 	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
+	$(PY) -m pip check
 	touch $(STAMP)
 
 setup: $(STAMP)

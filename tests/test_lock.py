@@ -99,7 +99,7 @@ def test_a_missing_transitive_dependency_is_reported(project: Path):
 def test_a_missing_extra_dependency_is_reported(project: Path):
     _drop_entry(project / "requirements" / "lock.txt", "psycopg-binary")
     problems = check_lock.main(project)
-    assert "lock.txt: psycopg-binary (needed by psycopg) is not locked" in problems
+    assert "lock.txt: psycopg-binary (needed by psycopg[binary]) is not locked" in problems
 
 
 def test_an_entry_without_hashes_is_reported(project: Path):
@@ -118,3 +118,39 @@ def test_locks_that_pin_a_shared_package_differently_are_reported(project: Path)
     assert f"sqlparse is 0.0.1 in lock.txt but {version} in dev.lock.txt" in problems
     assert "lock.txt: sqlparse 0.0.1 is installed" not in problems
     assert any(p.startswith("lock.txt: sqlparse ") and "is installed" in p for p in problems)
+
+
+def test_an_extra_asked_by_a_locked_package_must_be_locked(project: Path):
+    # jusText asks for lxml[html_clean]. Installs use --no-deps, so if the lock lacked what
+    # that extra brings, nothing would install it: the check must say so even when
+    # pyproject.toml no longer names lxml-html-clean itself.
+    _edit(project / "pyproject.toml", '  "lxml-html-clean>=0.4,<1",\n', "")
+    _drop_entry(project / "requirements" / "lock.txt", "lxml-html-clean")
+    problems = check_lock.main(project)
+    assert "lock.txt: lxml-html-clean (needed by lxml[html_clean]) is not locked" in problems
+
+
+def test_an_extra_the_locked_release_does_not_provide_is_reported(project: Path):
+    _edit(project / "pyproject.toml", '"nh3>=0.2.17,<1",', '"nh3>=0.2.17,<1",\n  "lxml[nosuch]",')
+    problems = check_lock.main(project)
+    version = check_lock.lock_read(project / "requirements" / "lock.txt").versions["lxml"]
+    assert (
+        f"lock.txt: pyproject.toml asks for lxml[nosuch], which lxml=={version} does not provide"
+        in problems
+    )
+
+
+def test_every_install_from_a_lock_resolves_nothing_and_is_checked():
+    # Makefile, Dockerfile and deploy/README install the lock with --no-deps --require-hashes,
+    # the project with --no-deps, then run `pip check`.
+    texts = {
+        name: (ROOT / name).read_text() for name in ("Makefile", "Dockerfile", "deploy/README.md")
+    }
+    for name, text in texts.items():
+        installs = [line for line in text.splitlines() if re.search(r"pip install\b", line)]
+        assert installs, name
+        for line in installs:
+            assert "--no-deps" in line, f"{name}: {line.strip()}"
+            if " -r " in line:
+                assert "--require-hashes" in line, f"{name}: {line.strip()}"
+        assert "pip check" in text, name
