@@ -1,0 +1,114 @@
+"""Polarity: whether a claim says what its source sentence says, or the opposite.
+
+A claim can copy every word of a sentence and still reverse it: "was not associated"
+for "was associated", "no longer supports" for "supports", "fell" for "rose". The claim
+is aligned word by word with the sentence it copies (the one it shares most words with);
+a negation ("not", "n't", "no", "never", "none", "without", "no longer", "neither … nor")
+the claim brings where the sentence has none, one of the sentence's it drops, and a word
+replaced by its antonym ("increased" for "decreased", "higher" for "lower", "before" for
+"after") each reverse it. Two reversals cancel (a negation written as another negation,
+"isn't" for "is not", "never" for "not once"), so polarity is their parity. A negation the
+claim copies from its sentence is the sentence's own and changes nothing; a clause the
+claim leaves out (with whatever negation it holds) is not compared.
+"""
+
+from __future__ import annotations
+
+import re
+from difflib import SequenceMatcher
+
+NEGATIONS = frozenset(
+    ("not", "no", "never", "none", "without", "neither", "nor", "nobody", "nothing", "nowhere")
+)
+EDIT_SPAN = 3  # at most this many source words left out at one place are an edit, not a cut
+_WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
+_CONTRACTED = {"can't": "can", "won't": "will", "shan't": "shall", "ain't": "is"}
+
+# Each word of an antonym pair, with its inflections, as (concept, direction).
+_ANTONYM_TEXT = """
+    increase increased increases increasing | decrease decreased decreases decreasing
+    rise rises rose risen rising | fall falls fell fallen falling
+    higher highest | lower lowest
+    more most | less least fewer fewest
+    before | after
+    grow grows grew grown growing | shrink shrinks shrank shrunk shrinking
+    larger largest bigger biggest | smaller smallest
+    faster fastest | slower slowest
+    above | below
+    better best | worse worst
+    gain gains gained gaining | lose loses lost losing
+    maximum | minimum
+    earlier earliest | later latest
+    raise raises raised raising | lower lowers lowered lowering
+"""
+ANTONYMS: dict[str, tuple[int, int]] = {}
+for _concept, _line in enumerate(filter(None, map(str.strip, _ANTONYM_TEXT.splitlines()))):
+    for _direction, _side in enumerate(_line.split("|")):
+        for _form in _side.split():
+            ANTONYMS.setdefault(_form, (_concept, _direction))
+
+
+def words(text: str) -> list[str]:
+    """Lowercase words in order, contractions spelled out ("isn't" -> "is", "not")."""
+    found: list[str] = []
+    for word in _WORD.findall(text.lower().replace("\u2019", "'")):
+        if word in _CONTRACTED:
+            found += [_CONTRACTED[word], "not"]
+        elif word.endswith("n't"):
+            found += [word[:-3], "not"]
+        elif word == "cannot":
+            found += ["can", "not"]
+        else:
+            found.append(word.split("'")[0])
+    return found
+
+
+def negations(span: list[str], *, paired: bool = False) -> list[str]:
+    """The negations among `span`. "Neither … nor" and "not … nor" are one: with `paired`
+    (the sentence has another negation) "nor" is not counted."""
+    paired = paired or any(w in NEGATIONS and w != "nor" for w in span)
+    return [w for w in span if w in NEGATIONS and not (paired and w == "nor")]
+
+
+def reversals(claim: str, copied: str) -> list[str]:
+    """How `claim` reverses the sentence it copies, as descriptions ("'not' added",
+    "'rose' for 'fell'"); empty when their polarity agrees (an even count cancels)."""
+    said, original = words(claim), words(copied)
+    found: list[str] = []
+    opcodes = SequenceMatcher(a=original, b=said, autojunk=False).get_opcodes()
+    last = len(opcodes) - 1
+    for index, (op, i1, i2, j1, j2) in enumerate(opcodes):
+        if op == "equal":
+            continue
+        left_out, brought = original[i1:i2], said[j1:j2]
+        edge = index in (0, last) and op == "delete"
+        if op == "delete" and (len(left_out) > EDIT_SPAN or edge) and not _only_negations(left_out):
+            continue  # a clause the claim leaves out, not an edit of what it says
+        added = negations(brought, paired=_paired(said))
+        dropped = negations(left_out, paired=_paired(original))
+        found += [f"'{w}' added" for w in added[len(dropped) :]]
+        found += [f"'{w}' dropped" for w in dropped[len(added) :]]
+        found += _antonyms(left_out, brought)
+    return found if len(found) % 2 else []
+
+
+def _paired(said: list[str]) -> bool:
+    return any(w in NEGATIONS and w != "nor" for w in said)
+
+
+def _only_negations(span: list[str]) -> bool:
+    return bool(span) and all(w in NEGATIONS or w in ("longer", "more") for w in span)
+
+
+def _antonyms(left_out: list[str], brought: list[str]) -> list[str]:
+    """Words of `brought` that replace their antonym in `left_out`."""
+    found = []
+    for word in brought:
+        if word not in ANTONYMS:
+            continue
+        concept, direction = ANTONYMS[word]
+        for other in left_out:
+            if ANTONYMS.get(other) == (concept, 1 - direction):
+                found.append(f"'{word}' for '{other}'")
+                break
+    return found
