@@ -22,7 +22,7 @@ from difflib import SequenceMatcher
 from blog.links import map_prose
 from blog.markdown import CITATION_MARKER
 from generation.pipeline.claims import NUMBER_WORDS, Claim, figures_in_source
-from generation.pipeline.polarity import reversals
+from generation.pipeline.polarity import NEGATIONS, reversals
 from generation.pipeline.types import CitationReport, Framing, Outline
 from generation.research import tokenize
 from generation.research.text import STOPWORDS
@@ -132,7 +132,7 @@ class SourceIndex:
         figures = [f for f in claim.all_figures if f not in scope.figures]
         names, swaps = claim.names, []
         if scope is not window.whole:  # a copy that changes its subject ("Celery supports…")
-            names = names | claim.opening
+            names = names | (claim.opening - NEGATIONS)  # "Neither…", "None of…": polarity
             swaps = swapped_terms(claim.text, scope.text, vocabulary=self.vocabulary)
         holds = any(s.text in copied for s in window.sentences)
         return Verdict(score, figures, sorted(names - scope.words), swaps, flips, holds)
