@@ -19,7 +19,8 @@ by trafilatura). Kinds:
 
 The real-web corpus: pages saved from the web (../shared/realweb/, see its README;
 --realweb DIR for another place), extracted by the project's own extraction, claims
-drawn with a fixed seed. Kinds: verbatim, trailing clause dropped (supported); figure
+drawn with a fixed seed. Kinds: verbatim, trailing clause dropped, two sentences joined
+(the next sentence of the page, as a writer merges them) (supported); figure
 changed (off by one, or x10), name swapped (a capitalised name from another page),
 negated, antonym swapped, no longer, another page (a sentence of another page cited to
 this one). When the directory is absent that corpus is skipped, with a message.
@@ -50,14 +51,17 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 POLARITY_KINDS = ("negated", "antonym swapped", "no longer")
-SUPPORTED_KINDS = ("supported", "paraphrased-supported", "verbatim", "trailing clause dropped")
+SUPPORTED_KINDS = (
+    "supported", "paraphrased-supported", "verbatim", "trailing clause dropped",
+    "two sentences joined",
+)  # fmt: skip
 KINDS = (
     "supported", "paraphrased-supported", "wrong number", "wrong entity", "unrelated",
     "fabricated", *POLARITY_KINDS,
 )  # fmt: skip
 REAL_KINDS = (
-    "verbatim", "trailing clause dropped", "figure changed", "name swapped", *POLARITY_KINDS,
-    "another page",
+    "verbatim", "trailing clause dropped", "two sentences joined", "figure changed",
+    "name swapped", *POLARITY_KINDS, "another page",
 )  # fmt: skip
 PER_KIND = {"supported": 30, "paraphrased-supported": 30}
 PER_NEGATIVE_KIND = 25
@@ -359,6 +363,13 @@ def build_real_pairs(sources: dict[int, tuple[str, str, str]], seed: int = 26) -
     pairs = [Pair("verbatim", s, n) for n, s in pool[:verbatim]]
     rest, count = pool[verbatim:], REAL_PER_OTHER_KIND
     pairs += _take(rest, clause_dropped, "trailing clause dropped", count)
+    following = {
+        (n, first): second
+        for n, (_, _, text) in sources.items()
+        for first, second in zip(sentences(text), sentences(text)[1:], strict=False)
+    }
+    join = lambda n, s: joined(s, following.get((n, s)))  # noqa: E731
+    pairs += _take_numbered(rest, join, "two sentences joined", count)
     pairs += _take(rest, lambda s: figure_changed(s, rng), "figure changed", count)
     names = page_names(sources)
     swap = lambda n, s: name_swapped(s, n, names, rng)  # noqa: E731
@@ -388,6 +399,13 @@ def clause_dropped(sentence: str) -> str | None:
     if cut <= len(sentence) // 2:
         return None
     return sentence[:cut] + "."
+
+
+def joined(sentence: str, following: str | None) -> str | None:
+    """A sentence and the next one of its page as one ("A. B." -> "A; b.")."""
+    if not following:
+        return None
+    return f"{sentence[:-1]}; {following[0].lower()}{following[1:]}"
 
 
 def figure_changed(sentence: str, rng: random.Random) -> str | None:

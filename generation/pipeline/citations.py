@@ -120,7 +120,9 @@ class SourceIndex:
         if not words or best < POLARITY_SHARE * len(words):
             return [], frozenset()
         closest = [s.text for s in self.sentences if len(words & s.words) == best]
-        return min((reversals(claim.text, text) for text in closest), key=len), frozenset(closest)
+        others = [s.text for s in self.sentences if words & s.words and s.text not in closest]
+        found = (reversals(claim.text, text, others=others) for text in closest)
+        return min(found, key=len), frozenset(closest)
 
     def _verdict(
         self, claim: Claim, window: Window, flips: list[str], copied: frozenset[str]

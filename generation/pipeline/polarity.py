@@ -15,11 +15,15 @@ claim leaves out (with whatever negation it holds) is not compared.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from difflib import SequenceMatcher
+
+from generation.research.text import STOPWORDS
 
 NEGATIONS = frozenset(
     ("not", "no", "never", "none", "without", "neither", "nor", "nobody", "nothing", "nowhere")
 )
+_NOT_CONTENT = STOPWORDS | {"longer"}
 EDIT_SPAN = 3  # at most this many source words left out at one place are an edit, not a cut
 _WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
 _CONTRACTED = {"can't": "can", "won't": "will", "shan't": "shall", "ain't": "is"}
@@ -63,19 +67,25 @@ def words(text: str) -> list[str]:
     return found
 
 
-def negations(span: list[str], *, paired: bool = False) -> list[str]:
-    """The negations among `span`. "Neither … nor" and "not … nor" are one: with `paired`
-    (the sentence has another negation) "nor" is not counted."""
-    paired = paired or any(w in NEGATIONS and w != "nor" for w in span)
-    return [w for w in span if w in NEGATIONS and not (paired and w == "nor")]
-
-
-def reversals(claim: str, copied: str) -> list[str]:
+def reversals(claim: str, copied: str, *, others: Sequence[str] = ()) -> list[str]:
     """How `claim` reverses the sentence it copies, as descriptions ("'not' added",
-    "'rose' for 'fell'"); empty when their polarity agrees (an even count cancels)."""
+    "'rose' for 'fell'"); empty when their polarity agrees (an even count cancels).
+
+    Only the stretch of the claim that copies the sentence (and a few words either side)
+    is compared: a claim that joins two sentences brings the other one's negations, and
+    so does a negation another sentence of the source (`others`) states about the same
+    word ("does not write the data to disk")."""
     said, original = words(claim), words(copied)
+    matcher = SequenceMatcher(a=original, b=said, autojunk=False)
+    blocks = [b for b in matcher.get_matching_blocks() if b.size]
+    anchors = [b for b in blocks if b.size > 1 or said[b.b] not in STOPWORDS] or blocks
+    if not anchors:
+        return []
+    low, high = anchors[0].b - EDIT_SPAN, anchors[-1].b + anchors[-1].size + EDIT_SPAN
+    stated = {_negated(x, i) for x in map(words, others) for i in _negation_places(x)} - {""}
+    mine = [j for j in _negation_places(said) if low <= j < high]
     found: list[str] = []
-    opcodes = SequenceMatcher(a=original, b=said, autojunk=False).get_opcodes()
+    opcodes = matcher.get_opcodes()
     last = len(opcodes) - 1
     for index, (op, i1, i2, j1, j2) in enumerate(opcodes):
         if op == "equal":
@@ -84,16 +94,27 @@ def reversals(claim: str, copied: str) -> list[str]:
         edge = index in (0, last) and op == "delete"
         if op == "delete" and (len(left_out) > EDIT_SPAN or edge) and not _only_negations(left_out):
             continue  # a clause the claim leaves out, not an edit of what it says
-        added = negations(brought, paired=_paired(said))
-        dropped = negations(left_out, paired=_paired(original))
+        added = [said[j] for j in mine if j1 <= j < j2]
+        if len(brought) > EDIT_SPAN:  # a stretch of its own: its negations may be another's
+            added = [said[j] for j in mine if j1 <= j < j2 and _negated(said, j) not in stated]
+        dropped = [original[i] for i in _negation_places(original) if i1 <= i < i2]
         found += [f"'{w}' added" for w in added[len(dropped) :]]
         found += [f"'{w}' dropped" for w in dropped[len(added) :]]
         found += _antonyms(left_out, brought)
     return found if len(found) % 2 else []
 
 
-def _paired(said: list[str]) -> bool:
-    return any(w in NEGATIONS and w != "nor" for w in said)
+def _negation_places(said: list[str]) -> list[int]:
+    """Where `said` negates. "Neither … nor" and "not … nor" are one: "nor" counts only
+    in a sentence with no other negation."""
+    paired = any(w in NEGATIONS and w != "nor" for w in said)
+    return [i for i, w in enumerate(said) if w in NEGATIONS and not (paired and w == "nor")]
+
+
+def _negated(said: list[str], index: int) -> str:
+    """The first content word within a few words after the negation at `index`."""
+    after = said[index + 1 : index + 1 + 2 * EDIT_SPAN]
+    return next((w for w in after if w not in NEGATIONS and w not in _NOT_CONTENT), "")
 
 
 def _only_negations(span: list[str]) -> bool:

@@ -241,3 +241,12 @@ def test_the_judge_is_told_to_check_polarity(llm_standin):
     (system,) = llm_standin.responder.systems
     assert system.startswith(prompts.JUDGE_SYSTEM) and "same polarity" in system
     assert "negates" in system and "increased for decreased" in system
+
+
+def test_a_claim_joining_two_sentences_keeps_the_second_ones_negation():
+    source = "Redis keeps its data set in memory. It does not write the data to disk by default."
+    claim = "Redis keeps its data set in memory and does not write the data to disk by default."
+    assert check(claim, source=source) == (True, "")
+    affirmative = "Redis keeps its data set in memory. It writes the data to disk by default."
+    ok, reason = check(claim, source=affirmative)
+    assert not ok and "'not' added" in reason
