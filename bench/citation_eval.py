@@ -44,6 +44,7 @@ import random
 import re
 import sys
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -344,7 +345,7 @@ def load_realweb(directory: Path) -> dict[int, tuple[str, str, str]]:
     from generation.research.extract import extract
     from generation.research.fetch import FetchedPage
 
-    sources = {}
+    sources: dict[int, tuple[str, str, str]] = {}
     manifest = json.loads((directory / "manifest.json").read_text())
     for entry in sorted(manifest, key=lambda e: e["file"]):
         body = (directory / entry["file"]).read_bytes()
@@ -368,12 +369,14 @@ def build_real_pairs(sources: dict[int, tuple[str, str, str]], seed: int = 26) -
         for n, (_, _, text) in sources.items()
         for first, second in zip(sentences(text), sentences(text)[1:], strict=False)
     }
-    join = lambda n, s: joined(s, following.get((n, s)))  # noqa: E731
-    pairs += _take_numbered(rest, join, "two sentences joined", count)
+    pairs += _take_numbered(
+        rest, lambda n, s: joined(s, following.get((n, s))), "two sentences joined", count
+    )
     pairs += _take(rest, lambda s: figure_changed(s, rng), "figure changed", count)
     names = page_names(sources)
-    swap = lambda n, s: name_swapped(s, n, names, rng)  # noqa: E731
-    pairs += _take_numbered(rest, swap, "name swapped", count)
+    pairs += _take_numbered(
+        rest, lambda n, s: name_swapped(s, n, names, rng), "name swapped", count
+    )
     pairs += polarity_pairs(rest, count)
     family = {n: file for n, (file, _, _) in sources.items()}
     for number, sentence in pool[::-1][:count]:
@@ -382,7 +385,9 @@ def build_real_pairs(sources: dict[int, tuple[str, str, str]], seed: int = 26) -
     return pairs
 
 
-def _take_numbered(pool: list[tuple[int, str]], make, kind: str, count: int) -> list[Pair]:
+def _take_numbered(
+    pool: list[tuple[int, str]], make: Callable[[int, str], str | None], kind: str, count: int
+) -> list[Pair]:
     made = []
     for number, sentence in pool:
         claim = make(number, sentence)
@@ -467,15 +472,15 @@ def report(
         kept = [sum(column[i] for i in rows) for column in (words_only, alone, both)]
         print(f"{kind:<24}{len(rows):>6}{kept[0]:>12}{kept[1]:>7}{kept[2]:>15}")
     print("(claims kept, by kind)")
-    for label, kept in (("words only", words_only), ("check", alone), ("check + judge", both)):
-        precision, recall = scores(pairs, kept)
+    for label, column in (("words only", words_only), ("check", alone), ("check + judge", both)):
+        precision, recall = scores(pairs, column)
         print(f"{label:<14} precision on kept claims {precision:.3f} (target >= 0.95), "
               f"recall of supported claims {recall:.3f} (target >= 0.90)")  # fmt: skip
     if args.show_errors:
-        for pair, support, kept, v in zip(pairs, supports, both, verdicts, strict=True):
-            if pair.supported != kept or pair.supported != support.ok:
+        for pair, support, judged_ok, v in zip(pairs, supports, both, verdicts, strict=True):
+            if pair.supported != judged_ok or pair.supported != support.ok:
                 why = f"score={support.score} {support.reason!r} judge={v and v.reason!r}"
-                print(f"- [{pair.kind}] check={support.ok} judge={kept} {why}: {pair.claim}")
+                print(f"- [{pair.kind}] check={support.ok} judge={judged_ok} {why}: {pair.claim}")
                 if args.show_errors > 1:
                     print(f"    passage: {' / '.join(support.passage.splitlines())}")
 

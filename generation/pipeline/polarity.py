@@ -8,8 +8,10 @@ the claim brings where the sentence has none, one of the sentence's it drops, an
 replaced by its antonym ("increased" for "decreased", "higher" for "lower", "before" for
 "after") each reverse it. Two reversals cancel (a negation written as another negation,
 "isn't" for "is not", "never" for "not once"), so polarity is their parity. A negation the
-claim copies from its sentence is the sentence's own and changes nothing; a clause the
-claim leaves out (with whatever negation it holds) is not compared.
+claim copies from its sentence is the sentence's own and changes nothing. Only what the
+claim copies is compared: a clause it leaves out (with whatever negation it holds) is
+not, nor is the other half of a claim that joins two sentences of the source.
+citations.SourceIndex chooses the sentence and turns reversals into a failed check.
 """
 
 from __future__ import annotations
@@ -45,11 +47,18 @@ _ANTONYM_TEXT = """
     earlier earliest | later latest
     raise raises raised raising | lower lowers lowered lowering
 """
-ANTONYMS: dict[str, tuple[int, int]] = {}
-for _concept, _line in enumerate(filter(None, map(str.strip, _ANTONYM_TEXT.splitlines()))):
-    for _direction, _side in enumerate(_line.split("|")):
-        for _form in _side.split():
-            ANTONYMS.setdefault(_form, (_concept, _direction))
+
+
+def _antonym_table(text: str) -> dict[str, tuple[int, int]]:
+    table: dict[str, tuple[int, int]] = {}
+    for concept, line in enumerate(filter(None, map(str.strip, text.splitlines()))):
+        for direction, side in enumerate(line.split("|")):
+            for form in side.split():
+                table.setdefault(form, (concept, direction))  # "lower": higher/lower first
+    return table
+
+
+ANTONYMS = _antonym_table(_ANTONYM_TEXT)
 
 
 def words(text: str) -> list[str]:
