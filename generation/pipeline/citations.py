@@ -32,6 +32,7 @@ WINDOW = 3
 COPY_SHARE = 0.8  # a claim with this share of one sentence's words is a copy of it
 POLARITY_SHARE = 0.5  # a claim with this share of a sentence's words must keep its polarity
 SWAP_SPAN = 3  # at most this many words replaced at one place count as a swap
+_NEGATION_STEMS = frozenset(tokenize(" ".join(NEGATIONS)))
 _RAW_WORD = re.compile(r"[a-z0-9][a-z0-9_+#-]*(?:\.[a-z0-9_+#-]+)*")
 
 
@@ -134,7 +135,7 @@ class SourceIndex:
         figures = [f for f in claim.all_figures if f not in scope.figures]
         names, swaps = claim.names, []
         if scope is not window.whole:  # a copy that changes its subject ("Celery supports…")
-            names = names | (claim.opening - NEGATIONS)  # "Neither…", "None of…": polarity
+            names = names | (claim.opening - _NEGATION_STEMS)  # "None of…": polarity's
             swaps = swapped_terms(claim.text, scope.text, vocabulary=self.vocabulary)
         holds = any(s.text in copied for s in window.sentences)
         return Verdict(score, figures, sorted(names - scope.words), swaps, flips, holds)

@@ -91,8 +91,8 @@ def reversals(claim: str, copied: str, *, others: Sequence[str] = ()) -> list[st
     if not anchors:
         return []
     low, high = anchors[0].b - EDIT_SPAN, anchors[-1].b + anchors[-1].size + EDIT_SPAN
-    stated = {_negated(x, i) for x in map(words, others) for i in _negation_places(x)} - {""}
     mine = [j for j in _negation_places(said) if low <= j < high]
+    stated = _stated(others) if mine else set()
     found: list[str] = []
     opcodes = matcher.get_opcodes()
     last = len(opcodes) - 1
@@ -111,6 +111,11 @@ def reversals(claim: str, copied: str, *, others: Sequence[str] = ()) -> list[st
         found += [f"'{w}' dropped" for w in dropped[len(added) :]]
         found += _antonyms(left_out, brought)
     return found if len(found) % 2 else []
+
+
+def _stated(sentences: Sequence[str]) -> set[str]:
+    """The words the sentences negate (each negation's next content word)."""
+    return {_negated(x, i) for x in map(words, sentences) for i in _negation_places(x)} - {""}
 
 
 def _negation_places(said: list[str]) -> list[int]:

@@ -35,6 +35,10 @@ PAIRS = {
         "All of the queued jobs were lost in the outage.",
         "None of the queued jobs were lost in the outage.",
     ),
+    "nothing": (
+        "Everything in the queue is lost on restart.",
+        "Nothing in the queue is lost on restart.",
+    ),
     "without": (
         "The worker runs with a lock on the queue.",
         "The worker runs without a lock on the queue.",
