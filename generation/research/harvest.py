@@ -24,10 +24,11 @@ import httpx
 from generation.exceptions import FetchRefused
 from generation.research.base import DROPPED, FAILED, KEPT, FetchFailed, SearchHit, SourceDoc
 from generation.research.extract import Extracted, extract
-from generation.research.fetch import FetchedPage, fetch_page
+from generation.research.fetch import FetchedPage
 from generation.research.pool import Candidate, domain_of, failed_doc
 from generation.research.ranking import above_floor, rank_tokenized, tokenized_passages
 from generation.research.text import content_hash
+from generation.research.visit import Visit, Visitor
 
 logger = logging.getLogger(__name__)
 
@@ -62,9 +63,16 @@ class Harvest:
     """The fetch loop over a pool that the caller may refill between runs."""
 
     def __init__(
-        self, *, http: httpx.AsyncClient, queries: list[str], limits: Limits, progress: Progress
+        self,
+        *,
+        http: httpx.AsyncClient,
+        queries: list[str],
+        limits: Limits,
+        progress: Progress,
+        visitor: Visitor | None = None,
     ) -> None:
         self.http = http
+        self.visitor = visitor or Visitor()
         self.queries = queries  # what relevance is measured against: the first round's
         self.limits = limits
         self.progress = progress
@@ -240,15 +248,16 @@ class Harvest:
         hit = item.hit
         try:
             if item.reader is not None:
-                page = await item.reader(hit.url)
+                visit = Visit(await item.reader(hit.url))
             else:
-                page = await fetch_page(self.http, hit.url, max_bytes=self.limits.max_bytes)
+                visit = await self.visitor.read(self.http, hit.url, max_bytes=self.limits.max_bytes)
         except (FetchRefused, FetchFailed) as exc:
             logger.info("Research fetch of %s failed: %s", hit.url, exc)
             seconds = time.monotonic() - started
             failed = _doc(hit, hit.url, status=FAILED, reason=str(exc))
             return _Arrival(failed, [], seconds, arrived=False, order=order)
         seconds = time.monotonic() - started
+        page = visit.page
         try:
             extracted, passages = await asyncio.to_thread(_read, page)
         except Exception as exc:
@@ -265,6 +274,7 @@ class Harvest:
             text=extracted.text,
             published=extracted.published or hit.published,
         )
+        doc.cache = visit.cache
         return _Arrival(doc, passages, seconds, arrived=True, order=order)
 
 
