@@ -315,7 +315,7 @@ class _Handler(HostileRoutes, BaseHTTPRequestHandler):
         self.standin._enter(kind, self.path, host)
         try:
             if saved:
-                self._send(200, saved[0], saved[1])
+                self._send_validated(*saved)
                 return
             getattr(self, f"_route_{route.replace('.', '_')}", self._not_found)(rest, query)
         except (BrokenPipeError, ConnectionResetError):
@@ -339,7 +339,10 @@ class _Handler(HostileRoutes, BaseHTTPRequestHandler):
         if page is None:
             self._not_found(rest, query)
             return
-        body = render_page(page).encode()
+        self._send_validated("text/html; charset=utf-8", render_page(page).encode())
+
+    def _send_validated(self, content_type: str, body: bytes) -> None:
+        """A page with an ETag and Last-Modified; 304 to a request that has it already."""
         validators = {
             "ETag": f'"{hashlib.sha256(body).hexdigest()[:16]}"',
             "Last-Modified": "Mon, 01 Jan 2024 00:00:00 GMT",
@@ -348,9 +351,9 @@ class _Handler(HostileRoutes, BaseHTTPRequestHandler):
             validators["Cache-Control"] = self.standin.cache_control
         if self.headers.get("If-None-Match") == validators["ETag"]:
             self.standin._count("not-modified")
-            self._send(304, "text/html; charset=utf-8", b"", headers=validators)
+            self._send(304, content_type, b"", headers=validators)
             return
-        self._send(200, "text/html; charset=utf-8", body, headers=validators)
+        self._send(200, content_type, body, headers=validators)
 
     def _route_robots_txt(self, rest: str, query: dict[str, str]) -> None:
         if self.standin.robots is None:

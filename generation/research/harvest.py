@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
 from collections import deque
 from collections.abc import Callable
@@ -28,7 +29,7 @@ from generation.research.fetch import FetchedPage
 from generation.research.pool import Candidate, domain_of, failed_doc
 from generation.research.ranking import above_floor, rank_tokenized, tokenized_passages
 from generation.research.text import content_hash
-from generation.research.visit import Visit, Visitor
+from generation.research.visit import FROM_CACHE, Visit, Visitor
 
 logger = logging.getLogger(__name__)
 
@@ -141,7 +142,10 @@ class Harvest:
         ):
             place, item = self.pool.popleft()
             task = asyncio.create_task(self._fetch(item, place))
-            self._flights[task] = (item, time.monotonic(), place)
+            # A page fetched over HTTP starts its clock once it holds a host slot (see
+            # _begin): waiting behind another fetch to the same host is not straggling.
+            began = time.monotonic() if item.reader is not None else math.inf
+            self._flights[task] = (item, began, place)
 
     async def _wait(self) -> None:
         timeout = max(self._next_check() - time.monotonic(), 0.01)
@@ -181,7 +185,7 @@ class Harvest:
         return bool(self._flights) and len(self._stragglers()) == len(self._flights)
 
     def _cut_stragglers(self) -> None:
-        slowest = max(self._durations)
+        slowest = max(self._durations, default=0.0)
         for task in self._stragglers():
             waited = time.monotonic() - self._flights[task][1]
             why = f"still loading after {waited:.1f}s (arrived pages took {slowest:.1f}s at most)"
@@ -243,14 +247,30 @@ class Harvest:
 
     # --- one fetch ------------------------------------------------------------------------
 
+    def _begin(self) -> float:
+        """The fetch of the calling task starts now (it holds its host slot)."""
+        now = time.monotonic()
+        task = asyncio.current_task()
+        if task is not None and task in self._flights:
+            item, _began, place = self._flights[task]
+            self._flights[task] = (item, now, place)
+        return now
+
     async def _fetch(self, item: Candidate, order: int) -> _Arrival:
         started = time.monotonic()
         hit = item.hit
+
+        def begin() -> None:
+            nonlocal started
+            started = self._begin()
+
         try:
             if item.reader is not None:
                 visit = Visit(await item.reader(hit.url))
             else:
-                visit = await self.visitor.read(self.http, hit.url, max_bytes=self.limits.max_bytes)
+                visit = await self.visitor.read(
+                    self.http, hit.url, max_bytes=self.limits.max_bytes, on_start=begin
+                )
         except (FetchRefused, FetchFailed) as exc:
             logger.info("Research fetch of %s failed: %s", hit.url, exc)
             seconds = time.monotonic() - started
@@ -275,7 +295,9 @@ class Harvest:
             published=extracted.published or hit.published,
         )
         doc.cache = visit.cache
-        return _Arrival(doc, passages, seconds, arrived=True, order=order)
+        # A page from the cache says nothing about how long the web takes.
+        arrived = visit.cache != FROM_CACHE
+        return _Arrival(doc, passages, seconds, arrived=arrived, order=order)
 
 
 def _read(page: FetchedPage) -> tuple[Extracted, list[list[str]]]:

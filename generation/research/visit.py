@@ -6,6 +6,7 @@ fetched through (its redirects) is checked again before a stored copy is used.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 import httpx
@@ -18,6 +19,10 @@ from generation.research.polite import Manners, RobotsReader, robots_text
 FROM_CACHE = "hit"  # reused within the cache's TTL: no request to the site
 REVALIDATED = "revalidated"  # a conditional request answered 304: no body
 ROBOTS_MAX_BYTES = 500_000
+
+
+def _nothing() -> None:
+    return None
 
 
 @dataclass(frozen=True)
@@ -35,16 +40,26 @@ class Visitor:
     stall_s: float | None = None
 
     async def read(
-        self, http: httpx.AsyncClient, url: str, *, max_bytes: int = DEFAULT_MAX_BYTES
+        self,
+        http: httpx.AsyncClient,
+        url: str,
+        *,
+        max_bytes: int = DEFAULT_MAX_BYTES,
+        on_start: Callable[[], None] = _nothing,
     ) -> Visit:
+        """The page at `url`; `on_start` is called when its fetch (or cache read) begins,
+        after any wait for robots.txt and for a slot on its host."""
         cached = await self.cache.get(url) if self.cache else None
         if cached is not None and self.cache and self.cache.fresh(cached):
+            on_start()
             await _recheck(http, cached)
             return Visit(cached.page, FROM_CACHE)
         delay = await self.manners.check(url, self._robots(http)) if self.manners else 0.0
         if self.manners is None:
+            on_start()
             return await self._fetch(http, url, cached, max_bytes)
         async with self.manners.slot(url, delay=delay):
+            on_start()
             return await self._fetch(http, url, cached, max_bytes)
 
     async def _fetch(
