@@ -273,6 +273,16 @@ def test_no_more_than_per_host_fetches_reach_one_host_at_once(web_standin):
     assert max(web_standin.max_per_host.values()) == 2
 
 
+@pytest.mark.parametrize("web_standin", [{"page_delay": 0.3}], indirect=True)
+def test_a_fetch_waiting_for_its_host_slot_is_not_cut_as_a_straggler(web_standin):
+    findings = research_with(
+        web_standin, LLM_QUERIES, per_host=1, min_sources=2, max_sources=5, deadline_s=20
+    )
+    assert len(findings.kept) == 5
+    assert not [doc.reason for doc in findings.docs if doc.reason.startswith("cut:")]
+    assert max(web_standin.max_per_host.values()) == 1
+
+
 def test_crawl_delay_spaces_the_fetches_of_one_host():
     with WebStandin() as web:
         web.robots = "User-agent: *\nCrawl-delay: 0.4\n"
