@@ -142,6 +142,7 @@ async def _rounds(
         await harvest.run()
     finally:
         harvest.close()
+        await harvest.settle()
 
 
 def _too_few(harvest: Harvest, limits: Limits) -> bool:

@@ -29,7 +29,7 @@ from generation.research.fetch import FetchedPage
 from generation.research.pool import Candidate, domain_of, failed_doc
 from generation.research.ranking import above_floor, rank_tokenized, tokenized_passages
 from generation.research.text import content_hash
-from generation.research.visit import FROM_CACHE, Visit, Visitor
+from generation.research.visit import Visit, Visitor
 
 logger = logging.getLogger(__name__)
 
@@ -86,6 +86,7 @@ class Harvest:
         self._admitted = 0
         self._durations: list[float] = []
         self._flights: dict[asyncio.Task[_Arrival], tuple[Candidate, float, int]] = {}
+        self._cut_tasks: list[asyncio.Task[_Arrival]] = []
         self._on_topic: tuple[int, int] = (0, 0)  # (usable count it was computed for, result)
 
     def admit(self, candidates: list[Candidate], refusals: list[str | None]) -> None:
@@ -133,6 +134,11 @@ class Harvest:
     def close(self) -> None:
         """Cut whatever is still in flight (research is over)."""
         self._cut_all("research ended")
+
+    async def settle(self) -> None:
+        """Wait until every fetch that was cut has unwound (given back its host slot)."""
+        cut, self._cut_tasks = self._cut_tasks, []
+        await asyncio.gather(*cut, return_exceptions=True)
 
     def _launch(self) -> None:
         while (
@@ -198,6 +204,7 @@ class Harvest:
     def _cut(self, task: asyncio.Task[_Arrival], why: str) -> None:
         item, _started, place = self._flights.pop(task)
         task.cancel()
+        self._cut_tasks.append(task)
         doc = _doc(item.hit, item.hit.url, status=DROPPED, reason=f"cut: {why}")
         self._add_doc(doc, place)
         self.progress(f"Cut {doc.url}: {why}")
@@ -295,9 +302,7 @@ class Harvest:
             published=extracted.published or hit.published,
         )
         doc.cache = visit.cache
-        # A page from the cache says nothing about how long the web takes.
-        arrived = visit.cache != FROM_CACHE
-        return _Arrival(doc, passages, seconds, arrived=arrived, order=order)
+        return _Arrival(doc, passages, seconds, arrived=True, order=order)
 
 
 def _read(page: FetchedPage) -> tuple[Extracted, list[list[str]]]:
