@@ -335,7 +335,7 @@ def posts(llm: LLMStandin, web: RealWeb) -> list[dict]:
             f"post {'made' if result['made'] else 'NOT made'}"
             f"; kept {result['kept']} sources {result['labels']}, on-topic {result['on_topic']},"
             f" off-topic {result['off_topic']}; {result['seconds']:.1f}s, "
-            f"{result['llm_calls']} LLM calls; {result["pages_fetched"]} page requests, "
+            f"{result['llm_calls']} LLM calls; {result['pages_fetched']} page requests, "
             f"cache hits {result['cache_hits']}, 304s {result['revalidated']}"
         )
         if not result["made"]:
