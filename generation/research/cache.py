@@ -17,7 +17,9 @@ import hashlib
 import json
 import time
 import zlib
+from collections.abc import Awaitable
 from dataclasses import asdict, dataclass
+from typing import cast
 
 from redis.asyncio import Redis
 
@@ -65,7 +67,7 @@ class PageCache:
 
     async def get(self, url: str) -> CachedPage | None:
         key = self._key(url)
-        blob = await self.redis.hget(f"{self.prefix}:pages", key)
+        blob = await cast(Awaitable[bytes | None], self.redis.hget(f"{self.prefix}:pages", key))
         if blob is None:
             return None
         await self.redis.zadd(f"{self.prefix}:used", {key: time.time()})
@@ -87,8 +89,8 @@ class PageCache:
             return
         key = self._key(url)
         async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.hset(f"{self.prefix}:pages", key, blob)
-            pipe.hset(f"{self.prefix}:sizes", key, len(blob))
+            pipe.hset(f"{self.prefix}:pages", key, blob)  # type: ignore[arg-type]
+            pipe.hset(f"{self.prefix}:sizes", key, str(len(blob)))
             pipe.zadd(f"{self.prefix}:used", {key: time.time()})
             await pipe.execute()
         await self._evict()
@@ -97,7 +99,7 @@ class PageCache:
         await self._drop([self._key(url)])
 
     async def size(self) -> int:
-        sizes = await self.redis.hvals(f"{self.prefix}:sizes")
+        sizes = await cast(Awaitable[list[bytes]], self.redis.hvals(f"{self.prefix}:sizes"))
         return sum(int(size) for size in sizes)
 
     async def _evict(self) -> None:
@@ -105,11 +107,15 @@ class PageCache:
             oldest = await self.redis.zpopmin(f"{self.prefix}:used")
             if not oldest:
                 return
-            await self._drop([key for key, _score in oldest])
+            await self._drop([_text(key) for key, _score in oldest])
 
-    async def _drop(self, keys: list[str | bytes]) -> None:
+    async def _drop(self, keys: list[str]) -> None:
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.hdel(f"{self.prefix}:pages", *keys)
             pipe.hdel(f"{self.prefix}:sizes", *keys)
             pipe.zrem(f"{self.prefix}:used", *keys)
             await pipe.execute()
+
+
+def _text(key: str | bytes) -> str:
+    return key.decode() if isinstance(key, bytes) else key

@@ -109,7 +109,7 @@ class Manners:
         token = uuid.uuid4().hex
         while True:
             now = int(time.time() * 1000)
-            args = [now, self.slot_ms, self.per_host, token, int(delay * 1000)]
+            args: list[int | str] = [now, self.slot_ms, self.per_host, token, int(delay * 1000)]
             wait_ms = int(await self._take(keys=[slots, gap], args=args))
             if wait_ms == 0:
                 break
