@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import time
 import zlib
 from collections.abc import Awaitable
@@ -22,9 +23,11 @@ from dataclasses import asdict, dataclass
 from typing import cast
 
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
 from generation.research.fetch import FetchedPage
 
+logger = logging.getLogger(__name__)
 PREFIX = "research:cache"
 _NOT_STORED = ("no-store", "private")
 
@@ -66,6 +69,18 @@ class PageCache:
         return time.time() - cached.stored_at < self.ttl
 
     async def get(self, url: str) -> CachedPage | None:
+        """The stored copy, or None (also when Redis fails or the entry cannot be read:
+        research goes on without the cache)."""
+        try:
+            return await self._get(url)
+        except RedisError as exc:
+            logger.warning("Research cache unavailable (%s): fetching %s", exc, url)
+        except (zlib.error, ValueError, TypeError, KeyError) as exc:
+            logger.warning("Research cache entry for %s unreadable (%s): dropped", url, exc)
+            await self.forget(url)
+        return None
+
+    async def _get(self, url: str) -> CachedPage | None:
         key = self._key(url)
         blob = await cast(Awaitable[bytes | None], self.redis.hget(f"{self.prefix}:pages", key))
         if blob is None:
@@ -78,7 +93,14 @@ class PageCache:
         return CachedPage(FetchedPage(body=body, **fields), stored_at)
 
     async def put(self, url: str, page: FetchedPage) -> None:
-        """Store (or refresh) a page; then evict the least recently used past the cap."""
+        """Store (or refresh) a page; then evict the least recently used past the cap.
+        A Redis failure only means the page is not stored."""
+        try:
+            await self._put(url, page)
+        except RedisError as exc:
+            logger.warning("Research cache unavailable (%s): %s not stored", exc, url)
+
+    async def _put(self, url: str, page: FetchedPage) -> None:
         if not storable(page):
             await self.forget(url)
             return
@@ -96,7 +118,10 @@ class PageCache:
         await self._evict()
 
     async def forget(self, url: str) -> None:
-        await self._drop([self._key(url)])
+        try:
+            await self._drop([self._key(url)])
+        except RedisError as exc:
+            logger.warning("Research cache unavailable (%s): %s not dropped", exc, url)
 
     async def size(self) -> int:
         sizes = await cast(Awaitable[list[bytes]], self.redis.hvals(f"{self.prefix}:sizes"))

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -21,10 +22,12 @@ from urllib.parse import urlsplit
 
 from protego import Protego
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
 from generation.exceptions import FetchRefused
 from generation.research.base import FetchFailed
 
+logger = logging.getLogger(__name__)
 PREFIX = "research:polite"
 ROBOTS_TTL_S = 24 * 3600
 ROBOTS_MISSING_TTL_S = 3600
@@ -92,13 +95,20 @@ class Manners:
         return await asyncio.shield(self._robots[host])
 
     async def _read_rules(self, host: str, read_robots: RobotsReader) -> Protego:
+        """The site's rules, from Redis or read now (and kept there); without Redis they
+        are read for this run only."""
         key = f"{self.prefix}:robots:{host}"
-        text = await self.redis.get(key)
+        try:
+            text = await self.redis.get(key)
+        except RedisError as exc:
+            logger.warning("robots.txt cache unavailable (%s): reading %s's", exc, host)
+            return Protego.parse(await read_robots(f"{host}/robots.txt") or "")
         if text is None:
             found = await read_robots(f"{host}/robots.txt")
             text = (found or "").encode()
             ttl = ROBOTS_TTL_S if found is not None else ROBOTS_MISSING_TTL_S
-            await self.redis.set(key, text, ex=ttl)
+            with contextlib.suppress(RedisError):
+                await self.redis.set(key, text, ex=ttl)
         return Protego.parse(text.decode("utf-8", errors="replace"))
 
     @contextlib.asynccontextmanager
@@ -107,17 +117,28 @@ class Manners:
         host = host_of(url)
         slots, gap = f"{self.prefix}:slots:{host}", f"{self.prefix}:next:{host}"
         token = uuid.uuid4().hex
+        try:
+            await self._wait_for_slot(slots, gap, token, delay)
+        except RedisError as exc:
+            # Without Redis there is no shared count: the fetch goes ahead (research's own
+            # concurrency still bounds it) rather than research stopping.
+            logger.warning("Per-host slots unavailable (%s): fetching %s unlimited", exc, url)
+            yield
+            return
+        try:
+            yield
+        finally:
+            with contextlib.suppress(RedisError):
+                await self.redis.zrem(slots, token)
+
+    async def _wait_for_slot(self, slots: str, gap: str, token: str, delay: float) -> None:
         while True:
             now = int(time.time() * 1000)
             args: list[int | str] = [now, self.slot_ms, self.per_host, token, int(delay * 1000)]
             wait_ms = int(await self._take(keys=[slots, gap], args=args))
             if wait_ms == 0:
-                break
+                return
             await asyncio.sleep(max(wait_ms / 1000, POLL_S))
-        try:
-            yield
-        finally:
-            await self.redis.zrem(slots, token)
 
 
 async def robots_text(fetch: Callable[[str], Awaitable[bytes]], url: str) -> str | None:

@@ -249,6 +249,33 @@ def test_the_cache_evicts_the_least_recently_used_past_its_cap():
     assert asyncio.run(go()) == [True, False, True, True]
 
 
+def test_research_goes_on_without_the_cache_and_slots_when_redis_is_down():
+    async def go(web: WebStandin) -> Findings:
+        down = redis.asyncio.Redis.from_url("redis://127.0.0.1:1/0", socket_connect_timeout=0.2)
+        visitor = Visitor(
+            cache=PageCache(down, ttl=3600, max_bytes=1_000_000),
+            manners=Manners(down, user_agent=AGENT, per_host=2, max_delay=1.0, slot_s=30),
+            stall_s=3,
+        )
+        async with make_http_client(
+            allow_hosts=[web.host_port], user_agent=AGENT, timeout=15, max_bytes=500_000
+        ) as http:
+            return await research(
+                LLM_QUERIES,
+                http=http,
+                providers=[SearxngProvider(web.base_url)],
+                visitor=visitor,
+                max_sources=3,
+                fetch_concurrency=4,
+                results_per_query=10,
+            )
+
+    with WebStandin() as web:
+        findings = asyncio.run(go(web))
+    assert len(findings.kept) == 3
+    assert all(doc.cache == "" for doc in findings.docs)
+
+
 # --- Polite fetching -------------------------------------------------------------------------
 
 
