@@ -342,9 +342,20 @@ RESEARCH_STRAGGLER_FACTOR = _get("RESEARCH_STRAGGLER_FACTOR", env.float, 2.0)
 # A source scoring below this share of the best source's relevance is off-topic.
 RESEARCH_RELEVANCE_FLOOR = _get("RESEARCH_RELEVANCE_FLOOR", env.float, 0.2)
 RESEARCH_ALLOW_HOSTS = _get("RESEARCH_ALLOW_HOSTS", env.list, [])
+# Where a site owner reads who we are and how to reach us: named in the User-Agent.
+SITE_CONTACT_URL = env.str("SITE_CONTACT_URL", default=SITE_URL)
 RESEARCH_USER_AGENT = env.str(
-    "RESEARCH_USER_AGENT", default="DeepResearchBlog/0.1 (+https://example.com/bot)"
+    "RESEARCH_USER_AGENT", default=f"DeepResearchBlog/0.1 (+{SITE_CONTACT_URL})"
 )
+# A fetch that has received no bytes for this many seconds is cut (apart from the timeout).
+RESEARCH_STALL_S = _get("RESEARCH_STALL_S", env.float, 3.0)
+# Fetched pages are reused for this long (seconds; 0: no cache), then revalidated.
+RESEARCH_CACHE_TTL = _get("RESEARCH_CACHE_TTL", env.float, 7 * 24 * 3600.0)
+# The research cache's size in Redis (MiB of compressed pages); the least recently used go.
+RESEARCH_CACHE_MAX_MB = _get("RESEARCH_CACHE_MAX_MB", env.int, 256)
+# Page fetches at once to one host, across every worker (Redis); Crawl-delay up to a cap.
+RESEARCH_PER_HOST = _get("RESEARCH_PER_HOST", env.int, 2)
+RESEARCH_CRAWL_DELAY_MAX = _get("RESEARCH_CRAWL_DELAY_MAX", env.float, 10.0)
 # Provider API base URLs: the public services by default; tests and demos point them at loopback.
 RESEARCH_WIKIPEDIA_API = env.str(
     "RESEARCH_WIKIPEDIA_API", default="https://en.wikipedia.org/w/api.php"
@@ -369,6 +380,7 @@ for _name in (
     "RESEARCH_RESULTS_PER_QUERY",
     "RESEARCH_MAX_BYTES",
     "RESEARCH_STRAGGLER_FACTOR",
+    "RESEARCH_PER_HOST",
     "QUEUE_DEPTH_ALERT",
     "FAILED_JOBS_ALERT",
     "QUEUE_WAIT_ALERT_S",
@@ -380,6 +392,12 @@ if RESEARCH_MIN_SOURCES > RESEARCH_MAX_SOURCES:
     raise ImproperlyConfigured(
         "Environment variable RESEARCH_MIN_SOURCES must not exceed RESEARCH_MAX_SOURCES."
     )
+for _name in ("RESEARCH_STALL_S", "RESEARCH_CACHE_MAX_MB"):
+    if globals()[_name] <= 0:
+        raise ImproperlyConfigured(f"Environment variable {_name} must be above 0.")
+for _name in ("RESEARCH_CACHE_TTL", "RESEARCH_CRAWL_DELAY_MAX"):
+    if globals()[_name] < 0:
+        raise ImproperlyConfigured(f"Environment variable {_name} must not be negative.")
 if RESEARCH_DEADLINE_S <= 0:
     raise ImproperlyConfigured("Environment variable RESEARCH_DEADLINE_S must be above 0.")
 if not 0 <= RESEARCH_RELEVANCE_FLOOR < 1:

@@ -35,7 +35,17 @@ STAGE_LABELS = dict(Stage.choices)
 class ResearchSourceInline(admin.TabularInline):
     model = ResearchSource
     verbose_name_plural = "sources"
-    fields = ("number", "title", "url_link", "domain", "provider", "status", "reason", "cited")
+    fields = (
+        "number",
+        "title",
+        "url_link",
+        "domain",
+        "provider",
+        "status",
+        "reason",
+        "from_cache",
+        "cited",
+    )
     readonly_fields = fields
     extra = 0
     can_delete = False

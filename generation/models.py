@@ -150,6 +150,11 @@ class ResearchSource(models.Model):
     reason = models.CharField(max_length=300, blank=True)
     relevance = models.FloatField(default=0)
     cited = models.BooleanField(default=False)
+    from_cache = models.CharField(
+        max_length=12,
+        blank=True,
+        help_text='"hit": reused from the research cache; "revalidated": confirmed by a 304.',
+    )
 
     class Meta:
         ordering = ["run", "number", "id"]
