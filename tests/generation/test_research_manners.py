@@ -191,7 +191,13 @@ def test_a_page_past_its_ttl_is_revalidated_and_a_304_costs_no_body():
         assert web.requests["not-modified"] == sum(page_fetches(web).values()) - pages > 0
 
     assert {doc.cache for doc in again.kept} == {"revalidated"}
-    assert [doc.text for doc in again.kept] == [doc.text for doc in first.kept]
+    # A 304 brings back the stored text whole. Which pages fill the slots follows arrival
+    # (concurrent fetches), so compare page by page, not the two kept lists.
+    # (A page the first run stored but cut before recording is in the cache, not in `first`.)
+    fetched_first = {doc.url: doc.text for doc in first.docs if doc.text}
+    both = [doc for doc in again.kept if doc.url in fetched_first]
+    assert both and all(doc.text == fetched_first[doc.url] for doc in both)
+    assert all(doc.text.strip() for doc in again.kept)
     assert again.stats["revalidated"] == sum(doc.cache == "revalidated" for doc in again.docs)
     assert again.stats["cache_hits"] == 0
 
