@@ -21,6 +21,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 from redis.exceptions import RedisError
+from rq.command import send_stop_job_command
 from rq.exceptions import InvalidJobOperation, NoSuchJobError
 from rq.job import Job
 
@@ -121,6 +122,46 @@ def runs_cancel_jobless(run_ids: Iterable[int]) -> list[int]:
     if canceled:
         logger.info("Canceled run(s) %s: their job was removed from Redis", canceled)
     return canceled
+
+
+@dataclass(frozen=True)
+class StopResult:
+    stopped: list[int]
+    skipped: int
+    jobs_stopped: bool = True
+
+
+STOP_REASON = "stopped by an operator"
+
+
+def runs_stop(run_ids: Iterable[int], *, by: str = "") -> StopResult:
+    """Stop the running runs among `run_ids`: each is canceled, keeping its checkpoints (a
+    retry resumes from its last finished stage), then its worker kills the work-horse (RQ's
+    `send_stop_job_command`). The database moves first, under the run's lock: a horse about
+    to publish either published already (the run is not stopped) or can publish nothing.
+    Waiting and finished runs are skipped (Cancel is for waiting ones)."""
+    ids = list(dict.fromkeys(run_ids))
+    reason = f"{STOP_REASON} ({by})" if by else STOP_REASON
+    runs = lifecycle.runs_stop(ids, reason=reason)
+    stopped = _jobs_stop(runs)
+    logger.info("Stopped %s running run(s): %s", len(runs), [run.pk for run in runs])
+    return StopResult(
+        stopped=[run.pk for run in runs], skipped=len(ids) - len(runs), jobs_stopped=stopped
+    )
+
+
+def _jobs_stop(runs: list[GenerationRun]) -> bool:
+    """Ask each run's worker to kill its horse; False if Redis failed. A job no worker is
+    executing (its worker just died) has nothing to stop: the run is canceled all the same."""
+    try:
+        for run in runs:
+            connection = queues.get_queue(run.queue_name).connection
+            with contextlib.suppress(NoSuchJobError, InvalidJobOperation):
+                send_stop_job_command(connection, queues.job_id_for(run.pk))
+    except (RedisError, OSError) as exc:
+        logger.warning("Stopped runs' jobs could not be reached in Redis: %s", exc)
+        return False
+    return True
 
 
 @dataclass(frozen=True)

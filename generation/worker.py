@@ -47,7 +47,7 @@ from rq.exceptions import StopRequested
 from rq.worker import Worker
 
 from config.redaction import redact
-from generation import reaper
+from generation import reaper, worker_births
 
 logger = logging.getLogger(__name__)
 
@@ -154,6 +154,13 @@ class GenerationWorker(Worker):
         _children_die_with_this_process()
         preload()
         super().bootstrap(*args, **kwargs)
+
+    def register_birth(self) -> None:
+        super().register_birth()
+        try:  # a crash loop shows as many births under one name (queue_health: worker_churn)
+            worker_births.birth_record(self.connection, self.name)
+        except Exception:  # bookkeeping must never stop a worker from starting
+            logger.exception("Worker birth not recorded")
 
     def _shutdown(self) -> None:
         if not self._in_work_loop:
