@@ -8,7 +8,6 @@ once, none lost, no run lying about its state.
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 import time
@@ -20,6 +19,7 @@ from django.utils import timezone
 from generation.models import GenerationRun
 from tests.reliability.faults import FAULT_ENV, assert_clean, audit, mid_run, report_row
 from tests.reliability.sentinel_cluster import SentinelCluster
+from tests.reliability.test_faults import enqueue_by_command
 from tests.workers import ROOT, stop, wait_for
 
 pytestmark = [
@@ -27,8 +27,6 @@ pytestmark = [
     pytest.mark.django_db(transaction=True),
     pytest.mark.llm_options(latency=0.2),
 ]
-
-TOPIC = "Redis and job queues"
 
 
 def start_host_worker(env: dict[str, str], home: Path, name: str) -> subprocess.Popen:
@@ -52,20 +50,6 @@ def start_host_worker(env: dict[str, str], home: Path, name: str) -> subprocess.
     )
 
 
-def queue_posts(env: dict[str, str], *, count: int, author) -> list[int]:
-    options = ["--json", "--count", str(count), "--topic", TOPIC, "--author", author.username]
-    done = subprocess.run(
-        [sys.executable, "manage.py", "generate_deep_research_bg", *options],
-        cwd=ROOT,
-        env={**env, "LOG_FILE": "command.log"},
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    )
-    return json.loads(done.stdout)["run_ids"]
-
-
 def stages_done(run_ids: list[int]) -> int:
     return sum(
         len(c)
@@ -80,7 +64,7 @@ def test_sentinel_promotes_the_replica_and_the_batch_loses_nothing(
     env = {**worker_env, **FAULT_ENV, **cluster.env()}
     workers = []
     try:
-        run_ids = queue_posts(env, count=10, author=author)
+        run_ids = enqueue_by_command(env, count=10, author=author)
         workers = [
             start_host_worker(env, tmp_path / "host-a", "host-a-worker"),
             start_host_worker(env, tmp_path / "host-b", "host-b-worker"),
