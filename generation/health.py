@@ -161,19 +161,21 @@ def check_scheduled() -> CheckResult:
 
 
 def check_worker_churn() -> CheckResult:
+    """A worker restarting more than WORKER_RESTARTS_ALERT times an hour, or one that
+    restarted and is gone (supervisor gave up on it), while the others hide it."""
     limit = settings.WORKER_RESTARTS_ALERT
-    churning = {
-        name: count
-        for name, count in worker_births.restarts_last_hour(_redis()).items()
-        if count > limit
-    }
+    restarts = sorted(worker_births.restarts_last_hour(_redis()).values(), key=str)
+    churning = [r for r in restarts if r.count > limit]
+    gone = [r for r in restarts if r.gone and r.count <= limit]
+    problems = []
     if churning:
-        listing = ", ".join(f"{name} {count}x" for name, count in sorted(churning.items()))
-        return CheckResult(
-            "worker_churn",
-            Level.WARNING,
-            f"worker(s) restarted more than {limit} times in the last hour: {listing}",
-        )
+        listing = ", ".join(f"{r.identity} {r.count}x" for r in churning)
+        problems.append(f"worker(s) restarted more than {limit} times in the last hour: {listing}")
+    if gone:
+        listing = ", ".join(f"{r.identity} ({r.count}x)" for r in gone)
+        problems.append(f"restarted and now gone (supervisor FATAL?): {listing}")
+    if problems:
+        return CheckResult("worker_churn", Level.WARNING, "; ".join(problems))
     return CheckResult(
         "worker_churn", Level.OK, f"no worker restarted more than {limit} times in an hour"
     )

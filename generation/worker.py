@@ -14,6 +14,8 @@ What stock RQ lacks, and what this adds:
   counting the attempt; stock RQ notices only after the job's heartbeat expires and its
   600 s maintenance interval comes round.
 - A horse killed on its own (out of memory) has its run's error recorded with the signal.
+- `queue_pause` (RQ's suspend) holds the workers of `content` and `video`; the email
+  worker (email, default) goes on sending alerts and running the schedules' tick.
 - `request_restart` (queue_restart): every worker stops after its current job. A
   pub/sub shutdown reaches live workers at once; a restart time stored in Redis also stops,
   at their next job boundary, workers that missed the message (starting up, reconnecting).
@@ -52,6 +54,10 @@ from generation import reaper, worker_births
 logger = logging.getLogger(__name__)
 
 PR_SET_PDEATHSIG = 1
+# queue_pause (RQ's suspend) holds the workers of these queues. A worker serving neither (the
+# email worker: email, default) keeps going, so alerts, mails and the schedules' tick
+# (which records "skipped: paused") are not paused with the posts.
+PAUSED_QUEUES = frozenset({"content", "video"})
 RESTART_KEY = "drb:workers:restart"
 # What a job imports on first use, imported by the worker before it forks any horse.
 PRELOAD = ("generation.jobs", "generation.pipeline.runner")
@@ -174,6 +180,8 @@ class GenerationWorker(Worker):
         if restart_requested_since(self.connection, self.started_epoch):
             self.log.info("Worker %s: restart requested (queue_restart); stopping", self.name)
             raise StopRequested()
+        if PAUSED_QUEUES.isdisjoint(self.queue_names()):
+            return
         super().check_for_suspension(burst)
 
     def fork_work_horse(self, job, queue) -> None:

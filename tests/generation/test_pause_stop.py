@@ -9,7 +9,7 @@ import pytest
 from django.core.management import call_command
 from rq.worker import Worker
 
-from generation import health, queues, scheduling, service
+from generation import health, queues, scheduling, service, worker_births
 from generation.models import GenerationRun, OccurrenceOutcome, RunStatus
 from generation.operations import runs_retry
 from tests.factories import make_schedule
@@ -48,6 +48,17 @@ def test_queue_pause_makes_workers_take_no_new_job_and_queue_resume_lets_them(
             timeout=90,
         )
     assert health.check_paused().level == health.Level.OK
+    births = worker_births.restarts_last_hour(queues.get_queue().connection)
+    assert births == {}  # one start: recorded, no restart
+    assert queues.get_queue().connection.zcard(worker_births.BIRTHS_KEY) == 1
+
+
+def test_the_email_worker_is_not_paused_so_alerts_still_go_out(worker_env, redis_conn):
+    call_command("queue_pause", "--reason", "incident")
+    with running_worker(worker_env, "--name", "ops-worker", queues=("email", "default")):
+        queues.get_queue("email").enqueue("tests.jobs_for_tests.sleep_and_report", 0, "mails")
+        wait_for(lambda: redis_conn.lrange("mails", 0, -1), timeout=60)
+        assert suspended_workers() == []
 
 
 def test_while_paused_health_metrics_overview_and_schedules_say_so(

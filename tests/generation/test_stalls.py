@@ -10,6 +10,7 @@ import pytest
 from django.core import mail
 from rq import SimpleWorker
 from rq.scheduler import RQScheduler
+from rq.worker import Worker
 
 from generation import health, jobs, queues, worker_births
 from tests.webhook_receiver import WebhookReceiver
@@ -92,13 +93,16 @@ def test_a_crash_looping_worker_alerts_once_by_mail_and_webhook(hook, settings):
     connection = queues.get_queue().connection
     jobs.health_check()
     deliver(hook)
+    # The restarting worker is up between its crashes (its RQ key is there).
+    connection.hset(Worker.redis_worker_namespace_prefix + "worker-content-1", "state", "idle")
 
     for _ in range(6):  # 6 starts: 5 restarts, not more than 5
         worker_births.birth_record(connection, "worker-content-1")
     worker_births.birth_record(connection, "worker-email")  # started once: fine
     assert changes_of("worker_churn") == []
     worker_births.birth_record(connection, "worker-content-1")  # the 6th restart
-    assert worker_births.restarts_last_hour(connection) == {"worker-content-1": 6}
+    restarts = worker_births.restarts_last_hour(connection)
+    assert restarts == {"worker-content-1": worker_births.Restarts("worker-content-1", 6, False)}
 
     assert changes_of("worker_churn") == [
         "WARNING: worker_churn — worker(s) restarted more than 5 times in the last hour: "
@@ -138,4 +142,9 @@ def test_the_supervisor_program_names_a_worker_across_restarts(monkeypatch, redi
     for name in ("3f2a", "9b1c", "77de"):  # RQ's random names, one per start
         worker_births.birth_record(connection, name)
     ((identity, restarts),) = worker_births.restarts_last_hour(connection).items()
-    assert identity.endswith(":drb-worker_01") and restarts == 2
+    assert identity.endswith(":drb-worker_01") and restarts.count == 2
+    # Its latest start is not alive: supervisor gave up on it before it counted as churn.
+    assert restarts.gone
+    check = health.check_worker_churn()
+    assert check.level == health.Level.WARNING
+    assert check.summary == f"restarted and now gone (supervisor FATAL?): {identity} (2x)"
