@@ -6,6 +6,7 @@ import shutil
 import subprocess
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from redis import Redis
@@ -16,7 +17,7 @@ from tests.scratch_redis import free_port
 MASTER_NAME = "drbmaster"
 
 
-def _wait(predicate, *, timeout: float, what: str) -> None:
+def _wait(predicate: Callable[[], object], *, timeout: float, what: str) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
