@@ -11,10 +11,14 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from django.utils import timezone
+from redis import Redis
+from rq import Queue
+from rq.job import Job
 
 from generation.models import GenerationRun
 from tests.reliability.faults import FAULT_ENV, assert_clean, audit, mid_run, report_row
@@ -50,6 +54,28 @@ def start_host_worker(env: dict[str, str], home: Path, name: str) -> subprocess.
     )
 
 
+def start_scheduler(env: dict[str, str], home: Path) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, str(ROOT / "manage.py"), "rqscheduler", "--interval", "1"],
+        cwd=home,
+        env={
+            **env,
+            "SCHEDULE_TICK_SECONDS": "1",  # a periodic job every second
+            "LOG_DIR": str(home / "logs"),
+            "LOG_FILE": "scheduler.log",
+        },
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+
+
+def periodic_enqueued_since(master: Redis, since: datetime) -> bool:
+    """rqscheduler put a periodic job (the schedules' tick) on `default` after `since`."""
+    jobs = Job.fetch_many(Queue("default", connection=master).get_job_ids(), connection=master)
+    return any(job and job.enqueued_at and job.enqueued_at > since for job in jobs)
+
+
 def stages_done(run_ids: list[int]) -> int:
     return sum(
         len(c)
@@ -68,10 +94,12 @@ def test_sentinel_promotes_the_replica_and_the_batch_loses_nothing(
         workers = [
             start_host_worker(env, tmp_path / "host-a", "host-a-worker"),
             start_host_worker(env, tmp_path / "host-b", "host-b-worker"),
+            start_scheduler(env, tmp_path / "host-a"),
         ]
         old_port = cluster.master_port_now()
         wait_for(lambda: mid_run(run_ids), timeout=90)
         done_at_kill, killed_at = stages_done(run_ids), timezone.now()
+        killed_utc = datetime.now(UTC)
         cluster.kill_master()
         killed = time.monotonic()
         wait_for(lambda: stages_done(run_ids) > done_at_kill, timeout=120, every=0.05)
@@ -95,6 +123,9 @@ def test_sentinel_promotes_the_replica_and_the_batch_loses_nothing(
             timeout=240,
             every=0.25,
         )
+        # rqscheduler goes on enqueuing its periodic jobs, on the new master.
+        master = cluster.master()
+        wait_for(lambda: periodic_enqueued_since(master, killed_utc), timeout=30)
         alive = [worker.poll() is None for worker in workers]
         found = audit(run_ids, cluster.master())
         logs = [(tmp_path / h / "logs" / "worker.log").exists() for h in ("host-a", "host-b")]
@@ -113,5 +144,5 @@ def test_sentinel_promotes_the_replica_and_the_batch_loses_nothing(
         f"{promoted_s:.1f}; first job from the new master after {dequeued_s:.1f}",
     )
     assert_clean(found, expected=10)
-    assert alive == [True, True]  # both workers waited for the new master
+    assert alive == [True, True, True]  # both workers and rqscheduler waited for the new master
     assert logs == [True, True]
