@@ -71,3 +71,25 @@ def test_stop_a_running_generation_from_the_admin_then_retry_resumes(
     run.refresh_from_db()
     assert run.status == RunStatus.SUCCEEDED and run.post_id
     assert [e["kind"] for e in run.errors] == ["stopped"]
+
+
+def test_pause_and_resume_from_the_overview(live_server, page, editor):
+    from playwright.sync_api import expect
+
+    from generation import health
+
+    page.goto(f"{live_server.url}/admin/login/?next=/admin/generation/overview/")
+    page.fill("#id_username", editor.username)
+    page.fill("#id_password", PASSWORD)
+    page.click("input[type=submit]")
+    page.fill("#pause-reason", "provider incident")
+    page.get_by_role("button", name="Pause generation").click()
+    expect(page.locator(".messagelist .warning")).to_contain_text("Paused")
+    expect(page.locator("#overview-pause")).to_contain_text("provider incident")
+    expect(page.locator("#overview-health")).to_contain_text("generation is paused")
+    assert "by editor: provider incident" in health.check_paused().summary
+
+    page.get_by_role("button", name="Resume generation").click()
+    expect(page.locator(".messagelist .success")).to_contain_text("Resumed")
+    expect(page.locator("#overview-pause")).to_contain_text("Running: workers take jobs.")
+    assert health.check_paused().level == health.Level.OK
