@@ -124,7 +124,8 @@ def check_scheduler() -> CheckResult:
 
 
 def check_paused() -> CheckResult:
-    """queue_pause (RQ's suspend) holds every worker: say so, it is easy to forget."""
+    """queue_pause (RQ's suspend) holds the content and video workers: say so, it is easy
+    to forget."""
     state = pause.pause_state(_redis())
     if state is not None:
         return CheckResult("paused", Level.WARNING, state.summary())
