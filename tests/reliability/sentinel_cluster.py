@@ -110,8 +110,17 @@ class SentinelCluster:
         )
 
     def start(self) -> SentinelCluster:
+        """Start every process and wait until the sentinels know the master, the replica and
+        each other; on any failure, stop what was started (nothing is left running)."""
         if not shutil.which("redis-sentinel"):
             raise RuntimeError("redis-sentinel is missing: apt-get install -y redis-sentinel")
+        try:
+            return self._start()
+        except BaseException:
+            self.stop()
+            raise
+
+    def _start(self) -> SentinelCluster:
         self._redis("master", self.master_port)
         self._redis("replica", self.replica_port, "--replicaof", "127.0.0.1", str(self.master_port))
         replica = Redis(port=self.replica_port, socket_timeout=1)
