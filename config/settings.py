@@ -13,7 +13,16 @@ from pathlib import Path
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
-from config.envtools import parse_admins, parse_bool, parse_budget, parse_int_list, parse_prices
+from config.envtools import (
+    parse_admins,
+    parse_bool,
+    parse_budget,
+    parse_int_list,
+    parse_prices,
+    parse_sentinels,
+    parse_webhook_url,
+)
+from config.redisconf import redis_cache_options, redis_connection_config
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -110,8 +119,22 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Redis and RQ -----------------------------------------------------------------------
 REDIS_URL = env.str("REDIS_URL", default="redis://127.0.0.1:6379/0")
+# Redis Sentinel (failover): `host:port,…` of the sentinels and the master's name. Then
+# REDIS_URL gives only the database number and password; the master's address comes from
+# the sentinels. Every Redis user (queues, workers, schedulers, leases, alerts, metrics,
+# the cache) connects through django-rq's RQ_QUEUES below, so this is the one place.
+REDIS_SENTINELS = parse_sentinels(
+    env.str("REDIS_SENTINELS", default=""), variable="REDIS_SENTINELS"
+)
+REDIS_SENTINEL_MASTER = env.str("REDIS_SENTINEL_MASTER", default="mymaster")
 RQ_QUEUE_NAMES = ["default", "content", "video", "email"]
-RQ_QUEUES = {name: {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 900} for name in RQ_QUEUE_NAMES}
+RQ_QUEUES = {
+    name: {
+        **redis_connection_config(REDIS_URL, REDIS_SENTINELS, REDIS_SENTINEL_MASTER),
+        "DEFAULT_TIMEOUT": 900,
+    }
+    for name in RQ_QUEUE_NAMES
+}
 # django-rq's own admin entry only asks for is_staff: generation.dashboard registers a
 # guarded one (permission generation.manage_queues) instead.
 RQ_SHOW_ADMIN_LINK = False
@@ -122,6 +145,7 @@ CACHES = {
         "BACKEND": "django.core.cache.backends.redis.RedisCache",
         "LOCATION": REDIS_URL,
         "KEY_PREFIX": "drb",
+        **redis_cache_options(REDIS_SENTINELS, REDIS_SENTINEL_MASTER),
     }
 }
 
@@ -297,6 +321,19 @@ QUEUE_DEPTH_ALERT = _get("QUEUE_DEPTH_ALERT", env.int, 50)
 FAILED_JOBS_ALERT = _get("FAILED_JOBS_ALERT", env.int, 3)
 QUEUE_WAIT_ALERT_S = _get("QUEUE_WAIT_ALERT_S", env.int, 600)
 HEALTH_CHECK_INTERVAL = _get("HEALTH_CHECK_INTERVAL", env.int, 180)
+# Overdue delayed jobs (no worker runs --with-scheduler) and crash-looping workers.
+SCHEDULED_OVERDUE_S = _get("SCHEDULED_OVERDUE_S", env.int, 120)
+WORKER_RESTARTS_ALERT = _get("WORKER_RESTARTS_ALERT", env.int, 5)
+# Alerts also go to this webhook (Slack/Mattermost-compatible "slack", or plain "json").
+ALERT_WEBHOOK_URL = parse_webhook_url(
+    env.str("ALERT_WEBHOOK_URL", default=""), variable="ALERT_WEBHOOK_URL"
+)
+ALERT_WEBHOOK_FORMAT = env.str("ALERT_WEBHOOK_FORMAT", default="slack")
+if ALERT_WEBHOOK_FORMAT not in ("slack", "json"):
+    raise ImproperlyConfigured(
+        "Environment variable ALERT_WEBHOOK_FORMAT must be slack or json; "
+        f"got {ALERT_WEBHOOK_FORMAT!r}."
+    )
 # /metrics answers only with "Authorization: Bearer <METRICS_TOKEN>"; empty = 404.
 METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
 # Estimated USD a day; once reached, no new runs start until tomorrow. Empty = no limit.
@@ -385,6 +422,8 @@ for _name in (
     "FAILED_JOBS_ALERT",
     "QUEUE_WAIT_ALERT_S",
     "HEALTH_CHECK_INTERVAL",
+    "SCHEDULED_OVERDUE_S",
+    "WORKER_RESTARTS_ALERT",
 ):
     if globals()[_name] < 1:
         raise ImproperlyConfigured(f"Environment variable {_name} must be at least 1.")

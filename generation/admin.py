@@ -24,7 +24,7 @@ from generation import (
 )
 from generation.exceptions import QueueUnavailable
 from generation.models import STAGE_ORDER, GenerationRun, ResearchSource, Stage
-from generation.operations import runs_cancel, runs_retry
+from generation.operations import runs_cancel, runs_retry, runs_stop
 
 EMPTY = "—"
 CHANGE_PERMISSION = "generation.change_generationrun"
@@ -101,7 +101,7 @@ class GenerationRunAdmin(admin.ModelAdmin):
     list_select_related = ("post", "author")
     list_per_page = 50
     date_hierarchy = "created_at"
-    actions = ("retry_failed", "cancel_queued")
+    actions = ("retry_failed", "cancel_queued", "stop_running")
     view_on_site = False
     inlines = (ResearchSourceInline,)
 
@@ -339,7 +339,7 @@ class GenerationRunAdmin(admin.ModelAdmin):
 
     # --- Actions ---------------------------------------------------------------------------
 
-    @admin.action(description="Retry failed runs", permissions=["retry"])
+    @admin.action(description="Retry failed or stopped runs", permissions=["retry"])
     def retry_failed(self, request: HttpRequest, queryset: QuerySet[GenerationRun]) -> None:
         # A retry runs the request again as it was made (its author stays), but a run
         # that publishes is retried only by someone who may publish.
@@ -361,7 +361,7 @@ class GenerationRunAdmin(admin.ModelAdmin):
             return
         message = f"{retried} failed run{_s(retried)} queued again."
         if skipped := len(ids) - retried:
-            message += f" {skipped} skipped: not failed."
+            message += f" {skipped} skipped: not failed or canceled."
         self.message_user(request, message, messages.SUCCESS if retried else messages.WARNING)
 
     @admin.action(description="Cancel queued runs", permissions=["cancel"])
@@ -378,6 +378,20 @@ class GenerationRunAdmin(admin.ModelAdmin):
         self.message_user(
             request, message, messages.SUCCESS if result.canceled else messages.WARNING
         )
+
+    @admin.action(description="Stop running runs", permissions=["cancel"])
+    def stop_running(self, request: HttpRequest, queryset: QuerySet[GenerationRun]) -> None:
+        result = runs_stop(queryset.values_list("pk", flat=True), by=request.user.get_username())
+        count = len(result.stopped)
+        message = (
+            f"{count} run{_s(count)} stopped and canceled; "
+            '"Retry" resumes from the last finished stage.'
+        )
+        if result.skipped:
+            message += f" {result.skipped} skipped: not running (Cancel is for queued runs)."
+        if not result.jobs_stopped:
+            message += " Redis was unreachable: their workers stop at the next write."
+        self.message_user(request, message, messages.SUCCESS if count else messages.WARNING)
 
 
 dashboard.register_admin(admin.site)

@@ -223,6 +223,7 @@ class OccurrenceOutcome(models.TextChoices):
     ENQUEUED = "enqueued", "Enqueued"
     SKIPPED_OVERLAP = "skipped_overlap", "Skipped: previous runs unfinished"
     SKIPPED_BUDGET = "skipped_budget", "Skipped: over budget"
+    SKIPPED_PAUSED = "skipped_paused", "Skipped: paused"
     MISSED = "missed", "Missed"
     FAILED = "failed", "Failed"
 
