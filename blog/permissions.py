@@ -1,16 +1,14 @@
-"""Who may ask for what: generating is one right, publishing and writing under someone
-else's name are two more (the blog's `publish_post` and `choose_author`).
+"""Who may publish, and who may write under someone else's name (the blog's own
+permissions `publish_post` and `choose_author`).
 
-Every door that takes a request for posts (the "Generate posts" form, the generate
-actions, schedules and their actions, retrying runs) asks `request_refusal`, and shows its
-one line when the answer is not None.
+Every door that makes or edits posts asks these; generation's doors add their own right
+to generate (`generation.admin.permissions`) on top.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-GENERATE_PERMISSION = "generation.add_generationrun"
 PUBLISH_PERMISSION = "blog.publish_post"
 CHOOSE_AUTHOR_PERMISSION = "blog.choose_author"
 
@@ -41,8 +39,3 @@ def author_refusal(user: Any, *, author_id: int | None) -> str | None:
         "You may not choose another author (permission blog.choose_author): "
         "the posts can only be yours."
     )
-
-
-def request_refusal(user: Any, *, publish: bool, author_id: int | None) -> str | None:
-    """Why `user` may not ask for these posts (one line), or None when they may."""
-    return publish_refusal(user, publish=publish) or author_refusal(user, author_id=author_id)

@@ -1,7 +1,7 @@
 """Admin actions that ask for posts from a selection: "Generate posts in the selected
 categories" and "Generate follow-up posts". Both show an intermediate page (count,
 publish), are allowed only to users who may generate posts (and publish only to those who
-may publish), and call generation.selection.
+may publish), and call generation.runs.selection.
 """
 
 from __future__ import annotations
@@ -17,10 +17,12 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 
-from generation import permissions, selection
-from generation.exceptions import InvalidRequest, QueueUnavailable
-from generation.forms import GenerateForSelectionForm
+from blog.admin import CategoryAdmin, PostAdmin
+from generation.admin import permissions
+from generation.admin.forms import GenerateForSelectionForm
 from generation.models import GenerationRun
+from generation.runs import selection
+from generation.runs.refusals import refused
 
 VIEW_RUNS_PERMISSION = "generation.view_generationrun"
 TEMPLATE = "admin/generation/generate_for_selection.html"
@@ -28,13 +30,12 @@ TEMPLATE = "admin/generation/generate_for_selection.html"
 Enqueue = Callable[..., list[GenerationRun]]
 
 
-class GenerateActionsMixin:
+def has_generate_permission(modeladmin: admin.ModelAdmin, request: HttpRequest) -> bool:
     """`permissions=["generate"]` on an action: only users who may generate posts see it."""
-
-    def has_generate_permission(self, request: HttpRequest) -> bool:
-        return request.user.has_perm(permissions.GENERATE_PERMISSION)
+    return request.user.has_perm(permissions.GENERATE_PERMISSION)
 
 
+@admin.action(description="Generate posts in the selected categories", permissions=["generate"])
 def generate_in_categories(
     modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet
 ) -> HttpResponse | None:
@@ -48,6 +49,7 @@ def generate_in_categories(
     )
 
 
+@admin.action(description="Generate follow-up posts", permissions=["generate"])
 def generate_followups(
     modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet
 ) -> HttpResponse | None:
@@ -59,6 +61,18 @@ def generate_followups(
         describe=lambda p: (p.title, f"on “{selection.followup_topic(p)}”"),
         enqueue=lambda items, **kw: selection.posts_enqueue_followups(posts=items, **kw),
     )
+
+
+def blog_admins_extend() -> None:
+    """Add the generate actions to the blog's post and category admins (the blog itself
+    knows nothing of generation). Called once, when generation's admin loads."""
+    for admin_class, action in (
+        (PostAdmin, generate_followups),
+        (CategoryAdmin, generate_in_categories),
+    ):
+        admin_class.has_generate_permission = has_generate_permission
+        if action not in (admin_class.actions or ()):
+            admin_class.actions = (*(admin_class.actions or ()), action)
 
 
 def _generate_for_selection(
@@ -78,11 +92,9 @@ def _generate_for_selection(
     )
     if form.is_bound and form.is_valid():
         data = form.cleaned_data
-        try:
+        with refused(lambda message: form.add_error(None, message)) as refusal:
             runs = enqueue(items, count=data["count"], publish=data["publish"], author=request.user)
-        except (InvalidRequest, QueueUnavailable) as exc:
-            form.add_error(None, str(exc))
-        else:
+        if not refusal:
             return _done(modeladmin, request, runs=len(runs), items=len(items))
     context = {
         **modeladmin.admin_site.each_context(request),

@@ -26,7 +26,8 @@ from django_rq.admin import QueueAdmin
 from django_rq.urls import get_admin_urlpatterns, get_api_urlpatterns
 from redis.exceptions import RedisError
 
-from generation import jobsync, queues
+from generation import queues
+from generation.execution import jobsync
 
 logger = logging.getLogger(__name__)
 
@@ -89,7 +90,7 @@ def _wrapped_api(patterns: list[URLPattern]) -> list[URLPattern]:
     return patterns
 
 
-def urlpatterns() -> list[URLPattern]:
+def guarded_urlpatterns() -> list[URLPattern]:
     """django-rq's URLs, every view behind the permission (namespace `django_rq`)."""
     return _wrapped_api(get_api_urlpatterns()) + get_admin_urlpatterns(
         view_wrapper=queue_manager_required
@@ -123,3 +124,7 @@ def register_admin(site: admin.AdminSite) -> None:
     """Put the guarded dashboard in the admin (RQ_SHOW_ADMIN_LINK is off for django-rq's)."""
     if not site.is_registered(rq_models.Dashboard):
         site.register(rq_models.Dashboard, GuardedQueueAdmin)
+
+
+# The URLconf the project includes at /django-rq/ (namespace `django_rq`).
+urlpatterns = guarded_urlpatterns()

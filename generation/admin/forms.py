@@ -17,7 +17,8 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
 from blog.models import Category
-from generation import cron, permissions
+from generation import cron
+from generation.admin import permissions
 from generation.exceptions import InvalidRequest
 from generation.models import GenerationSchedule
 from generation.validators import MAX_DELAY_SECONDS, validate_count, validate_delay
@@ -154,7 +155,7 @@ class ScheduleForm(forms.ModelForm):
         }
 
     # The editing user, set by the schedule admin: publishing and another author need
-    # the blog's permissions (generation.permissions).
+    # the blog's permissions (blog.permissions).
     user: Any = None
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:

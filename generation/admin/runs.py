@@ -1,11 +1,12 @@
 """The run admin: a live list of generation runs and a read-only history of each one.
 
 Runs are never edited by hand; the only ways to change one are the two actions (retry
-failed, cancel waiting), which go through `generation.service`.
+failed, cancel waiting), which go through `generation.runs.service`.
 """
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from django.contrib import admin, messages
@@ -16,15 +17,12 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
 from blog.links import http_url
-from generation import (
-    dashboard,
-    permissions,
-    schedule_admin,  # noqa: F401  (registers the schedule admin)
-    selectors,
-)
-from generation.exceptions import QueueUnavailable
+from generation.admin import dashboard, permissions
+from generation.execution.operator import runs_cancel, runs_retry
 from generation.models import STAGE_ORDER, GenerationRun, ResearchSource, Stage
-from generation.operations import runs_cancel, runs_retry
+from generation.pipeline import checkpoints
+from generation.runs import selectors
+from generation.runs.refusals import refused
 
 EMPTY = "—"
 CHANGE_PERMISSION = "generation.change_generationrun"
@@ -315,15 +313,15 @@ class GenerationRunAdmin(admin.ModelAdmin):
 
     @admin.display(description="Report")
     def citation_report(self, run: GenerationRun) -> SafeString:
-        report = (run.checkpoints or {}).get("citations") or {}
+        report = checkpoints.citation_report(run.checkpoints)
         return render_to_string(
             "admin/generation/generationrun/citation_report.html",
             {
-                "report": report,
+                "report": report or {},
                 "claims": run.citations_total,
-                "verified": report.get("verified", run.citations_verified),
-                "revised": report.get("revised") or [],
-                "removed": [r for r in report.get("removed") or [] if isinstance(r, dict)],
+                "verified": report.verified if report else run.citations_verified,
+                "revised": report.revised if report else [],
+                "removed": [r for r in report.removed if isinstance(r, dict)] if report else [],
             },
         )
 
@@ -333,21 +331,22 @@ class GenerationRunAdmin(admin.ModelAdmin):
     def retry_failed(self, request: HttpRequest, queryset: QuerySet[GenerationRun]) -> None:
         # A retry runs the request again as it was made (its author stays), but a run
         # that publishes is retried only by someone who may publish.
-        ids, refused = [], 0
+        ids, not_allowed = [], 0
         for run_id, publish in queryset.values_list("pk", "publish"):
             if permissions.publish_refusal(request.user, publish=publish):
-                refused += 1
+                not_allowed += 1
             else:
                 ids.append(run_id)
-        if refused:
+        if not_allowed:
             message = permissions.publish_refusal(request.user, publish=True)
-            self.message_user(request, f"{refused} run(s) not retried. {message}", messages.ERROR)
+            self.message_user(
+                request, f"{not_allowed} run(s) not retried. {message}", messages.ERROR
+            )
         if not ids:
             return
-        try:
+        with refused(partial(self.message_user, request, level=messages.ERROR)) as refusal:
             retried = runs_retry(ids)
-        except QueueUnavailable as exc:
-            self.message_user(request, str(exc), messages.ERROR)
+        if refusal:
             return
         message = f"{retried} failed run{_s(retried)} queued again."
         if skipped := len(ids) - retried:

@@ -1,8 +1,9 @@
-"""The schedule admin: edit schedules (saved through generation.scheduling), see their next
+"""The schedule admin: edit schedules (saved through generation.scheduling.service), see their next
 and last occurrences in their zone and in UTC, and the runs each occurrence created."""
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from django.contrib import admin, messages
@@ -13,12 +14,14 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
-from generation import cron, permissions, scheduling
-from generation import schedule_selectors as selectors
-from generation.exceptions import GenerationError
-from generation.forms import ScheduleForm
+from generation import cron
+from generation.admin import permissions
+from generation.admin.forms import ScheduleForm
 from generation.models import GenerationRun, GenerationSchedule, ScheduleOccurrence
-from generation.selectors import duration_label
+from generation.runs.refusals import refused
+from generation.runs.selectors import duration_label
+from generation.scheduling import selectors
+from generation.scheduling import service as scheduling
 
 EMPTY = "—"
 HISTORY_ROWS = 50
@@ -143,28 +146,25 @@ class GenerationScheduleAdmin(admin.ModelAdmin):
         for schedule_id, name, publish, author_id in queryset.values_list(
             "pk", "name", "publish", "author_id"
         ):
-            if enabled and (refused := _refusal(request, publish, author_id)):
-                self.message_user(request, f"{name}: not enabled. {refused}", messages.ERROR)
+            if enabled and (why := _refusal(request, publish, author_id)):
+                self.message_user(request, f"{name}: not enabled. {why}", messages.ERROR)
                 continue
-            try:
+            with refused(partial(self.message_user, request, level=messages.ERROR)):
                 changed += scheduling.schedule_set_enabled(
                     schedule_id=schedule_id, enabled=enabled
                 )[1]
-            except GenerationError as exc:
-                self.message_user(request, str(exc), messages.ERROR)
         state = "enabled" if enabled else "disabled"
         self.message_user(request, f"{changed} schedule(s) {state}.", messages.SUCCESS)
 
     @admin.action(description="Run selected schedules now", permissions=["run"])
     def run_now(self, request: HttpRequest, queryset: QuerySet) -> None:
         for schedule in queryset:
-            if refused := _refusal(request, schedule.publish, schedule.author_id):
-                self.message_user(request, f"{schedule.name}: not run. {refused}", messages.ERROR)
+            if why := _refusal(request, schedule.publish, schedule.author_id):
+                self.message_user(request, f"{schedule.name}: not run. {why}", messages.ERROR)
                 continue
-            try:
+            with refused(partial(self.message_user, request, level=messages.ERROR)) as refusal:
                 occurrence = scheduling.schedule_run_now(schedule_id=schedule.pk)
-            except GenerationError as exc:
-                self.message_user(request, str(exc), messages.ERROR)
+            if refusal:
                 continue
             level = messages.SUCCESS if occurrence.outcome == "enqueued" else messages.WARNING
             self.message_user(request, f"{schedule.name}: {occurrence.message}", level)

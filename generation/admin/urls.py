@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from generation import views
+from generation.admin import views
 
 app_name = "generation"
 urlpatterns = [

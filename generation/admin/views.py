@@ -14,11 +14,13 @@ from django.template.response import TemplateResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
-from generation import overview, permissions, selectors
-from generation.exceptions import BudgetExceeded, InvalidRequest, QueueUnavailable
-from generation.forms import GeneratePostsForm
+from generation.admin import permissions
+from generation.admin.forms import GeneratePostsForm
 from generation.models import GenerationRun, Origin
-from generation.service import enqueue_posts
+from generation.operations import overview
+from generation.runs import selectors
+from generation.runs.refusals import refused
+from generation.runs.service import enqueue_posts
 
 VIEW_PERMISSION = "generation.view_generationrun"
 
@@ -33,7 +35,7 @@ def _generate_posts(request: HttpRequest) -> HttpResponse:
     form = GeneratePostsForm(request.POST or None, user=request.user)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
-        try:
+        with refused(lambda message: form.add_error(None, message)) as refusal:
             runs = enqueue_posts(
                 count=data["count"],
                 topic=data["topic"],
@@ -44,9 +46,7 @@ def _generate_posts(request: HttpRequest) -> HttpResponse:
                 tags=data["tags"],
                 origin=Origin.ADMIN,
             )
-        except (InvalidRequest, QueueUnavailable, BudgetExceeded) as exc:
-            form.add_error(None, str(exc))
-        else:
+        if not refusal:
             messages.success(request, queued_message(len(runs)))
             if request.user.has_perm(VIEW_PERMISSION):
                 return redirect("admin:generation_generationrun_changelist")

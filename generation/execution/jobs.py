@@ -15,19 +15,13 @@ from django.utils import timezone
 from rq import get_current_job
 from rq.job import Job
 
-from generation import (
-    alerts,
-    budget,
-    lifecycle,
-    metrics,
-    notifications,
-    reaper,
-    scheduling,
-    service,
-)
+from generation import rq_private
 from generation.exceptions import GenerationError, RunNotClaimable
+from generation.execution import reaper, service
 from generation.models import GenerationRun, RunStatus
+from generation.operations import alerts, budget, metrics, notifications
 from generation.queues import run_id_from_job_id
+from generation.runs import lifecycle
 
 logger = logging.getLogger(__name__)
 
@@ -52,7 +46,7 @@ def generate_post(run_id: int) -> int | None:
         return None
     if state["status"] == RunStatus.FAILED and job is not None:
         # Only an operator's requeue in RQ (dashboard, `rq requeue`) runs a failed run's job.
-        lifecycle.run_requeued_by_rq(run_id, retries_left=job.retries_left or 0)
+        lifecycle.run_requeued_by_rq(run_id, retries_left=rq_private.retries_left(job))
     try:
         return service.run_generation(run_id, worker_name=job.worker_name if job else "").post_id
     except RunNotClaimable as exc:
@@ -69,8 +63,7 @@ def _wait_for_budget(job: Job, run_id: int) -> None:
     """Today's budget is spent: the run stays waiting, without an attempt or a failure, and
     its job comes back at the next check (RQ's own repeat of this same job)."""
     until = budget.next_budget_check()
-    job.repeats_left = 1
-    job.repeat_intervals = [max(1, math.ceil((until - timezone.now()).total_seconds()))]
+    rq_private.repeat_once_in(job, max(1, math.ceil((until - timezone.now()).total_seconds())))
     lifecycle.run_wait_for_budget(run_id, until=until)
     alerts.alert_budget()
 
@@ -90,14 +83,14 @@ def on_failure(job: Job, connection, exc_type, exc_value, traceback) -> None:
     # pg_terminate_backend): reconnect, or the failure would go unrecorded.
     close_old_connections()
     if isinstance(exc_value, GenerationError) and exc_value.permanent:
-        job.retries_left = 0  # retrying cannot help: RQ fails the job for good
-    will_retry = job.should_retry
+        rq_private.retries_stop(job)  # retrying cannot help: RQ fails the job for good
+    will_retry = rq_private.will_retry(job)
     reason = f"{getattr(exc_type, '__name__', 'Error')}: {exc_value}"
     if reaper.record_lost_attempt(job, reason=reason, will_retry=will_retry):  # counts it too
         return  # the pipeline never got to record it (timeout before start, abandoned job)
     retry_at = None
     if will_retry:
-        retry_at = timezone.now() + timedelta(seconds=job.get_retry_interval())
+        retry_at = timezone.now() + timedelta(seconds=rq_private.retry_interval(job))
     if lifecycle.run_retry_decided(run_id_from_job_id(job.id), retry_at=retry_at):
         metrics.inc("runs_retried" if will_retry else "runs_failed")
 
@@ -105,13 +98,3 @@ def on_failure(job: Job, connection, exc_type, exc_value, traceback) -> None:
 def on_stopped(job: Job, connection) -> None:
     """An operator stopped the job (rq stop-job): the run fails, without retries."""
     reaper.record_lost_attempt(job, reason="stopped by an operator", will_retry=False)
-
-
-def health_check() -> list[str]:
-    """Periodic job (rq-scheduler): run the health checks and mail ADMINS on each change."""
-    return [change.subject() for change in alerts.alerts_evaluate()]
-
-
-def schedules_tick() -> int:
-    """The periodic job (generation.periodic): turn schedules' due occurrences into runs."""
-    return len(scheduling.schedules_tick())

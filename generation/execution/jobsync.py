@@ -3,14 +3,14 @@
 The django-rq dashboard (and RQ's own CLI) can requeue, delete or cancel a job directly in
 Redis. Before such an operator action the dashboard wrapper takes a snapshot of every
 generation job's status; afterwards `runs_sync_with_jobs` compares and moves each run
-through the matching transition in `generation.lifecycle`:
+through the matching transition in `generation.runs.lifecycle`:
 
 - a failed job now waiting again (requeue): its failed run is queued again;
 - a waiting job now gone or canceled (delete, empty queue, cancel): its run is canceled,
   never left `queued` with no job behind it.
 
 A requeued job that reaches a worker without passing through here (`rq requeue`) is
-handled by the job itself (`generation.jobs.generate_post`).
+handled by the job itself (`generation.execution.jobs.generate_post`).
 """
 
 from __future__ import annotations
@@ -19,7 +19,9 @@ from django.conf import settings
 from redis import Redis
 from rq.job import Job
 
-from generation import lifecycle, operations, queues
+from generation import queues, rq_private
+from generation.execution import operator as operations
+from generation.runs import lifecycle
 
 WAITING = ("queued", "scheduled", "deferred")
 JobStatuses = dict[str, str | None]
@@ -58,7 +60,7 @@ def runs_sync_with_jobs(connection: Redis, before: JobStatuses) -> dict[str, lis
         job, run_id = after[job_id], queues.run_id_from_job_id(job_id)
         now = job.get_status(refresh=False) if job else None
         if was == "failed" and now in WAITING:
-            retries_left = job.retries_left or 0
+            retries_left = rq_private.retries_left(job)
             if lifecycle.run_requeued_by_rq(run_id, retries_left=retries_left):
                 requeued.append(run_id)
         elif was in WAITING and now in (None, "canceled"):

@@ -1,9 +1,9 @@
 """Operator writes: retry failed runs, cancel waiting ones, failed-job tools, restarts.
 
 The admin's actions, the `queue_*` commands and the dashboard's bookkeeping call these.
-A run's status changes through `generation.lifecycle` (the database first, the source of
+A run's status changes through `generation.runs.lifecycle` (the database first, the source of
 truth); Redis is touched after the commit, through the same queue plumbing the service
-uses. The matching reads live in `generation.monitoring`.
+uses. The matching reads live in `generation.operations.monitoring`.
 """
 
 from __future__ import annotations
@@ -24,9 +24,12 @@ from redis.exceptions import RedisError
 from rq.exceptions import InvalidJobOperation, NoSuchJobError
 from rq.job import Job
 
-from generation import lifecycle, queues, worker
+from generation import queues
 from generation.exceptions import InvalidRequest, QueueUnavailable
+from generation.execution import worker
 from generation.models import GenerationRun, RunStatus
+from generation.pipeline import checkpoints
+from generation.runs import lifecycle
 
 logger = logging.getLogger(__name__)
 
@@ -50,7 +53,7 @@ def runs_retry(run_ids: Iterable[int]) -> int:
     """
     queues.ensure_reachable()
     with transaction.atomic():
-        runs = lifecycle.runs_retry(run_ids)
+        runs = lifecycle.runs_retry(run_ids, kept=checkpoints.kept_for_retry)
     by_queue: dict[str, list[int]] = defaultdict(list)
     for run in runs:
         by_queue[run.queue_name].append(run.pk)

@@ -16,15 +16,14 @@ from datetime import timedelta
 from django.utils import timezone
 from redis import Redis
 from rq.exceptions import NoSuchJobError
-from rq.executions import Execution
-from rq.job import Job, JobStatus
-from rq.queue import Queue
-from rq.registry import StartedJobRegistry
+from rq.job import Job
 
-from generation import lifecycle, metrics, queues
-from generation.lifecycle import Transition
+from generation import queues, rq_private
 from generation.models import GenerationRun, Origin, RunStatus
+from generation.operations import metrics
 from generation.queues import job_id_for, run_id_from_job_id
+from generation.runs import lifecycle
+from generation.runs.lifecycle import Transition
 
 logger = logging.getLogger(__name__)
 
@@ -46,7 +45,7 @@ def record_lost_attempt(
         return False
     retry_at = None
     if will_retry and not retry_now:
-        retry_at = timezone.now() + timedelta(seconds=job.get_retry_interval())
+        retry_at = timezone.now() + timedelta(seconds=rq_private.retry_interval(job))
     run = lifecycle.run_attempt_lost(
         run_id, reason=reason, will_retry=will_retry, retry_at=retry_at
     )
@@ -86,23 +85,16 @@ def _reap(connection: Redis, run_id: int) -> bool:
         job = Job.fetch(job_id_for(run_id), connection=connection)
     except NoSuchJobError:
         return _fail_without_job(run_id)
-    will_retry = job.should_retry
+    will_retry = rq_private.will_retry(job)
     lost = "worker lost: its lease expired"
     if not record_lost_attempt(job, reason=lost, will_retry=will_retry, retry_now=True):
         return False
     forget_execution(connection, job)
     with connection.pipeline() as pipe:
         if will_retry:
-            job.retries_left = job.retries_left - 1
-            Queue(job.origin, connection=connection).enqueue_job(job, pipeline=pipe)
+            rq_private.job_retry_now(connection, job, pipeline=pipe)
         else:
-            job.set_status(JobStatus.FAILED, pipeline=pipe)
-            job.failed_job_registry.add(
-                job,
-                ttl=job.failure_ttl,
-                exc_string="Worker lost: the run's lease expired",
-                pipeline=pipe,
-            )
+            rq_private.job_fail(job, reason="Worker lost: the run's lease expired", pipeline=pipe)
         pipe.execute()
     return True
 
@@ -117,10 +109,7 @@ def _fail_without_job(run_id: int) -> bool:
 
 def forget_execution(connection: Redis, job: Job) -> None:
     """Drop the dead execution from the started registry so RQ does not retry it again."""
-    registry = StartedJobRegistry(job.origin, connection=connection)
-    for job_id, execution_id in registry.get_job_and_execution_ids(cleanup=False):
-        if job_id == job.id:
-            registry.remove_execution(Execution(execution_id, job_id, connection=connection))
+    rq_private.execution_forget(connection, job)
 
 
 def reap_orphaned_runs(*, older_than_seconds: int = ORPHAN_AFTER_SECONDS) -> list[int]:

@@ -44,17 +44,20 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from redis.retry import Retry
 from rq.command import send_shutdown_command
 from rq.exceptions import StopRequested
+from rq.job import Job
 from rq.worker import Worker
 
 from config.redaction import redact
-from generation import reaper
+from generation import rq_private
+from generation.execution import reaper
+from generation.rq_private import WorkerEdge
 
 logger = logging.getLogger(__name__)
 
 PR_SET_PDEATHSIG = 1
 RESTART_KEY = "drb:workers:restart"
 # What a job imports on first use, imported by the worker before it forks any horse.
-PRELOAD = ("generation.jobs", "generation.pipeline.runner")
+PRELOAD = ("generation.execution.jobs", "generation.pipeline.runner")
 # How long the worker waits out a Redis outage, retrying at most every REDIS_BACKOFF_CAP s
 # (when Redis refuses connections; an address that does not answer at all also costs the
 # connect timeout per try).
@@ -136,82 +139,54 @@ def _children_die_with_this_process() -> None:
         _fork_hook_installed = True
 
 
-class GenerationWorker(Worker):
+class GenerationWorker(WorkerEdge):
+    """The project's worker. RQ's methods are overridden in `generation.rq_private`
+    (`WorkerEdge`); this class fills in its `on_*` hooks."""
+
     def __init__(self, *args, **kwargs) -> None:
         interval = max(1, int(settings.GENERATION_REAPER_INTERVAL))
         kwargs.setdefault("maintenance_interval", interval)
-        kwargs.setdefault("job_monitoring_interval", min(30, interval))
         super().__init__(*args, **kwargs)
         wait_out_redis_outages(self)
         self.started_epoch = _redis_clock(self.connection)
-        self._in_work_loop = False
 
-    def bootstrap(self, *args, **kwargs) -> None:
-        # Stock RQ registers the worker (and subscribes to commands) before it installs its
-        # signal handlers, so a queue_restart or SIGTERM in that window killed it with a
-        # KeyboardInterrupt (exit 1). Install them first; `_shutdown` notes early requests.
-        self._install_signal_handlers()
+    def on_bootstrap(self) -> None:
         _children_die_with_this_process()
         preload()
-        super().bootstrap(*args, **kwargs)
 
-    def _shutdown(self) -> None:
-        if not self._in_work_loop:
-            self._stop_requested = True  # the work loop checks it before its first dequeue
-            return
-        super()._shutdown()
-
-    def check_for_suspension(self, burst: bool) -> None:
-        # Called before every dequeue: the job boundary where a missed restart is noticed.
-        self._in_work_loop = True
+    def on_job_boundary(self) -> None:
+        # Where a restart missed as a message (starting up, reconnecting) is noticed.
         if restart_requested_since(self.connection, self.started_epoch):
             self.log.info("Worker %s: restart requested (queue_restart); stopping", self.name)
             raise StopRequested()
-        super().check_for_suspension(burst)
 
-    def fork_work_horse(self, job, queue) -> None:
+    def on_fork(self) -> None:
         # A forked horse must not inherit (and then share) the worker's open DB sockets.
         connections.close_all()
-        self._worker_pid = os.getpid()
-        super().fork_work_horse(job, queue)
 
-    def main_work_horse(self, job, queue) -> None:
+    def on_horse_start(self) -> None:
         # The worker died between fork() and the fork hook's prctl(): the horse was already
         # re-parented (to init or a container's subreaper, hence no test for pid 1) and
         # must not run.
-        if os.getppid() != self._worker_pid:
+        if os.getppid() != self.ours.parent_pid:
             os._exit(1)
-        super().main_work_horse(job, queue)
 
-    def handle_job_failure(
-        self, job, queue, started_job_registry=None, exc_string: str = "", execution=None
-    ) -> None:
+    def on_failure_text(self, exc_string: str) -> str:
         """The traceback RQ keeps with the failed job (shown on the dashboard) is redacted
         like every log line: no configured secret, no URL password."""
-        super().handle_job_failure(
-            job, queue, started_job_registry, exc_string=redact(exc_string), execution=execution
-        )
+        return redact(exc_string)
 
-    def handle_work_horse_killed(self, job, retpid, ret_val, rusage) -> None:
+    def on_horse_killed(self, job: Job, ret_val: int) -> None:
         """The horse died without reporting (OOM killer, kill -9): record it on the run."""
-        super().handle_work_horse_killed(job, retpid, ret_val, rusage)
         sig = os.WTERMSIG(ret_val) if ret_val and os.WIFSIGNALED(ret_val) else None
         reason = f"work-horse killed by signal {sig}" if sig else f"work-horse exited ({ret_val})"
-        reaper.record_lost_attempt(job, reason=reason, will_retry=job.should_retry)
+        reaper.record_lost_attempt(job, reason=reason, will_retry=rq_private.will_retry(job))
 
-    @property
-    def dequeue_timeout(self) -> int:
+    def on_dequeue_timeout_cap(self) -> int:
         # Wake from BLPOP at least once per reaper interval so idle workers reap too.
-        return max(1, min(super().dequeue_timeout, int(settings.GENERATION_REAPER_INTERVAL)))
+        return int(settings.GENERATION_REAPER_INTERVAL)
 
-    def maintain_heartbeats(self, job, execution) -> None:
-        # Called every job_monitoring_interval while a horse works: busy workers reap too.
-        super().maintain_heartbeats(job, execution)
-        if self.should_run_maintenance_tasks:
-            self.run_maintenance_tasks()
-
-    def run_maintenance_tasks(self) -> None:
-        super().run_maintenance_tasks()
+    def on_maintenance(self) -> None:
         try:
             close_old_connections()  # a connection the database dropped would fail every pass
             reaper.reap(self.connection)

@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.db import transaction
 
-from generation import health, notifications
-from generation.health import CheckResult, Level
 from generation.models import AlertState
+from generation.operations import health, notifications
+from generation.operations.health import CheckResult, Level
 
 logger = logging.getLogger(__name__)
 

@@ -3,7 +3,8 @@
 A run's estimated cost counts on the day it was requested (TIME_ZONE), the same rule the
 run list's daily table and the overview use, so every figure agrees. Once today's spend
 reaches the budget, the command and the admin button refuse new runs, queued runs wait
-(see `generation.jobs`), and schedules skip their occurrences through `budget_allows_runs`.
+(see `generation.execution.jobs`), and schedules skip their occurrences through
+`budget_allows_runs`.
 """
 
 from __future__ import annotations

@@ -6,11 +6,12 @@ from secrets import compare_digest
 
 from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.urls import path
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
-from generation import health, metrics
+from generation.operations import health, metrics
 
 
 @never_cache
@@ -68,3 +69,11 @@ class ProbeMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         view = PROBES.get(request.path_info)
         return view(request) if view is not None else self.get_response(request)
+
+
+# The URLconf the project includes at its root.
+urlpatterns = [
+    path("healthz", healthz, name="healthz"),
+    path("readyz", readyz, name="readyz"),
+    path("metrics", metrics_view, name="metrics"),
+]

@@ -22,8 +22,9 @@ from redis.exceptions import RedisError
 from rq.job import Job
 from rq_scheduler import Scheduler
 
-from generation import budget, monitoring, queues
+from generation import queues
 from generation.models import GenerationRun, RunStatus
+from generation.operations import budget, monitoring
 
 # rq-scheduler keeps one hash per running instance, expiring unless renewed every interval.
 SCHEDULER_KEYS = Scheduler.redis_scheduler_namespace_prefix + "*"

@@ -23,7 +23,8 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Histo
 from prometheus_client.registry import Collector
 from redis.exceptions import RedisError
 
-from generation import health, monitoring, queues
+from generation import queues
+from generation.operations import health, monitoring
 
 logger = logging.getLogger(__name__)
 

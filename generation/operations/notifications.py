@@ -59,7 +59,7 @@ def admins_mail_enqueue(subject: str, body: str) -> None:
 
     def push() -> None:
         try:
-            _enqueue("generation.notifications.send_admins_mail", subject, body)
+            _enqueue("generation.operations.notifications.send_admins_mail", subject, body)
         except (RedisError, OSError):
             logger.warning("Redis is down: sending the alert mail directly")
             send_admins_mail(subject, body)
@@ -72,6 +72,6 @@ def post_ready_enqueue(run_id: int) -> None:
     if not settings.GENERATION_NOTIFY_AUTHOR:
         return
     try:
-        _enqueue("generation.notifications.send_post_ready_mail", run_id)
+        _enqueue("generation.operations.notifications.send_post_ready_mail", run_id)
     except (RedisError, OSError) as exc:  # the post exists; a lost courtesy mail is logged
         logger.warning("Run %s: post-ready mail not queued: %s", run_id, exc)

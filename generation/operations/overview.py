@@ -18,8 +18,8 @@ from django.db.models.functions import TruncDate
 from django.utils import timezone
 from redis.exceptions import RedisError
 
-from generation import budget, health, monitoring
 from generation.models import STAGE_ORDER, GenerationRun, RunStatus
+from generation.operations import budget, health, monitoring
 
 CHART_DAYS = 30
 

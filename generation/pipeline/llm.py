@@ -26,7 +26,7 @@ from jsonschema.exceptions import best_match
 
 from config.redaction import redact
 from generation.exceptions import ConfigurationError, LLMError
-from generation.usage import CallUsage, UsageLedger, estimate_cost
+from generation.runs.usage import CallUsage, UsageLedger, estimate_cost
 
 __all__ = ["CallUsage", "LLMClient", "UsageLedger", "estimate_cost"]
 

@@ -15,12 +15,12 @@ from django.db import transaction
 from blog import services as blog_services
 from blog.links import LinkPolicy, strip_links
 from blog.models import Post
-from generation import lifecycle
-from generation.leases import Lease
 from generation.models import GenerationRun, Stage
 from generation.pipeline import store
 from generation.pipeline.types import Metadata
-from generation.titles import is_near_duplicate
+from generation.runs import lifecycle
+from generation.runs.leases import Lease
+from generation.runs.titles import is_near_duplicate
 
 # Serialises the last step of publishing across workers (PostgreSQL), so two runs of
 # one batch finishing together cannot both take the same title.

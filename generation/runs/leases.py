@@ -1,6 +1,6 @@
 """The lease an execution holds on its run: a token and an expiry on the run's row.
 
-`generation.lifecycle.run_claim` takes it (a claim is a transition); this module renews it
+`generation.runs.lifecycle.run_claim` takes it (a claim is a transition); this module renews it
 from a heartbeat thread and guards every write the execution makes, so a stale execution
 (a work-horse whose worker died, a copy started twice) can never overwrite the run. The
 status, the lease itself and the post are written by the lifecycle's transitions only.

@@ -5,7 +5,7 @@ under a lock on the run's row (a conditional UPDATE for the claim, SELECT ... FO
 for the rest), and a move the table does not allow raises IllegalTransition. Nothing
 outside this module writes a run's `status` or its lease.
 
-An execution holds its run through a lease (generation/leases.py) that the claim takes
+An execution holds its run through a lease (generation/runs/leases.py) that the claim takes
 here; the transitions that end an attempt release it.
 
 Some transitions race by nature (the worker and RQ's failure callback both notice a
@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
@@ -29,12 +29,12 @@ from django.utils import timezone
 
 from config.redaction import redact
 from generation.exceptions import GenerationError, IllegalTransition, RunNotClaimable
-from generation.leases import Lease, lease_expiry
-from generation.models import STAGE_ORDER, GenerationRun, RunStatus
+from generation.models import GenerationRun, RunStatus
+from generation.runs.leases import Lease, lease_expiry
 
 if TYPE_CHECKING:
     from blog.models import Post
-    from generation.service import GenerationRequest
+    from generation.runs.request import GenerationRequest
 
 logger = logging.getLogger(__name__)
 
@@ -331,27 +331,27 @@ def runs_cancel(run_ids: Iterable[int]) -> list[GenerationRun]:
     return runs
 
 
-def checkpoints_for_retry(checkpoints: dict, errors: list[dict]) -> dict:
-    """The checkpoints an operator's retry resumes from: all of them, unless the last
-    error asked to redo a stage, in which case that stage and every later one go."""
-    restart = errors[-1].get("restart") if errors else None
-    if restart not in STAGE_ORDER:
-        return checkpoints
-    redo = set(STAGE_ORDER[STAGE_ORDER.index(restart) :])
-    # Keys are stage names, or a stage's partial output ("sections_partial").
-    return {key: value for key, value in checkpoints.items() if key.split("_")[0] not in redo}
+def restart_stage(errors: list[dict]) -> str | None:
+    """The stage the last error asked a retry to redo (None: resume where it stopped)."""
+    return errors[-1].get("restart") if errors else None
+
+
+# What a retry keeps of a run's checkpoints, given the stage to redo: the pipeline's
+# reader (`generation.pipeline.checkpoints.kept_for_retry`), handed in by the caller, so
+# this module knows nothing of the checkpoints' shape.
+CheckpointsKept = Callable[[dict, str | None], dict]
 
 
 @transaction.atomic
-def runs_retry(run_ids: Iterable[int]) -> list[GenerationRun]:
+def runs_retry(run_ids: Iterable[int], *, kept: CheckpointsKept) -> list[GenerationRun]:
     """Queue the failed runs among `run_ids` again with a fresh set of attempts, from their
     last checkpoint (or earlier, when their last error asked to redo a stage); their error
     history stays. Returns them (pk, queue_name); the caller pushes their jobs."""
     runs = _locked_many(Transition.RETRY, run_ids, "queue_name", "checkpoints", "errors")
     for run in runs:
-        kept = checkpoints_for_retry(run.checkpoints, run.errors)
-        if kept != run.checkpoints:
-            GenerationRun.objects.filter(pk=run.pk).update(checkpoints=kept)
+        kept_checkpoints = kept(run.checkpoints, restart_stage(run.errors))
+        if kept_checkpoints != run.checkpoints:
+            GenerationRun.objects.filter(pk=run.pk).update(checkpoints=kept_checkpoints)
     _move_all(
         runs,
         Transition.RETRY,

@@ -14,7 +14,7 @@ from django.db import transaction
 from blog.models import Category, Post
 from generation.exceptions import InvalidRequest
 from generation.models import GenerationRun, Origin
-from generation.service import enqueue_posts
+from generation.runs.service import enqueue_posts
 
 TOPIC_MAX = 300
 

@@ -15,9 +15,9 @@ from django.db.models.functions import TruncDate
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 
-from generation.budget import day_start
 from generation.models import ACTIVE_STATUSES, GenerationRun
-from generation.progress import RunRow
+from generation.operations.budget import day_start
+from generation.runs.progress import RunRow
 
 STATUS_IDS_MAX = 500
 

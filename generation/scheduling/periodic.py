@@ -18,6 +18,9 @@ from django.utils import timezone
 from rq.job import Job
 from rq_scheduler import Scheduler
 
+from generation.operations import alerts
+from generation.scheduling import service as scheduling
+
 logger = logging.getLogger(__name__)
 
 ID_PREFIX = "periodic-"
@@ -38,13 +41,13 @@ def periodic_jobs() -> list[PeriodicJob]:
     return [
         PeriodicJob(
             id=f"{ID_PREFIX}schedules-tick",
-            func="generation.jobs.schedules_tick",
+            func="generation.scheduling.periodic.schedules_tick",
             interval=settings.SCHEDULE_TICK_SECONDS,
             description="Turn due occurrences of generation schedules into runs",
         ),
         PeriodicJob(
             id=f"{ID_PREFIX}health-check",
-            func="generation.jobs.health_check",
+            func="generation.scheduling.periodic.health_check",
             interval=settings.HEALTH_CHECK_INTERVAL,
             description="Health checks; mail ADMINS when one changes state",
             timeout=120,
@@ -83,3 +86,16 @@ def _register(scheduler: Scheduler, job: PeriodicJob, now: datetime) -> Job:
         result_ttl=-1,
         description=job.description,
     )
+
+
+# The periodic jobs themselves (their dotted paths are in `periodic_jobs`).
+
+
+def health_check() -> list[str]:
+    """Periodic job (rq-scheduler): run the health checks and mail ADMINS on each change."""
+    return [change.subject() for change in alerts.alerts_evaluate()]
+
+
+def schedules_tick() -> int:
+    """Periodic job (rq-scheduler): turn schedules' due occurrences into runs."""
+    return len(scheduling.schedules_tick())

@@ -1,6 +1,6 @@
 """Reads of generation schedules: for the scheduler, the admin and the schedule_* commands.
 
-The writes are in generation.scheduling; times are computed by generation.cron.
+The writes are in generation.scheduling.service; times are computed by generation.cron.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 `schedules_tick` is what the periodic job (rq-scheduler, every SCHEDULE_TICK_SECONDS)
 calls; `schedule_run_now` is `manage.py schedule_run`. Both go through `_fire`, which
-records the occurrence and asks `generation.service.enqueue_posts` for the runs in one
+records the occurrence and asks `generation.runs.service.enqueue_posts` for the runs in one
 transaction: the occurrence row is unique per (schedule, due time) and the schedule's row
 is locked while it is handled, so two schedulers, two workers or a retried job never
 enqueue an occurrence twice.
@@ -22,8 +22,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from generation import budget, cron, service
-from generation import schedule_selectors as selectors
+from generation import cron
 from generation.exceptions import BudgetExceeded, InvalidRequest, QueueUnavailable
 from generation.models import (
     GenerationSchedule,
@@ -32,7 +31,11 @@ from generation.models import (
     Origin,
     ScheduleOccurrence,
 )
-from generation.selectors import duration_label
+from generation.operations import budget
+from generation.runs import service
+from generation.runs.request import request_build
+from generation.runs.selectors import duration_label
+from generation.scheduling import selectors
 
 logger = logging.getLogger(__name__)
 
@@ -238,7 +241,7 @@ def schedule_validate(schedule: GenerationSchedule) -> None:
         cron.zone_validate(schedule.timezone)
         if schedule.author_id is None and not settings.GENERATION_DEFAULT_AUTHOR:
             raise InvalidRequest("no author: choose one, or set GENERATION_DEFAULT_AUTHOR.")
-        service.request_build(**_request(schedule))
+        request_build(**_request(schedule))
     except InvalidRequest as exc:
         raise InvalidRequest(f"Schedule {schedule.name!r}: {exc}") from None
 

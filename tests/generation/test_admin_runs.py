@@ -407,7 +407,7 @@ def test_run_list_shows_tokens_and_cost_per_day(admin_client_, admin_user):
     old = _run(admin_user, prompt_tokens=7, completion_tokens=3, cost_usd=Decimal("1.00"))
     GenerationRun.objects.filter(pk=old.pk).update(created_at=timezone.now() - timedelta(days=2))
 
-    from generation.selectors import usage_by_day
+    from generation.runs.selectors import usage_by_day
 
     rows = usage_by_day()
     assert [(r["runs"], r["tokens"], r["cost_usd"]) for r in rows] == [

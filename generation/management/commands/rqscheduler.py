@@ -2,19 +2,16 @@
 
 Registration is idempotent (stable job ids), so restarts and a second scheduler process
 never duplicate a job. The polling interval defaults to 10 s instead of 60 s, so a job due
-at 09:00:00 reaches its queue by 09:00:10.
+at 09:00:00 reaches its queue by 09:00:10. Everything else is django-rq's own `handle`.
 """
 
 from __future__ import annotations
 
-import os
-
 import django_rq
 from django.core.management.base import CommandError, CommandParser
 from django_rq.management.commands.rqscheduler import Command as RQSchedulerCommand
-from rq_scheduler.utils import setup_loghandlers
 
-from generation.periodic import periodic_register
+from generation.scheduling.periodic import periodic_register
 
 DEFAULT_INTERVAL = 10
 
@@ -32,11 +29,5 @@ class Command(RQSchedulerCommand):
     def handle(self, *args, **options) -> None:
         if options["interval"] < 1:
             raise CommandError("--interval must be at least 1 second.")
-        if pid := options.get("pid"):
-            with open(os.path.expanduser(pid), "w") as handle:
-                handle.write(str(os.getpid()))
-        verbosity = options["verbosity"]
-        setup_loghandlers("DEBUG" if verbosity >= 2 else "WARNING" if verbosity == 0 else "INFO")
-        scheduler = django_rq.get_scheduler(name=options["queue"], interval=options["interval"])
-        periodic_register(scheduler)
-        scheduler.run()
+        periodic_register(django_rq.get_scheduler(name=options["queue"]))
+        super().handle(*args, **options)

@@ -19,7 +19,7 @@ from difflib import SequenceMatcher
 
 from blog.links import map_prose
 from blog.markdown import CITATION_MARKER
-from generation.pipeline.claims import NUMBER_WORDS, Claim, figures_in_source
+from generation.pipeline.evidence.claims import NUMBER_WORDS, Claim, figures_in_source
 from generation.pipeline.types import CitationReport, Framing, Outline
 from generation.research import tokenize
 from generation.research.text import STOPWORDS
