@@ -21,7 +21,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from redis import Redis
-from rq import Queue, Worker
+from rq import Callback, Queue, Worker
 from rq.executions import Execution
 from rq.job import Job, JobStatus
 
@@ -247,3 +247,30 @@ def test_a_patient_connection_waits_for_a_restarted_redis():
     finally:
         restart.join()
         scratch.stop()
+
+
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [
+        ("generation.jobs.generate_post", "generation.execution.jobs.generate_post"),
+        ("generation.jobs.on_success", "generation.execution.jobs.on_success"),
+        ("generation.jobs.on_failure", "generation.execution.jobs.on_failure"),
+        ("generation.jobs.on_stopped", "generation.execution.jobs.on_stopped"),
+        ("generation.jobs.schedules_tick", "generation.scheduling.periodic.schedules_tick"),
+        ("generation.jobs.health_check", "generation.scheduling.periodic.health_check"),
+        (
+            "generation.notifications.send_admins_mail",
+            "generation.operations.notifications.send_admins_mail",
+        ),
+        (
+            "generation.notifications.send_post_ready_mail",
+            "generation.operations.notifications.send_post_ready_mail",
+        ),
+    ],
+)
+def test_jobs_already_in_redis_still_find_their_function_by_its_old_path(redis_conn, old, new):
+    """Jobs and callbacks made before the regrouping name the old dotted paths; RQ resolves
+    them (the shims generation/jobs.py, generation/notifications.py) to the same function."""
+    job = Job.create(old, args=(1,), connection=redis_conn, on_failure=Callback(old))
+    assert job.func is Job.create(new, connection=redis_conn).func
+    assert job.failure_callback is job.func
