@@ -261,10 +261,12 @@ def test_change_view_shows_the_runs_history(admin_client_, admin_user):
         }
     ]
     run.checkpoints = {
-        "citations": {
+        "citations": {  # the report's fields, as pipeline/checkpoints.py writes them
+            "claims": 9,
+            "verified": 8,
             "removed": [
                 {"number": 4, "sentence": "LLMs never hallucinate.", "reason": "not supported"}
-            ]
+            ],
         }
     }
     run.save()
