@@ -297,8 +297,8 @@ def fabricated(sources: dict[int, tuple[str, str, str]]) -> list[Pair]:
 
 
 def lexical(pairs: list[Pair], sources: dict, threshold: float) -> list:
-    from generation.pipeline.citations import SourceIndex
-    from generation.pipeline.claims import Claim
+    from generation.pipeline.evidence.citations import SourceIndex
+    from generation.pipeline.evidence.claims import Claim
 
     indexes = {n: SourceIndex(text) for n, (_, _, text) in sources.items()}
     return [
@@ -309,8 +309,8 @@ def lexical(pairs: list[Pair], sources: dict, threshold: float) -> list:
 
 def judged(pairs: list[Pair], supports: list, sources: dict) -> list:
     """The judge's verdict on each pair the lexical check kept (None for the others)."""
-    from generation.llm import LLMClient
-    from generation.pipeline.judge import judge_claims
+    from generation.pipeline.evidence.judge import judge_claims
+    from generation.pipeline.llm import LLMClient
     from standins.llm_server import LLMStandin
     from standins.writer import WriterResponder
 

@@ -58,9 +58,10 @@ def configure(llm: LLMStandin, web: WebStandin, concurrency: int | None) -> None
     from django.core.management import call_command
 
     call_command("migrate", verbosity=0)
-    # The pipeline loads on first use; a worker imports it before any job (generation.worker):
+    # The pipeline loads on first use; a worker imports it before any job
+    # (generation.execution.worker):
     # time the pipeline, not the import.
-    from generation import worker
+    from generation.execution import worker
 
     worker.preload()
 
@@ -68,7 +69,7 @@ def configure(llm: LLMStandin, web: WebStandin, concurrency: int | None) -> None
 def bench_post(llm: LLMStandin, web: WebStandin) -> dict:
     from django.contrib.auth import get_user_model
 
-    from generation import service
+    from generation.execution import service
 
     user, _ = get_user_model().objects.get_or_create(username="bench")
     llm.reset()

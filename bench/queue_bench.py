@@ -2,7 +2,7 @@
 """Benchmark the queue: enqueueing 1,000 runs, job pickup latency, worker cost per job.
 
 (a) `manage.py generate_deep_research_bg --count 1000` timed as a subprocess (Django start-up
-    included) and `generation.service.enqueue_posts(count=1000)` timed in-process.
+    included) and `generation.runs.service.enqueue_posts(count=1000)` timed in-process.
 (b) Enqueue-to-start latency on an idle worker (`manage.py rqworker default
     --with-scheduler`, the project's GenerationWorker): 50 jobs, one at a time.
 (c) Worker overhead per job: 200 no-op jobs, first start to last finish / 200, and the
@@ -75,8 +75,8 @@ def reset() -> None:
 def bench_enqueue() -> dict:
     from django.contrib.auth import get_user_model
 
-    from generation import service
     from generation.models import GenerationRun
+    from generation.runs import service
 
     get_user_model().objects.get_or_create(username="bench")
     reset()

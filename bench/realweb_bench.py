@@ -222,7 +222,7 @@ def extraction(web: RealWeb, texts: dict[str, str], *, per_page: bool) -> dict[s
 
 
 def filter_drops(web: RealWeb, texts: dict[str, str]) -> float:
-    from generation.pipeline.untrusted import drop_instructions, is_instruction
+    from generation.pipeline.evidence.untrusted import drop_instructions, is_instruction
 
     paragraphs = dropped = 0
     for page in web.saved:
@@ -280,7 +280,7 @@ def configure(llm: LLMStandin, web: RealWeb) -> None:
 def one_post(llm: LLMStandin, web: RealWeb, cluster: str) -> dict:
     from django.contrib.auth import get_user_model
 
-    from generation import service
+    from generation.execution import service
     from generation.models import ResearchSource
 
     user, _ = get_user_model().objects.get_or_create(username="bench-realweb")

@@ -74,7 +74,7 @@ def one_post(llm: LLMStandin, web: WebStandin, topic: str) -> dict:
     from django.contrib.auth import get_user_model
 
     from blog.models import Post
-    from generation import service
+    from generation.execution import service
     from generation.models import GenerationRun, ResearchSource
 
     user, _ = get_user_model().objects.get_or_create(username="bench")

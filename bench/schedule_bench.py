@@ -93,7 +93,7 @@ def counts() -> tuple[int, int, int]:
 
 
 def bench_idle() -> float:
-    from generation.scheduling import schedules_tick
+    from generation.scheduling.service import schedules_tick
 
     reset(effective_from=datetime(2026, 1, 5, 15, tzinfo=UTC))  # after 09:00 New York
     timings = []
@@ -105,7 +105,7 @@ def bench_idle() -> float:
 
 
 def bench_firing() -> tuple[float, tuple[int, int, int]]:
-    from generation.scheduling import schedules_tick
+    from generation.scheduling.service import schedules_tick
 
     reset(effective_from=datetime(2026, 1, 5, tzinfo=UTC))
     start = time.perf_counter()
@@ -116,7 +116,7 @@ def bench_firing() -> tuple[float, tuple[int, int, int]]:
 def bench_concurrent() -> tuple[float, tuple[int, int, int]]:
     from django.db import connection
 
-    from generation.scheduling import schedules_tick
+    from generation.scheduling.service import schedules_tick
 
     reset(effective_from=datetime(2026, 1, 5, tzinfo=UTC))
     barrier = threading.Barrier(THREADS)

@@ -113,8 +113,9 @@ def wait_for_workers(count: int) -> None:
 
 def one_configuration(workers: int, posts: int, env: dict[str, str]) -> tuple[float, Memory]:
     """Seconds from enqueue to the last post, and the memory seen."""
-    from generation import queues, service
+    from generation import queues
     from generation.models import GenerationRun, RunStatus
+    from generation.runs import service
 
     queues.get_queue().connection.flushdb()
     GenerationRun.objects.all().delete()

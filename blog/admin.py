@@ -1,4 +1,7 @@
-"""The post and category admin; bulk actions go through blog.services."""
+"""The post and category admin; bulk actions go through blog.services.
+
+The blog knows nothing of generation: generation adds its "Generate ..." actions to these
+admins itself (`generation.admin.actions.blog_admins_extend`)."""
 
 from __future__ import annotations
 
@@ -7,9 +10,8 @@ from django.db import models
 from django.db.models import Count, QuerySet
 from django.http import HttpRequest
 
-from blog import services
+from blog import permissions, services
 from blog.models import Category, Post, PostSource
-from generation import admin_actions, permissions
 
 
 class PostSourceInline(admin.TabularInline):
@@ -20,7 +22,7 @@ class PostSourceInline(admin.TabularInline):
 
 
 @admin.register(Post)
-class PostAdmin(admin_actions.GenerateActionsMixin, admin.ModelAdmin):
+class PostAdmin(admin.ModelAdmin):
     list_display = ("title", "status", "category", "author", "published_at", "reading_time")
     list_filter = ("status", "category", "tags", "author")
     list_select_related = ("category", "author")
@@ -31,7 +33,7 @@ class PostAdmin(admin_actions.GenerateActionsMixin, admin.ModelAdmin):
     autocomplete_fields = ("category",)
     raw_id_fields = ("author",)
     inlines = (PostSourceInline,)
-    actions = ("publish_selected", "unpublish_selected", "generate_followups")
+    actions = ("publish_selected", "unpublish_selected")
     fieldsets = (
         (None, {"fields": ("title", "slug", "status", "published_at", "author", "category")}),
         ("Content", {"fields": ("excerpt", "body", "tags")}),
@@ -62,15 +64,10 @@ class PostAdmin(admin_actions.GenerateActionsMixin, admin.ModelAdmin):
         count = services.posts_unpublish(queryset)
         self.message_user(request, f"Unpublished {count} post(s).", messages.SUCCESS)
 
-    @admin.action(description="Generate follow-up posts", permissions=["generate"])
-    def generate_followups(self, request: HttpRequest, queryset: QuerySet[Post]):
-        return admin_actions.generate_followups(self, request, queryset)
-
 
 @admin.register(Category)
-class CategoryAdmin(admin_actions.GenerateActionsMixin, admin.ModelAdmin):
+class CategoryAdmin(admin.ModelAdmin):
     list_display = ("name", "slug", "post_count")
-    actions = ("generate_in_categories",)
     search_fields = ("name",)
     prepopulated_fields = {"slug": ("name",)}
 
@@ -80,7 +77,3 @@ class CategoryAdmin(admin_actions.GenerateActionsMixin, admin.ModelAdmin):
     @admin.display(description="Posts", ordering="post_count")
     def post_count(self, obj: Category) -> int:
         return obj.post_count
-
-    @admin.action(description="Generate posts in the selected categories", permissions=["generate"])
-    def generate_in_categories(self, request: HttpRequest, queryset: QuerySet[Category]):
-        return admin_actions.generate_in_categories(self, request, queryset)

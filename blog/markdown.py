@@ -43,7 +43,7 @@ CACHE_VERSION = "v2"  # bump when rendering changes, to drop every cached body
 
 # Only a bracketed number in a citation's place is a citation: not an index (`items[1]`),
 # an assignment (`interval=[60]`) or a link (`[1](…)`). The pipeline reads drafts with
-# the same pattern (generation/pipeline/claims.py), so what it checked is what links.
+# the same pattern (generation/pipeline/evidence/claims.py), so what it checked is what links.
 CITATION_MARKER = re.compile(r"(?<![\w=\\\[{])\[(\d{1,3}(?:\s*,\s*\d{1,3})*)\](?![\w(])(?!\s*=)")
 
 _cleaner = nh3.Cleaner(

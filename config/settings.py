@@ -80,7 +80,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     # /healthz, /readyz and /metrics: answered before the host check and HTTPS redirect.
-    "generation.endpoints.ProbeMiddleware",
+    "generation.operations.endpoints.ProbeMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -135,10 +135,10 @@ RQ_QUEUES = {
     }
     for name in RQ_QUEUE_NAMES
 }
-# django-rq's own admin entry only asks for is_staff: generation.dashboard registers a
+# django-rq's own admin entry only asks for is_staff: generation.admin.dashboard registers a
 # guarded one (permission generation.manage_queues) instead.
 RQ_SHOW_ADMIN_LINK = False
-RQ = {"WORKER_CLASS": "generation.worker.GenerationWorker"}
+RQ = {"WORKER_CLASS": "generation.execution.worker.GenerationWorker"}
 
 CACHES = {
     "default": {
@@ -221,8 +221,8 @@ LOGGING = {
     "filters": {
         # On every handler: secrets never reach a log line or an error mail.
         "redact": {"()": "config.redaction.RedactingFilter"},
-        "run_context": {"()": "generation.logcontext.RunContextFilter"},
-        "quiet_maintenance": {"()": "generation.logcontext.QuietMaintenanceFilter"},
+        "run_context": {"()": "generation.runs.logcontext.RunContextFilter"},
+        "quiet_maintenance": {"()": "generation.runs.logcontext.QuietMaintenanceFilter"},
     },
     "formatters": {
         "plain": {

@@ -64,7 +64,7 @@ class NoFreshTopic(GenerationError):
 
 
 class IllegalTransition(GenerationError):
-    """A change of a run's status that generation.lifecycle's table does not allow."""
+    """A change of a run's status that generation.runs.lifecycle's table does not allow."""
 
     permanent = True
 

@@ -1,121 +1,21 @@
-"""RQ jobs and their callbacks: fetch the run by id and call the service, nothing else.
+"""Old dotted paths of RQ jobs and callbacks (before 2026-12: `generation.jobs.*`).
 
-The callbacks keep the run's status, next retry time and error history in step with
-what RQ decides (retry after the next interval, or failed for good).
+Jobs already in Redis name their function and callbacks by dotted path; these keep them
+working after the move to `generation.execution.jobs` and `generation.scheduling.periodic`.
+Delete this module once no job made before the move can remain: every failed job older
+than its failure TTL (30 days) and every queued or scheduled one has run, i.e. when
+`manage.py queue_jobs --json` and `queue_failed` show no job whose function starts with
+`generation.jobs.` (rq-scheduler's periodic jobs are registered again at each start).
 """
 
-from __future__ import annotations
+from generation.execution.jobs import generate_post, on_failure, on_stopped, on_success
+from generation.scheduling.periodic import health_check, schedules_tick
 
-import logging
-import math
-from datetime import UTC, datetime, timedelta
-
-from django.db import close_old_connections
-from django.utils import timezone
-from rq import get_current_job
-from rq.job import Job
-
-from generation import (
-    alerts,
-    budget,
-    lifecycle,
-    metrics,
-    notifications,
-    reaper,
-    scheduling,
-    service,
-)
-from generation.exceptions import GenerationError, RunNotClaimable
-from generation.models import GenerationRun, RunStatus
-from generation.queues import run_id_from_job_id
-
-logger = logging.getLogger(__name__)
-
-WAITING = (RunStatus.QUEUED, RunStatus.RETRYING)
-
-
-def generate_post(run_id: int) -> int | None:
-    """Generate the post of run `run_id`; returns the post id (None when nothing to do).
-
-    A run that already succeeded, was canceled, or is held by another live execution is
-    a no-op: re-delivered or duplicated jobs never make a second post.
-    """
-    state = GenerationRun.objects.filter(pk=run_id).values("status", "post_id").first()
-    if state is None or state["status"] in (RunStatus.SUCCEEDED, RunStatus.CANCELED):
-        logger.info("Run %s: nothing to do (%s)", run_id, state and state["status"])
-        return state and state["post_id"]
-    job = get_current_job()
-    if job is not None and job.enqueued_at is not None:
-        metrics.observe("queue_wait_seconds", _waited(job), queue=job.origin)
-    if job is not None and state["status"] in WAITING and not budget.budget_allows_runs():
-        _wait_for_budget(job, run_id)
-        return None
-    if state["status"] == RunStatus.FAILED and job is not None:
-        # Only an operator's requeue in RQ (dashboard, `rq requeue`) runs a failed run's job.
-        lifecycle.run_requeued_by_rq(run_id, retries_left=job.retries_left or 0)
-    try:
-        return service.run_generation(run_id, worker_name=job.worker_name if job else "").post_id
-    except RunNotClaimable as exc:
-        logger.info("Run %s: not run here: %s", run_id, exc)
-        return None
-
-
-def _waited(job: Job) -> float:
-    enqueued = job.enqueued_at.replace(tzinfo=job.enqueued_at.tzinfo or UTC)
-    return max((datetime.now(UTC) - enqueued).total_seconds(), 0.0)
-
-
-def _wait_for_budget(job: Job, run_id: int) -> None:
-    """Today's budget is spent: the run stays waiting, without an attempt or a failure, and
-    its job comes back at the next check (RQ's own repeat of this same job)."""
-    until = budget.next_budget_check()
-    job.repeats_left = 1
-    job.repeat_intervals = [max(1, math.ceil((until - timezone.now()).total_seconds()))]
-    lifecycle.run_wait_for_budget(run_id, until=until)
-    alerts.alert_budget()
-
-
-def on_success(job: Job, connection, result, *args, **kwargs) -> None:
-    run_id = run_id_from_job_id(job.id)
-    made_post = GenerationRun.objects.filter(
-        pk=run_id, status=RunStatus.SUCCEEDED, post__isnull=False
-    ).exists()
-    if made_post and result is not None:
-        notifications.post_ready_enqueue(run_id)
-
-
-def on_failure(job: Job, connection, exc_type, exc_value, traceback) -> None:
-    """Runs in the work-horse before RQ decides on a retry (same job object)."""
-    # The attempt may have failed because the database dropped the connection (a restart,
-    # pg_terminate_backend): reconnect, or the failure would go unrecorded.
-    close_old_connections()
-    if isinstance(exc_value, GenerationError) and exc_value.permanent:
-        job.retries_left = 0  # retrying cannot help: RQ fails the job for good
-    will_retry = job.should_retry
-    reason = f"{getattr(exc_type, '__name__', 'Error')}: {exc_value}"
-    if reaper.record_lost_attempt(job, reason=reason, will_retry=will_retry):  # counts it too
-        return  # the pipeline never got to record it (timeout before start, abandoned job)
-    retry_at = None
-    if will_retry:
-        retry_at = timezone.now() + timedelta(seconds=job.get_retry_interval())
-    if lifecycle.run_retry_decided(run_id_from_job_id(job.id), retry_at=retry_at):
-        metrics.inc("runs_retried" if will_retry else "runs_failed")
-
-
-def on_stopped(job: Job, connection) -> None:
-    """An operator stopped the job (django-rq's "Stop job", `rq stop-job`, queue_stop): the
-    run is canceled with its checkpoints kept (already done when queue_stop asked)."""
-    run_id = run_id_from_job_id(job.id)
-    if run_id is not None:
-        close_old_connections()
-        lifecycle.runs_stop([run_id], reason="stopped by an operator (RQ stop-job)")
-
-
-def health_check() -> list[str]:
-    """Periodic job (rq-scheduler): run the health checks and mail ADMINS on each change."""
-    return [change.subject() for change in alerts.alerts_evaluate()]
-
-
-def schedules_tick() -> int:
-    """The periodic job (generation.periodic): turn schedules' due occurrences into runs."""
-    return len(scheduling.schedules_tick())
+__all__ = [
+    "generate_post",
+    "health_check",
+    "on_failure",
+    "on_stopped",
+    "on_success",
+    "schedules_tick",
+]

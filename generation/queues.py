@@ -8,13 +8,21 @@ from urllib.parse import urlsplit, urlunsplit
 import django_rq
 from django.conf import settings
 from redis.exceptions import RedisError
-from rq import Callback, Retry
+from rq import Retry
 from rq.job import Job
 from rq.queue import Queue
 
+from generation import rq_private
 from generation.exceptions import QueueUnavailable
 
-JOB_FUNC = "generation.jobs.generate_post"
+# Dotted paths RQ stores with each job (jobs made before the move to generation.execution
+# name `generation.jobs.*`, kept importable by the shim generation/jobs.py).
+JOB_FUNC = "generation.execution.jobs.generate_post"
+CALLBACKS = (
+    "generation.execution.jobs.on_success",
+    "generation.execution.jobs.on_failure",
+    "generation.execution.jobs.on_stopped",
+)
 
 
 def redis_url_display(url: str | None = None) -> str:
@@ -60,7 +68,8 @@ def retry_policy() -> Retry | None:
 
 def build_job(queue: Queue, run_id: int) -> Job:
     """The RQ job of a run: its only argument is the run id; its id derives from it."""
-    return queue.create_job(
+    return rq_private.job_build(
+        queue,
         JOB_FUNC,
         args=(run_id,),
         job_id=job_id_for(run_id),
@@ -69,9 +78,7 @@ def build_job(queue: Queue, run_id: int) -> Job:
         description=f"generate_post(run_id={run_id})",
         result_ttl=86_400,
         failure_ttl=30 * 86_400,
-        on_success=Callback("generation.jobs.on_success"),
-        on_failure=Callback("generation.jobs.on_failure"),
-        on_stopped=Callback("generation.jobs.on_stopped"),
+        callbacks=CALLBACKS,
     )
 
 
@@ -85,10 +92,7 @@ def push_runs(run_ids: list[int], *, queue_name: str, at: datetime | None = None
         with queue.connection.pipeline() as pipe:
             jobs = [build_job(queue, run_id) for run_id in run_ids]
             for job in jobs:
-                if at is None:
-                    queue.enqueue_job(job, pipeline=pipe)
-                else:
-                    queue.schedule_job(job, at, pipeline=pipe)
+                rq_private.job_push(queue, job, at=at, pipeline=pipe)
             pipe.execute()
     except (RedisError, OSError) as exc:
         raise QueueUnavailable(

@@ -75,10 +75,10 @@ def make_posts(count: int, *, author=None, categories=(), **kwargs) -> list[Post
 
 
 def make_schedule(name: str = "", *, effective_from: datetime | None = None, **fields):
-    """An enabled schedule saved through generation.scheduling (due times count from
+    """An enabled schedule saved through generation.scheduling.service (due times count from
     `effective_from`, default now); 1 draft post daily at 09:00 UTC unless told."""
     from generation.models import GenerationSchedule
-    from generation.scheduling import schedule_save
+    from generation.scheduling.service import schedule_save
 
     values = {"cron": "0 9 * * *", "timezone": "UTC", "count": 1, "enabled": True, **fields}
     schedule = GenerationSchedule(name=name or f"schedule-{next(_counter)}", **values)

@@ -21,7 +21,7 @@ EXECUTION_HALF = (
     "openai",
     "trafilatura",
     "lxml",
-    "generation.llm",
+    "generation.pipeline.llm",
     "generation.research",
     "generation.pipeline.runner",
     "generation.pipeline.topic",
@@ -30,7 +30,7 @@ EXECUTION_HALF = (
     "generation.pipeline.sections",
     "generation.pipeline.verify",
     "generation.pipeline.metadata",
-    "generation.publishing",
+    "generation.pipeline.publishing",
 )
 
 ENQUEUE_HALF = """
@@ -44,13 +44,14 @@ get_resolver()._populate()  # every URLconf and view: the public site, the admin
 import generation.management.commands as commands
 for module in pkgutil.iter_modules(commands.__path__):
     importlib.import_module(f"generation.management.commands.{module.name}")
-for name in ("generation.service", "generation.jobs", "generation.operations",
-             "generation.monitoring", "generation.scheduling", "generation.lifecycle",
-             "generation.worker"):
+for name in ("generation.runs.service", "generation.execution.jobs",
+             "generation.execution.operator", "generation.operations.monitoring",
+             "generation.scheduling.service", "generation.runs.lifecycle",
+             "generation.execution.worker", "generation.jobs", "generation.notifications"):
     importlib.import_module(name)
 from io import StringIO
 from django.core.management import call_command
-from generation import service
+from generation.runs import service
 service.enqueue_posts(count=2, topic="Redis", author=AUTHOR)  # the service's enqueue path
 for command in (["generate_deep_research_bg", "--count=3", f"--author={AUTHOR}"],
                 ["queue_status", "--json"], ["queue_jobs", "--json"], ["queue_failed"]):
@@ -84,6 +85,7 @@ def test_the_check_sees_the_execution_half_once_a_run_executes(worker_env, autho
     """The same check, after the synchronous door ran one run in the same process."""
     first_use = ENQUEUE_HALF.replace(
         "print(json.dumps(",
-        "service.generate_posts(count=1, topic='Redis', author=AUTHOR)\nprint(json.dumps(",
+        "from generation.execution.service import generate_posts\n"
+        "generate_posts(count=1, topic='Redis', author=AUTHOR)\nprint(json.dumps(",
     )
     assert set(loaded_after(first_use, worker_env, author.pk)) == set(EXECUTION_HALF)

@@ -18,7 +18,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from generation.models import STAGE_ORDER, GenerationRun
-from generation.progress import EventKind, RunEvent
+from generation.runs.progress import EventKind, RunEvent
 
 
 class _Verbatim:

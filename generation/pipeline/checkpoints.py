@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import asdict
 from typing import Any
 
-from generation.models import Stage
+from generation.models import STAGE_ORDER, Stage
 from generation.pipeline.types import (
     CheckedPost,
     CitationReport,
@@ -157,8 +157,8 @@ def report_dump(report: CitationReport) -> dict:
     }
 
 
-def _checked_load(data: dict) -> CheckedPost:
-    report = CitationReport(
+def _report_load(data: dict) -> CitationReport:
+    return CitationReport(
         claims=data.get("claims", 0),
         verified=data.get("verified", 0),
         figures=data.get("figures", 0),
@@ -169,7 +169,10 @@ def _checked_load(data: dict) -> CheckedPost:
         judge=data.get("judge"),
         held=data.get("held", ""),
     )
-    return CheckedPost(body=data["body"], cited=tuple(data["cited"]), report=report)
+
+
+def _checked_load(data: dict) -> CheckedPost:
+    return CheckedPost(body=data["body"], cited=tuple(data["cited"]), report=_report_load(data))
 
 
 def _checked_dump(checked: CheckedPost) -> dict:
@@ -216,3 +219,33 @@ def read_partial(checkpoints: dict) -> PartialDraft:
 
 def with_partial(checkpoints: dict, partial: PartialDraft) -> dict:
     return {**checkpoints, PARTIAL: _partial_dump(partial)}
+
+
+# --- Readers for everyone outside the pipeline (the admin, the commands, retry) ---------
+
+
+def citation_report(checkpoints: dict | None) -> CitationReport | None:
+    """The citation check's report of a run; None until the citations stage finished."""
+    data = (checkpoints or {}).get(Stage.CITATIONS)
+    return _report_load(data) if data else None
+
+
+def sources_kept(checkpoints: dict | None) -> int | None:
+    """How many usable sources research kept; None until the research stage finished."""
+    data = (checkpoints or {}).get(Stage.RESEARCH)
+    return _research_load(data).kept if data else None
+
+
+def stage_of(key: str) -> str:
+    """The stage a checkpoint key belongs to: its name, or its partial output's
+    ("sections_partial" belongs to the sections stage)."""
+    return Stage.SECTIONS if key == PARTIAL else key
+
+
+def kept_for_retry(checkpoints: dict, restart: str | None) -> dict:
+    """The checkpoints a retry resumes from: all of them, unless it must redo `restart`,
+    in which case that stage's output and every later stage's go (partial ones too)."""
+    if restart not in STAGE_ORDER:
+        return checkpoints
+    redo = set(STAGE_ORDER[STAGE_ORDER.index(restart) :])
+    return {key: value for key, value in checkpoints.items() if stage_of(key) not in redo}

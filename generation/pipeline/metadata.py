@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import re
 
-from generation.llm import LLMClient
 from generation.pipeline import prompts
+from generation.pipeline.llm import LLMClient
 from generation.pipeline.types import Metadata
 
 META_DESCRIPTION_MAX = 160

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import replace
 
 from generation.exceptions import NotEnoughSources
-from generation.llm import LLMClient
 from generation.pipeline import prompts
+from generation.pipeline.llm import LLMClient
 from generation.pipeline.types import Outline, SectionPlan, Source, TopicPlan
 from generation.research import select_passages
 

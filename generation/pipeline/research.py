@@ -8,8 +8,8 @@ from collections.abc import Callable, Sequence
 import httpx
 
 from generation import research as web
-from generation.llm import LLMClient
 from generation.pipeline import prompts
+from generation.pipeline.llm import LLMClient
 from generation.pipeline.types import ResearchResult, TopicPlan
 
 

@@ -5,7 +5,7 @@ HTTP clients passed in and no ORM. The adapters below give each stage what it ne
 the database (pipeline/store.py) and the earlier stages' outputs (pipeline/checkpoints.py),
 and checkpoint what it returns. A run resumes at its first stage without a checkpoint, so
 a failure while writing sections costs no new searches, fetches or outline call on the
-next attempt. The run's status changes only through generation.lifecycle.
+next attempt. The run's status changes only through generation.runs.lifecycle.
 """
 
 from __future__ import annotations
@@ -20,23 +20,22 @@ from typing import Any
 
 from django.conf import settings
 
-from generation import lifecycle, publishing
 from generation import research as web
 from generation.exceptions import NoFreshTopic, NotEnoughSources, RunNotClaimable
-from generation.leases import Heartbeat, Lease
-from generation.llm import LLMClient, UsageLedger
-from generation.logcontext import run_context, set_topic
 from generation.models import STAGE_ORDER, GenerationRun, Stage
 from generation.pipeline import (
     checkpoints,
     metadata,
     outline,
+    publishing,
     research,
     sections,
     store,
     topic,
     verify,
 )
+from generation.pipeline.evidence.untrusted import clean_source
+from generation.pipeline.llm import LLMClient, UsageLedger
 from generation.pipeline.types import (
     CheckedPost,
     Metadata,
@@ -46,9 +45,11 @@ from generation.pipeline.types import (
     Source,
     TopicPlan,
 )
-from generation.pipeline.untrusted import clean_source
-from generation.progress import EventKind, EventSink, RunEvent, ignore
-from generation.usage import usage_by_stage_merged
+from generation.runs import lifecycle
+from generation.runs.leases import Heartbeat, Lease
+from generation.runs.logcontext import run_context, set_topic
+from generation.runs.progress import EventKind, EventSink, RunEvent, ignore
+from generation.runs.usage import usage_by_stage_merged
 
 logger = logging.getLogger(__name__)
 

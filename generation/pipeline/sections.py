@@ -14,8 +14,8 @@ from collections.abc import Awaitable
 from dataclasses import replace
 from typing import Any
 
-from generation.llm import LLMClient
 from generation.pipeline import prompts
+from generation.pipeline.llm import LLMClient
 from generation.pipeline.metadata import draft_metadata
 from generation.pipeline.types import Framing, Outline, PartialDraft, SectionPlan, Source
 from generation.research import select_passages

@@ -3,7 +3,7 @@
 The stage modules never touch the ORM; the runner asks this module for what a stage
 needs (titles to avoid, a run's sources, the blog's tags) and gives it what a stage
 produced (sources, checkpoints, usage). Every write to the run goes through the lease
-(`generation.leases.run_update`), so a stale execution writes nothing.
+(`generation.runs.leases.run_update`), so a stale execution writes nothing.
 
 Topics: runs without a topic pick one of several candidates the model suggests. Taking
 it is a reservation: under one lock, the run re-reads what is covered (posts, other
@@ -22,11 +22,11 @@ from django.utils import timezone
 from taggit.models import Tag
 
 from blog.models import Category, Post
-from generation.leases import Lease, run_update
 from generation.models import GenerationRun, ResearchSource, RunStatus
 from generation.pipeline.types import Source, TopicPlan
 from generation.research.base import SourceDoc
-from generation.titles import first_uncovered, is_near_duplicate, pick_configured_topic
+from generation.runs.leases import Lease, run_update
+from generation.runs.titles import first_uncovered, is_near_duplicate, pick_configured_topic
 
 # Serialises topic reservations across workers (PostgreSQL): held only while a run checks
 # what is covered and writes its topic.

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from generation.exceptions import LLMError
-from generation.llm import LLMClient
 from generation.pipeline import prompts
+from generation.pipeline.llm import LLMClient
 from generation.pipeline.types import TopicPlan
-from generation.titles import is_near_duplicate
+from generation.runs.titles import is_near_duplicate
 
 
 async def suggest_topics(

@@ -24,11 +24,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 
 from blog.links import LinkPolicy, strip_links
-from generation.llm import LLMClient
-from generation.pipeline import judge as judging
 from generation.pipeline import prompts
 from generation.pipeline.checkpoints import section_key
-from generation.pipeline.citations import (
+from generation.pipeline.evidence import judge as judging
+from generation.pipeline.evidence.citations import (
     Claim,
     SourceIndex,
     Support,
@@ -36,9 +35,10 @@ from generation.pipeline.citations import (
     hold_reason,
     renumber,
 )
-from generation.pipeline.claims import Draft, Sentence, parse_draft
+from generation.pipeline.evidence.claims import Draft, Sentence, parse_draft
+from generation.pipeline.evidence.untrusted import is_instruction, leaks_secret, recites_prompt
+from generation.pipeline.llm import LLMClient
 from generation.pipeline.types import CheckedPost, CitationReport, Outline, SectionDraft, Source
-from generation.pipeline.untrusted import is_instruction, leaks_secret, recites_prompt
 from generation.research import tokenize
 
 INSTRUCTION_REASON = "addresses the model (instruction-like text)"

@@ -1,5 +1,8 @@
 """Web research for the pipeline: providers behind one interface, a guarded HTTP client,
-fetching, extraction, dedupe and ranking. No ORM here: the pipeline saves the results."""
+fetching, extraction, dedupe and ranking. No ORM here: the pipeline saves the results.
+
+May import: `generation.exceptions` and Django's settings; never the pipeline, the
+execution half, the admin (Django's or ours) or the ORM (import contracts in pyproject)."""
 
 from __future__ import annotations
 

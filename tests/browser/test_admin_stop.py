@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 
-from generation import service
 from generation.models import GenerationRun, RunStatus
+from generation.runs import service
 from tests.workers import FAST, running_worker, wait_for
 
 pytestmark = [pytest.mark.browser, pytest.mark.workers, pytest.mark.django_db(transaction=True)]
@@ -76,7 +76,7 @@ def test_stop_a_running_generation_from_the_admin_then_retry_resumes(
 def test_pause_and_resume_from_the_overview(live_server, page, editor):
     from playwright.sync_api import expect
 
-    from generation import health
+    from generation.operations import health
 
     page.goto(f"{live_server.url}/admin/login/?next=/admin/generation/overview/")
     page.fill("#id_username", editor.username)

@@ -263,10 +263,12 @@ def test_change_view_shows_the_runs_history(admin_client_, admin_user):
         }
     ]
     run.checkpoints = {
-        "citations": {
+        "citations": {  # the report's fields, as pipeline/checkpoints.py writes them
+            "claims": 9,
+            "verified": 8,
             "removed": [
                 {"number": 4, "sentence": "LLMs never hallucinate.", "reason": "not supported"}
-            ]
+            ],
         }
     }
     run.save()
@@ -409,7 +411,7 @@ def test_run_list_shows_tokens_and_cost_per_day(admin_client_, admin_user):
     old = _run(admin_user, prompt_tokens=7, completion_tokens=3, cost_usd=Decimal("1.00"))
     GenerationRun.objects.filter(pk=old.pk).update(created_at=timezone.now() - timedelta(days=2))
 
-    from generation.selectors import usage_by_day
+    from generation.runs.selectors import usage_by_day
 
     rows = usage_by_day()
     assert [(r["runs"], r["tokens"], r["cost_usd"]) for r in rows] == [

@@ -9,8 +9,10 @@ from django.core import mail
 from django.utils import timezone
 from rq import SimpleWorker
 
-from generation import alerts, jobs, queues
+from generation import queues
 from generation.models import AlertState, GenerationRun, RunStatus
+from generation.operations import alerts
+from generation.scheduling import periodic
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -40,24 +42,24 @@ def _fail_a_run(author) -> GenerationRun:
 
 
 def test_one_mail_per_change_of_state_through_the_email_queue(admins, author):
-    first = jobs.health_check()  # no worker, no scheduler: those two are bad from the start
+    first = periodic.health_check()  # no worker, no scheduler: those two are bad from the start
     assert queues.get_queue("email").count == len(first) == 2
     subjects = deliver()
     assert sorted(s.split(":")[0] for s in subjects) == ["[Django] CRITICAL", "[Django] WARNING"]
     assert mail.outbox[0].to == ["ops@example.com"]
 
-    assert jobs.health_check() == [] and deliver() == []  # nothing changed: no mail
+    assert periodic.health_check() == [] and deliver() == []  # nothing changed: no mail
 
     run = _fail_a_run(author)
-    assert [c.split(" — ")[0] for c in jobs.health_check()] == ["WARNING: failures"]
+    assert [c.split(" — ")[0] for c in periodic.health_check()] == ["WARNING: failures"]
     (subject,) = deliver()
     assert subject.startswith("[Django] WARNING: failures — 1 run(s) failed in the last hour")
     for _ in range(3):
-        assert jobs.health_check() == []  # still bad: no storm
+        assert periodic.health_check() == []  # still bad: no storm
     assert deliver() == []
 
     GenerationRun.objects.filter(pk=run.pk).update(finished_at=timezone.now() - timedelta(hours=2))
-    changes = jobs.health_check()
+    changes = periodic.health_check()
     assert [c.split(" — ")[0] for c in changes] == ["RECOVERED: failures"]
     (subject,) = deliver()
     assert subject.startswith("[Django] RECOVERED: failures")

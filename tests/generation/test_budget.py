@@ -12,10 +12,12 @@ from django.core.management import CommandError, call_command
 from django.utils import timezone
 from rq.job import Job
 
-from generation import budget, queues, service
+from generation import queues
 from generation.exceptions import BudgetExceeded
 from generation.models import GenerationRun, RunStatus
+from generation.operations import budget
 from generation.queues import job_id_for
+from generation.runs import service
 from tests.generation.test_admin import GENERATE_URL, _form
 from tests.workers import running_worker, wait_for
 

@@ -13,8 +13,8 @@ import psutil
 import pytest
 
 from blog.models import Post
-from generation import service
 from generation.models import GenerationRun, RunStatus
+from generation.runs import service
 from tests.generation.test_jobs import finished
 from tests.workers import running_worker, start_worker, stop, wait_for
 

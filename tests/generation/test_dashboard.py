@@ -15,9 +15,10 @@ from django_rq.queues import get_queues_list
 from rq.job import Job
 
 from blog.models import Post
-from generation import queues, service
+from generation import queues
 from generation.models import GenerationRun, RunStatus
 from generation.queues import job_id_for
+from generation.runs import service
 from tests.workers import running_worker, wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)

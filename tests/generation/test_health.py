@@ -15,9 +15,10 @@ import pytest
 from django.core.management import call_command
 from django.utils import timezone
 
-from generation import health, queues
+from generation import queues
 from generation.models import GenerationRun, RunStatus
-from generation.periodic import periodic_jobs
+from generation.operations import health
+from generation.scheduling.periodic import periodic_jobs
 from tests.scratch_redis import ScratchRedis, free_port
 from tests.workers import ROOT, running_worker, start_worker, stop, wait_for
 

@@ -10,9 +10,10 @@ from django.db import transaction
 from rq.job import Job
 
 from blog.models import Post
-from generation import queues, service
+from generation import queues
 from generation.models import GenerationRun, RunStatus
 from generation.queues import job_id_for
+from generation.runs import service
 from tests.workers import running_worker, start_worker, stop, wait_for
 
 pytestmark = [pytest.mark.workers, pytest.mark.django_db(transaction=True)]

@@ -10,11 +10,12 @@ import pytest
 from django.db import transaction
 from django.utils import timezone
 
-from generation import leases, lifecycle
 from generation.exceptions import IllegalTransition, LLMError, RunNotClaimable
-from generation.leases import Lease
-from generation.lifecycle import NEW, RULES, Transition
 from generation.models import GenerationRun, RunStatus
+from generation.pipeline.checkpoints import kept_for_retry
+from generation.runs import leases, lifecycle
+from generation.runs.leases import Lease
+from generation.runs.lifecycle import NEW, RULES, Transition
 from tests.factories import make_post
 
 pytestmark = pytest.mark.django_db
@@ -108,7 +109,7 @@ def test_rqs_retry_decision_only_settles_a_failed_attempt(author, status):
     ("transition", "action"),
     [
         (Transition.CANCEL, lambda ids: len(lifecycle.runs_cancel(ids))),
-        (Transition.RETRY, lambda ids: len(lifecycle.runs_retry(ids))),
+        (Transition.RETRY, lambda ids: len(lifecycle.runs_retry(ids, kept=kept_for_retry))),
         (Transition.RETRY_UNDONE, lifecycle.runs_retry_undone),
         (Transition.DISCARD, lifecycle.runs_discard),
     ],
@@ -180,7 +181,7 @@ def test_rq_has_the_last_word_on_a_failed_attempt(author):
 
 def test_operator_retry_and_requeue(author):
     failed = make_run(author, RunStatus.FAILED, attempts=4, max_attempts=4)
-    assert [run.pk for run in lifecycle.runs_retry([failed.pk])] == [failed.pk]
+    assert [run.pk for run in lifecycle.runs_retry([failed.pk], kept=kept_for_retry)] == [failed.pk]
     failed.refresh_from_db()
     assert (failed.status, failed.attempts) == (RunStatus.QUEUED, 0)
     assert lifecycle.runs_retry_undone([failed.pk]) == 1

@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from generation.exceptions import ConfigurationError, LLMError
-from generation.llm import LLMClient, UsageLedger, estimate_cost
+from generation.pipeline.llm import LLMClient, UsageLedger, estimate_cost
 from standins.llm_server import EchoResponder, LLMStandin
 from tests import standins_llm_fixtures
 
@@ -295,12 +295,12 @@ def test_401_is_permanent_and_never_shows_the_key(caplog):
 
 
 def test_each_call_logs_one_line_without_the_prompt(standin, caplog):
-    caplog.set_level(logging.INFO, logger="generation.llm")
+    caplog.set_level(logging.INFO, logger="generation.pipeline.llm")
     run(
         make_client(standin),
         lambda llm: llm.text(system="s", user="very private prompt", stage="topic"),
     )
-    lines = [r.getMessage() for r in caplog.records if r.name == "generation.llm"]
+    lines = [r.getMessage() for r in caplog.records if r.name == "generation.pipeline.llm"]
     assert len(lines) == 1
     assert "stage=topic model=standin-writer" in lines[0] and "prompt_tokens=" in lines[0]
     assert "very private prompt" not in caplog.text

@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from generation import queues, service
+from generation import queues
 from generation.models import STAGE_ORDER, GenerationRun, RunStatus
+from generation.runs import service
 from tests.workers import running_worker, wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -10,8 +10,9 @@ from statistics import median
 import pytest
 from django.utils import timezone
 
-from generation import budget, overview, selectors
 from generation.models import GenerationRun, RunStatus
+from generation.operations import budget, overview
+from generation.runs import selectors
 
 pytestmark = pytest.mark.django_db
 

@@ -9,9 +9,12 @@ import pytest
 from django.core.management import call_command
 from rq.worker import Worker
 
-from generation import health, queues, scheduling, service, worker_births
+from generation import queues
+from generation.execution.operator import runs_retry
 from generation.models import GenerationRun, OccurrenceOutcome, RunStatus
-from generation.operations import runs_retry
+from generation.operations import health, worker_births
+from generation.runs import service
+from generation.scheduling import service as scheduling
 from tests.factories import make_schedule
 from tests.workers import FAST, running_worker, wait_for
 

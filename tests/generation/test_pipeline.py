@@ -6,10 +6,10 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from blog.models import Post
-from generation import service
 from generation.exceptions import InvalidRequest, LLMError
+from generation.execution import service
 from generation.models import GenerationRun, ResearchSource, RunStatus
-from generation.titles import is_near_duplicate
+from generation.runs.titles import is_near_duplicate
 
 pytestmark = pytest.mark.django_db
 

@@ -7,7 +7,7 @@ import copy
 
 import pytest
 
-from generation import service
+from generation.execution import service
 from generation.models import GenerationRun, ResearchSource, RunStatus, Stage
 from generation.pipeline import checkpoints
 from generation.pipeline.types import (

@@ -6,15 +6,15 @@ import asyncio
 
 import pytest
 
-from generation.llm import LLMClient
-from generation.pipeline.citations import (
+from generation.pipeline.evidence.citations import (
     Claim,
     SourceIndex,
     assemble,
     hold_reason,
     renumber,
 )
-from generation.pipeline.claims import parse_draft
+from generation.pipeline.evidence.claims import parse_draft
+from generation.pipeline.llm import LLMClient
 from generation.pipeline.types import CitationReport, Framing, Outline, SectionPlan, Source
 from generation.pipeline.verify import Piece, verify_post
 from standins.hostile import HostileWriter

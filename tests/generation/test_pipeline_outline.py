@@ -7,7 +7,7 @@ import pytest
 from generation.exceptions import NotEnoughSources
 from generation.pipeline.outline import fit_sections
 from generation.pipeline.types import SectionPlan
-from generation.titles import is_near_duplicate, pick_configured_topic
+from generation.runs.titles import is_near_duplicate, pick_configured_topic
 
 
 def section(heading: str, sources: list[int]) -> SectionPlan:

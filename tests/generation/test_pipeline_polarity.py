@@ -12,10 +12,10 @@ import asyncio
 
 import pytest
 
-from generation.llm import LLMClient
 from generation.pipeline import prompts
-from generation.pipeline.citations import Claim, SourceIndex
-from generation.pipeline.polarity import reversals
+from generation.pipeline.evidence.citations import Claim, SourceIndex
+from generation.pipeline.evidence.polarity import reversals
+from generation.pipeline.llm import LLMClient
 from generation.pipeline.types import CitationReport, Source
 from generation.pipeline.verify import Piece, verify_post
 from standins.writer import WriterResponder

@@ -8,12 +8,12 @@ import threading
 import pytest
 from django.db import connection
 
-from generation import service
-from generation.lifecycle import run_claim
+from generation.execution import service
 from generation.models import GenerationRun, RunStatus
 from generation.pipeline import store
 from generation.pipeline.types import TopicPlan
-from generation.titles import is_covered
+from generation.runs.lifecycle import run_claim
+from generation.runs.titles import is_covered
 from standins.writer import THEMES
 from tests.factories import make_post
 

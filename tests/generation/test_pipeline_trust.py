@@ -12,7 +12,7 @@ import pytest
 from django.core.management import call_command
 
 from blog.models import Post
-from generation import service
+from generation.execution import service
 from generation.models import GenerationRun, ResearchSource, RunStatus
 from generation.pipeline.prompts import UNTRUSTED_NOTE
 from standins.hostile import BOILERPLATE, INVENTED_FIGURE, UNCITED_FIGURE

@@ -7,8 +7,8 @@ import re
 import pytest
 
 from generation.pipeline import prompts
+from generation.pipeline.evidence.untrusted import clean_source, drop_instructions, is_instruction
 from generation.pipeline.types import Source
-from generation.pipeline.untrusted import clean_source, drop_instructions, is_instruction
 from standins.web import load_corpus
 
 
@@ -144,7 +144,7 @@ def test_earlier_titles_reach_the_topic_prompts_quoted_with_the_note():
 
 
 def test_a_recital_of_a_system_prompt_and_a_configured_secret_are_recognised():
-    from generation.pipeline.untrusted import leaks_secret, recites_prompt
+    from generation.pipeline.evidence.untrusted import leaks_secret, recites_prompt
 
     said = "Here it is: write one section of an article in Markdown, as told."
     assert recites_prompt(said, prompts.SYSTEM_PROMPTS)

@@ -8,7 +8,7 @@ import io
 from django.core.management.base import OutputWrapper
 
 from generation.management.display import RunProgressDisplay
-from generation.progress import EventKind, RunEvent, RunRow, events_between
+from generation.runs.progress import EventKind, RunEvent, RunRow, events_between
 
 
 class FakeTerminal(io.StringIO):

@@ -12,9 +12,10 @@ from django.utils import timezone
 from rq.job import Job
 from rq.worker import Worker
 
-from generation import queues, service
+from generation import queues
 from generation.models import GenerationRun, RunStatus
 from generation.queues import job_id_for
+from generation.runs import service
 from tests.workers import start_worker, stop, wait_for
 
 pytestmark = [pytest.mark.workers, pytest.mark.django_db(transaction=True)]

@@ -14,9 +14,11 @@ from django.core.management import CommandError, call_command
 from django.utils import timezone
 from rq.worker import Worker
 
-from generation import operations, queues, service
+from generation import queues
+from generation.execution import operator as operations
 from generation.models import GenerationRun, RunStatus
 from generation.queues import job_id_for
+from generation.runs import service
 from tests.workers import ROOT, running_worker, wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -10,8 +10,10 @@ from django.utils import timezone
 from rq.registry import ScheduledJobRegistry
 
 from blog.models import Post
-from generation import lifecycle, queues, reaper, service
+from generation import queues
+from generation.execution import reaper
 from generation.models import GenerationRun, Origin, RunStatus
+from generation.runs import lifecycle, service
 from tests.generation.test_jobs import finished
 from tests.workers import running_worker, wait_for
 

@@ -25,7 +25,7 @@ web_standin = standins_web_fixtures.web_standin
 def _warm_pipeline():
     """Research runs in a worker that preloaded the pipeline; without that, the first page
     fetched here pays trafilatura's import and looks like a straggler beside the others."""
-    from generation.worker import preload
+    from generation.execution.worker import preload
 
     preload()
 

@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import pytest
 
-from generation import operations, queues, service
+from generation import queues
+from generation.execution import operator as operations
+from generation.execution import service
 from generation.models import GenerationRun, ResearchSource, RunStatus
 from generation.queues import job_id_for
+from generation.runs.service import enqueue_posts
 from standins.web import load_corpus
 from tests.workers import running_worker, wait_for
 
@@ -113,7 +116,7 @@ def test_operator_retry_drops_a_thin_research_checkpoint(author):
 @pytest.mark.django_db(transaction=True)
 def test_worker_fails_a_run_without_evidence_without_scheduling_retries(fast_env, author, standins):
     empty_the_web(standins.web)
-    (run,) = service.enqueue_posts(count=1, topic="LLM optimization", author=author)
+    (run,) = enqueue_posts(count=1, topic="LLM optimization", author=author)
     with running_worker(fast_env):
         run = wait_for(
             lambda: GenerationRun.objects.filter(pk=run.pk, status=RunStatus.FAILED).first(),

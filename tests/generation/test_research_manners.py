@@ -12,8 +12,8 @@ import pytest
 import redis.asyncio
 from django.conf import settings
 
-from generation import service
 from generation.exceptions import FetchRefused, NotEnoughSources
+from generation.execution import service
 from generation.models import ResearchSource, RunStatus
 from generation.research import Findings, make_http_client, research
 from generation.research.cache import PageCache

@@ -10,8 +10,8 @@ from django.contrib.auth.models import Permission
 from django.test import Client
 from django.utils import timezone
 
-from generation import scheduling
 from generation.models import GenerationRun, GenerationSchedule
+from generation.scheduling import service as scheduling
 from tests.factories import make_schedule
 
 pytestmark = pytest.mark.django_db

@@ -11,9 +11,9 @@ import django_rq
 import pytest
 from django.core.management import CommandError, call_command
 
-from generation import scheduling
 from generation.models import GenerationRun, GenerationSchedule, Origin
 from generation.queues import job_id_for
+from generation.scheduling import service as scheduling
 from tests.factories import make_schedule
 
 pytestmark = pytest.mark.django_db

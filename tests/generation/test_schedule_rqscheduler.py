@@ -16,8 +16,8 @@ from django.core.management import CommandError, call_command
 from rq.registry import FailedJobRegistry, StartedJobRegistry
 
 from generation.models import GenerationRun, OccurrenceOutcome, ScheduleOccurrence
-from generation.periodic import PeriodicJob, periodic_jobs, periodic_register
 from generation.queues import job_id_for
+from generation.scheduling.periodic import PeriodicJob, periodic_jobs, periodic_register
 from tests.factories import make_schedule
 from tests.workers import ROOT, start_worker, stop, wait_for
 
@@ -41,7 +41,7 @@ def test_periodic_jobs_are_registered_once_and_stale_ones_dropped(settings):
 
     assert sorted(scheduled_ids(scheduler)) == sorted([TICK_ID, HEALTH_ID, "someone-elses-job"])
     tick = next(job for job in scheduler.get_jobs() if job.id == TICK_ID)
-    assert tick.func_name == "generation.jobs.schedules_tick"
+    assert tick.func_name == "generation.scheduling.periodic.schedules_tick"
     assert tick.origin == "default" and tick.meta["interval"] == 45
     assert [job.id for job in periodic_jobs()] == [TICK_ID, HEALTH_ID]
 

@@ -18,7 +18,6 @@ import django_rq
 import pytest
 from django.db import IntegrityError, connection, transaction
 
-from generation import scheduling
 from generation.models import (
     GenerationRun,
     OccurrenceOutcome,
@@ -28,6 +27,7 @@ from generation.models import (
     ScheduleOccurrence,
 )
 from generation.queues import job_id_for
+from generation.scheduling import service as scheduling
 from tests.factories import make_schedule
 
 pytestmark = pytest.mark.django_db(transaction=True)  # jobs reach Redis after commit
@@ -168,7 +168,7 @@ def test_after_downtime_only_the_latest_due_time_within_grace_runs(author, setti
 def test_a_due_time_found_beyond_the_grace_period_is_missed_not_run(author, settings, caplog):
     settings.SCHEDULE_GRACE_SECONDS = 3600
     schedule = make_schedule(author=author, effective_from=utc(2026, 1, 3))
-    with caplog.at_level(logging.WARNING, logger="generation.scheduling"):
+    with caplog.at_level(logging.WARNING, logger="generation.scheduling.service"):
         scheduling.schedules_tick(now=utc(2026, 1, 3, 10, 30))
     missed = schedule.occurrences.get()
     assert missed.outcome == OccurrenceOutcome.MISSED
@@ -223,7 +223,7 @@ def test_overlap_skips_while_earlier_runs_are_unfinished_and_says_so(author, cap
     GenerationRun.objects.filter(pk=run_ids[0]).update(status=RunStatus.SUCCEEDED)
     GenerationRun.objects.filter(pk=run_ids[1]).update(status=RunStatus.RETRYING)
 
-    with caplog.at_level(logging.WARNING, logger="generation.scheduling"):
+    with caplog.at_level(logging.WARNING, logger="generation.scheduling.service"):
         scheduling.schedules_tick(now=utc(2026, 1, 2, 9, 1))
     skipped = schedule.occurrences.get(due_at=utc(2026, 1, 2, 9))
     assert skipped.outcome == OccurrenceOutcome.SKIPPED_OVERLAP
@@ -257,7 +257,7 @@ def test_over_budget_an_occurrence_is_skipped_and_recorded_with_why(author, sett
     settings.GENERATION_DAILY_BUDGET_USD = Decimal("0.05")
     GenerationRun.objects.create(author=author, status=RunStatus.SUCCEEDED, cost_usd="0.05")
     schedule = make_schedule(author=author, effective_from=utc(2026, 1, 1))
-    with caplog.at_level(logging.WARNING, logger="generation.scheduling"):
+    with caplog.at_level(logging.WARNING, logger="generation.scheduling.service"):
         scheduling.schedules_tick(now=utc(2026, 1, 1, 9, 1))
     occurrence = schedule.occurrences.get()
     assert occurrence.outcome == OccurrenceOutcome.SKIPPED_BUDGET

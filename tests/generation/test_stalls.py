@@ -12,7 +12,9 @@ from rq import SimpleWorker
 from rq.scheduler import RQScheduler
 from rq.worker import Worker
 
-from generation import health, jobs, queues, worker_births
+from generation import queues
+from generation.execution import jobs
+from generation.operations import health, worker_births
 from tests.webhook_receiver import WebhookReceiver
 
 pytestmark = pytest.mark.django_db(transaction=True)

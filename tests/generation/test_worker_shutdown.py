@@ -17,10 +17,11 @@ from django.core.management import call_command
 from rq.command import send_stop_job_command
 from rq.job import Job
 
-from generation import queues, service
+from generation import queues
+from generation.execution.worker import RESTART_KEY
 from generation.models import GenerationRun, RunStatus
 from generation.queues import job_id_for
-from generation.worker import RESTART_KEY
+from generation.runs import service
 from tests.workers import start_worker, stop, wait_for
 
 pytestmark = [pytest.mark.workers, pytest.mark.django_db(transaction=True)]

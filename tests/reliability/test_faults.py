@@ -23,8 +23,9 @@ from rq import Queue
 from rq.job import Job
 
 from blog.models import Post
-from generation import queues, service
+from generation import queues
 from generation.models import GenerationRun, RunStatus
+from generation.runs import service
 from standins.llm_server import LLMStandin
 from standins.writer import WriterResponder
 from tests.factories import make_schedule

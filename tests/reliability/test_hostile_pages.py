@@ -18,8 +18,8 @@ from dataclasses import dataclass
 
 import pytest
 
-from generation import service
 from generation.exceptions import NotEnoughSources
+from generation.execution import service
 from generation.models import ResearchSource, RunStatus
 from generation.research import make_http_client, research
 from generation.research.base import KEPT, SourceDoc

@@ -17,10 +17,10 @@ from dataclasses import dataclass
 
 import pytest
 
-from generation import service
+from generation.execution import service
 from generation.models import ResearchSource, RunStatus
 from generation.pipeline import prompts, verify
-from generation.pipeline.untrusted import is_instruction
+from generation.pipeline.evidence.untrusted import is_instruction
 from standins.hostile import HostileWriter
 from standins.llm_server import LLMStandin
 from standins.web import WebStandin

@@ -18,8 +18,8 @@ from django.core import mail
 from django.test import Client, RequestFactory
 from django.views.debug import get_exception_reporter_class
 
-from generation import lifecycle
-from generation.service import generate_posts
+from generation.execution.service import generate_posts
+from generation.runs import lifecycle
 from tests.factories import make_user
 
 pytestmark = pytest.mark.django_db
@@ -124,7 +124,7 @@ def test_a_logged_exception_shows_no_secret(secret_settings, reliability_report)
     try:
         _fail_connecting()
     except ConnectionError:
-        logging.getLogger("generation.jobs").exception(
+        logging.getLogger("generation.execution.jobs").exception(
             "Queue %s unreachable (key %s)", django_settings.REDIS_URL, LLM_KEY[:11] + "…"
         )
     for handler in logging.getLogger().handlers:

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from generation import service
-from generation.exceptions import GenerationError
+from generation.execution import service
 from generation.management.display import RunProgressDisplay, post_location
 from generation.models import STAGE_ORDER, GenerationRun, RunStatus
+from generation.pipeline import checkpoints
+from generation.pipeline.types import CitationReport
+from generation.runs.refusals import command_error, refused
 
 
 def add_post_arguments(parser: CommandParser) -> None:
@@ -39,11 +41,8 @@ class Command(BaseCommand):
         add_post_arguments(parser)
 
     def handle(self, *args, **options) -> None:
-        with RunProgressDisplay(self.stdout) as display:
-            try:
-                runs = service.generate_posts(**post_options(options), progress=display)
-            except GenerationError as exc:
-                raise CommandError(str(exc)) from exc
+        with RunProgressDisplay(self.stdout) as display, refused(command_error):
+            runs = service.generate_posts(**post_options(options), progress=display)
         for run in runs:
             self.stdout.write(_report(run))
         failed = [run for run in runs if run.status != RunStatus.SUCCEEDED]
@@ -55,7 +54,7 @@ def _report(run: GenerationRun) -> str:
     """Plain lines (not a table) so narrow terminals and log files keep every value."""
     rows = [f"Run {run.pk}: {run.status}"]
     if run.post_id:
-        post, kept = run.post, run.checkpoints["research"]["kept"]
+        post, kept = run.post, checkpoints.sources_kept(run.checkpoints)
         rows += [
             f"  post       #{post.pk} {post.title}",
             f"  url        {post_location(run)}",
@@ -63,7 +62,7 @@ def _report(run: GenerationRun) -> str:
         ]
     else:
         rows.append(f"  error      {(run.errors[-1]['error'] if run.errors else 'unknown')[:300]}")
-    rows += _citation_rows(run.checkpoints.get("citations"))
+    rows += _citation_rows(checkpoints.citation_report(run.checkpoints))
     rows += [
         f"  tokens     {run.prompt_tokens:,} in + {run.completion_tokens:,} out "
         f"({run.llm_calls} calls)",
@@ -73,23 +72,23 @@ def _report(run: GenerationRun) -> str:
     return "\n".join(rows)
 
 
-def _citation_rows(report: dict | None, shown: int = 5) -> list[str]:
+def _citation_rows(report: CitationReport | None, shown: int = 5) -> list[str]:
     """The citation report: counts, the judge's verdicts, removed sentences, a hold."""
-    if not report or "claims" not in report:
+    if report is None:
         return []
     rows = [
-        f"  citations  {report['claims']} claims checked, {report['verified']} verified, "
-        f"{len(report['revised'])} revised, {len(report['removed'])} removed; "
-        f"{report['figures']} figures checked"
+        f"  citations  {report.claims} claims checked, {report.verified} verified, "
+        f"{len(report.revised)} revised, {len(report.removed)} removed; "
+        f"{report.figures} figures checked"
     ]
-    if judge := report.get("judge"):
+    if judge := report.judge:
         rows.append(f"  judge      {judge['supported']} of {judge['checked']} supported")
-    for removed in report["removed"][:shown]:
+    for removed in report.removed[:shown]:
         rows.append(f"  removed    {removed['sentence'][:160]!r}: {removed['reason']}")
-    if len(report["removed"]) > shown:
-        rows.append(f"             … and {len(report['removed']) - shown} more (see the run admin)")
-    if report.get("held"):
-        rows.append(f"  held       as a draft: {report['held']}")
+    if len(report.removed) > shown:
+        rows.append(f"             … and {len(report.removed) - shown} more (see the run admin)")
+    if report.held:
+        rows.append(f"  held       as a draft: {report.held}")
     return rows
 
 

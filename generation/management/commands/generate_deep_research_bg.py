@@ -5,14 +5,14 @@ from __future__ import annotations
 import json
 import time
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import BaseCommand, CommandParser
 
-from generation import selectors, service
-from generation.exceptions import GenerationError
 from generation.management.commands.generate_deep_research import add_post_arguments, post_options
 from generation.management.display import RunProgressDisplay, post_location
 from generation.models import GenerationRun, Origin
-from generation.progress import FINISHED_STATUSES, RunRow, events_between
+from generation.runs import selectors, service
+from generation.runs.progress import FINISHED_STATUSES, RunRow, events_between
+from generation.runs.refusals import command_error, refused
 
 POLL_SECONDS = 0.5
 
@@ -30,15 +30,13 @@ class Command(BaseCommand):
         parser.add_argument("--json", action="store_true", help="Machine-readable output.")
 
     def handle(self, *args, **options) -> None:
-        try:
+        with refused(command_error):
             runs = service.enqueue_posts(
                 **post_options(options),
                 delay=options["delay"],
                 queue=options["queue"],
                 origin=Origin.COMMAND,
             )
-        except GenerationError as exc:
-            raise CommandError(str(exc)) from exc
         run_ids = [run.pk for run in runs]
         if options["json"]:
             payload = {"queued": len(run_ids), "run_ids": run_ids}

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import BaseCommand, CommandParser
 from rich.console import Console
 from rich.table import Table
 
-from generation import monitoring, queues
-from generation.exceptions import GenerationError
+from generation import queues
+from generation.operations import monitoring
+from generation.runs.refusals import command_error, refused
 
 
 class Command(BaseCommand):
@@ -19,11 +20,9 @@ class Command(BaseCommand):
         parser.add_argument("--json", action="store_true", help="Machine-readable output.")
 
     def handle(self, *args, **options) -> None:
-        try:
+        with refused(command_error):
             queues.ensure_reachable()
             jobs = monitoring.failed_jobs()
-        except GenerationError as exc:
-            raise CommandError(str(exc)) from exc
         if options["json"]:
             self.stdout.write(json.dumps([job.as_dict() for job in jobs]))
             return

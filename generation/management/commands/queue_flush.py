@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import json
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import BaseCommand, CommandParser
 
-from generation import operations, queues
-from generation.exceptions import GenerationError
+from generation import queues
+from generation.execution import operator as operations
+from generation.runs.refusals import command_error, refused
 
 
 class Command(BaseCommand):
@@ -18,13 +19,11 @@ class Command(BaseCommand):
         parser.add_argument("--json", action="store_true", help="Machine-readable output.")
 
     def handle(self, *args, **options) -> None:
-        try:
+        with refused(command_error):
             age = options["older_than"]
             older_than = operations.parse_age(age) if age is not None else None
             queues.ensure_reachable()
             count = operations.failed_flush(older_than)
-        except GenerationError as exc:
-            raise CommandError(str(exc)) from exc
         if options["json"]:
             self.stdout.write(json.dumps({"flushed": count}))
         else:

@@ -7,7 +7,7 @@ import sys
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from generation import alerts, health
+from generation.operations import alerts, health
 
 
 class Command(BaseCommand):

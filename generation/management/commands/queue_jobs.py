@@ -10,8 +10,10 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from rich.console import Console
 from rich.table import Table
 
-from generation import monitoring, operations, queues
-from generation.exceptions import GenerationError
+from generation import queues
+from generation.execution import operator as operations
+from generation.operations import monitoring
+from generation.runs.refusals import command_error, refused
 
 
 class Command(BaseCommand):
@@ -38,7 +40,7 @@ class Command(BaseCommand):
                 raise CommandError(
                     f"Unknown queue {name!r}: one of {', '.join(settings.RQ_QUEUE_NAMES)}."
                 )
-        try:
+        with refused(command_error):
             queues.ensure_reachable()
             if options["empty"]:
                 self._empty(
@@ -49,8 +51,6 @@ class Command(BaseCommand):
                 )
             else:
                 self._list(options["queue"], as_json=options["json"])
-        except GenerationError as exc:
-            raise CommandError(str(exc)) from exc
 
     def _list(self, name: str | None, *, as_json: bool) -> None:
         jobs = monitoring.waiting_jobs([name] if name else None)

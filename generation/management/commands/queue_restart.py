@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import json
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import BaseCommand, CommandParser
 
-from generation import operations, queues
-from generation.exceptions import GenerationError
+from generation import queues
+from generation.execution import operator as operations
+from generation.runs.refusals import command_error, refused
 
 
 class Command(BaseCommand):
@@ -17,11 +18,9 @@ class Command(BaseCommand):
         parser.add_argument("--json", action="store_true", help="Machine-readable output.")
 
     def handle(self, *args, **options) -> None:
-        try:
+        with refused(command_error):
             queues.ensure_reachable()
             names = operations.workers_restart()
-        except GenerationError as exc:
-            raise CommandError(str(exc)) from exc
         if options["json"]:
             self.stdout.write(json.dumps({"asked": len(names), "workers": names}))
         else:

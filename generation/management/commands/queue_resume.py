@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.core.management.base import BaseCommand, CommandError
 from redis.exceptions import RedisError
 
-from generation import pause
+from generation.operations import pause
 
 
 class Command(BaseCommand):

@@ -10,8 +10,10 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from generation import operations, queues, reaper
-from generation.exceptions import GenerationError
+from generation import queues
+from generation.execution import operator as operations
+from generation.execution import reaper
+from generation.runs.refusals import command_error, refused
 
 
 class Command(BaseCommand):
@@ -30,11 +32,9 @@ class Command(BaseCommand):
             self._orphaned(as_json=options["json"])
             return
         job_ids = None if ids == ["all"] else [_job_id(ref) for ref in ids]
-        try:
+        with refused(command_error):
             queues.ensure_reachable()
             result = operations.failed_retry(job_ids)
-        except GenerationError as exc:
-            raise CommandError(str(exc)) from exc
         if result.missing:
             raise CommandError(
                 f"No failed job {', '.join(result.missing)}; "
@@ -46,11 +46,9 @@ class Command(BaseCommand):
             self.stdout.write(f"{len(result.requeued)} failed job(s) queued again.")
 
     def _orphaned(self, *, as_json: bool) -> None:
-        try:
+        with refused(command_error):
             queues.ensure_reachable()
             run_ids = reaper.reap_orphaned_runs()
-        except GenerationError as exc:
-            raise CommandError(str(exc)) from exc
         if as_json:
             self.stdout.write(json.dumps({"requeued_runs": run_ids}))
         else:

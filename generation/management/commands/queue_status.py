@@ -15,8 +15,9 @@ from rich.console import Console, Group
 from rich.live import Live
 from rich.table import Table
 
-from generation import monitoring, queues
-from generation.exceptions import GenerationError
+from generation import queues
+from generation.operations import monitoring
+from generation.runs.refusals import command_error, refused
 
 
 def _seconds(text: str) -> float:
@@ -47,13 +48,12 @@ class Command(BaseCommand):
     def handle(self, *args, **options) -> None:
         every = _seconds(options["watch"]) if options["watch"] is not None else None
         try:
-            queues.ensure_reachable()
-            if every is None:
-                self._show(monitoring.queue_overview(), as_json=options["json"])
-            else:
-                self._watch(every, as_json=options["json"])
-        except GenerationError as exc:
-            raise CommandError(str(exc)) from exc
+            with refused(command_error):
+                queues.ensure_reachable()
+                if every is None:
+                    self._show(monitoring.queue_overview(), as_json=options["json"])
+                else:
+                    self._watch(every, as_json=options["json"])
         except KeyboardInterrupt:
             return
 

@@ -6,8 +6,9 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from generation import operations, queues
+from generation import queues
 from generation.exceptions import GenerationError
+from generation.execution import operator as operations
 
 
 class Command(BaseCommand):

@@ -3,7 +3,9 @@
 Registration is idempotent (stable job ids), so restarts and a second scheduler process
 never duplicate a job. The polling interval defaults to 10 s instead of 60 s, so a job due
 at 09:00:00 reaches its queue by 09:00:10. Its Redis connection waits out an outage or a
-Sentinel failover (the workers' patient retry) instead of exiting.
+Sentinel failover (the workers' patient retry) instead of exiting. That retry must be set
+on the scheduler's own connection, which django-rq's `handle` makes inside itself, so this
+`handle` repeats its few lines (pid file, log level, scheduler) rather than calling it.
 """
 
 from __future__ import annotations
@@ -15,8 +17,8 @@ from django.core.management.base import CommandError, CommandParser
 from django_rq.management.commands.rqscheduler import Command as RQSchedulerCommand
 from rq_scheduler.utils import setup_loghandlers
 
-from generation.periodic import periodic_register
-from generation.worker import patient_retry
+from generation.execution.worker import patient_retry
+from generation.scheduling.periodic import periodic_register
 
 DEFAULT_INTERVAL = 10
 

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import BaseCommand, CommandParser
 
-from generation import schedule_selectors, scheduling
-from generation.exceptions import GenerationError
+from generation.runs.refusals import command_error, refused
+from generation.scheduling import selectors as schedule_selectors
+from generation.scheduling import service as scheduling
 
 
 class Command(BaseCommand):
@@ -16,13 +17,11 @@ class Command(BaseCommand):
         parser.add_argument("name", help="The schedule's name (see schedule_list).")
 
     def handle(self, *args, **options) -> None:
-        try:
+        with refused(command_error):
             schedule = schedule_selectors.schedule_by_name(options["name"])
             schedule, changed = scheduling.schedule_set_enabled(
                 schedule_id=schedule.pk, enabled=self.enabled
             )
-        except GenerationError as exc:
-            raise CommandError(str(exc)) from exc
         state = "enabled" if schedule.enabled else "disabled"
         self.stdout.write(
             f"Schedule {schedule.name!r} {'is now' if changed else 'was already'} {state}."

@@ -9,7 +9,7 @@ from django.core.management.base import BaseCommand, CommandParser
 from rich.console import Console
 from rich.table import Table
 
-from generation import schedule_selectors
+from generation.scheduling import selectors as schedule_selectors
 
 
 class Command(BaseCommand):

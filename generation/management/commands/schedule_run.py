@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from generation import schedule_selectors, scheduling
-from generation.exceptions import GenerationError
 from generation.models import OccurrenceOutcome
+from generation.runs.refusals import command_error, refused
+from generation.scheduling import selectors as schedule_selectors
+from generation.scheduling import service as scheduling
 
 
 class Command(BaseCommand):
@@ -19,11 +20,9 @@ class Command(BaseCommand):
         parser.add_argument("name", help="The schedule's name (see schedule_list).")
 
     def handle(self, *args, **options) -> None:
-        try:
+        with refused(command_error):
             schedule = schedule_selectors.schedule_by_name(options["name"])
             occurrence = scheduling.schedule_run_now(schedule_id=schedule.pk)
-        except GenerationError as exc:
-            raise CommandError(str(exc)) from exc
         if occurrence.outcome != OccurrenceOutcome.ENQUEUED:
             raise CommandError(f"Schedule {schedule.name!r}: {occurrence.message}")
         self.stdout.write(f"Schedule {schedule.name!r}: {occurrence.message}")

@@ -1,0 +1,122 @@
+"""Admin actions that ask for posts from a selection: "Generate posts in the selected
+categories" and "Generate follow-up posts". Both show an intermediate page (count,
+publish), are allowed only to users who may generate posts (and publish only to those who
+may publish), and call generation.runs.selection.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from django.contrib import admin, messages
+from django.contrib.admin import helpers
+from django.core.exceptions import PermissionDenied
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect
+from django.template.response import TemplateResponse
+
+from blog.admin import CategoryAdmin, PostAdmin
+from generation.admin import permissions
+from generation.admin.forms import GenerateForSelectionForm
+from generation.models import GenerationRun
+from generation.runs import selection
+from generation.runs.refusals import refused
+
+VIEW_RUNS_PERMISSION = "generation.view_generationrun"
+TEMPLATE = "admin/generation/generate_for_selection.html"
+
+Enqueue = Callable[..., list[GenerationRun]]
+
+
+def has_generate_permission(modeladmin: admin.ModelAdmin, request: HttpRequest) -> bool:
+    """`permissions=["generate"]` on an action: only users who may generate posts see it."""
+    return request.user.has_perm(permissions.GENERATE_PERMISSION)
+
+
+@admin.action(description="Generate posts in the selected categories", permissions=["generate"])
+def generate_in_categories(
+    modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet
+) -> HttpResponse | None:
+    return _generate_for_selection(
+        modeladmin,
+        request,
+        queryset,
+        title="Generate posts in the selected categories",
+        describe=lambda c: (c.name, f"on “{selection.category_topic(c)}”"),
+        enqueue=lambda items, **kw: selection.posts_enqueue_in_categories(categories=items, **kw),
+    )
+
+
+@admin.action(description="Generate follow-up posts", permissions=["generate"])
+def generate_followups(
+    modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet
+) -> HttpResponse | None:
+    return _generate_for_selection(
+        modeladmin,
+        request,
+        queryset.select_related("category").prefetch_related("tags"),
+        title="Generate follow-up posts",
+        describe=lambda p: (p.title, f"on “{selection.followup_topic(p)}”"),
+        enqueue=lambda items, **kw: selection.posts_enqueue_followups(posts=items, **kw),
+    )
+
+
+def blog_admins_extend() -> None:
+    """Add the generate actions to the blog's post and category admins (the blog itself
+    knows nothing of generation). Called once, when generation's admin loads."""
+    for admin_class, action in (
+        (PostAdmin, generate_followups),
+        (CategoryAdmin, generate_in_categories),
+    ):
+        admin_class.has_generate_permission = has_generate_permission
+        if action not in (admin_class.actions or ()):
+            admin_class.actions = (*(admin_class.actions or ()), action)
+
+
+def _generate_for_selection(
+    modeladmin: admin.ModelAdmin,
+    request: HttpRequest,
+    queryset: QuerySet,
+    *,
+    title: str,
+    describe: Callable[[Any], tuple[str, str]],
+    enqueue: Enqueue,
+) -> HttpResponse | None:
+    if not request.user.has_perm(permissions.GENERATE_PERMISSION):
+        raise PermissionDenied("You may not generate posts.")
+    items = list(queryset)
+    form = GenerateForSelectionForm(
+        request.POST if "_generate" in request.POST else None, user=request.user
+    )
+    if form.is_bound and form.is_valid():
+        data = form.cleaned_data
+        with refused(lambda message: form.add_error(None, message)) as refusal:
+            runs = enqueue(items, count=data["count"], publish=data["publish"], author=request.user)
+        if not refusal:
+            return _done(modeladmin, request, runs=len(runs), items=len(items))
+    context = {
+        **modeladmin.admin_site.each_context(request),
+        "title": title,
+        "opts": modeladmin.model._meta,
+        "form": form,
+        "items": [(item.pk, *describe(item)) for item in items],
+        "action": request.POST.get("action", ""),
+        "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+    }
+    return TemplateResponse(request, TEMPLATE, context)
+
+
+def _done(
+    modeladmin: admin.ModelAdmin, request: HttpRequest, *, runs: int, items: int
+) -> HttpResponse | None:
+    each = f" ({runs // items} for each of {items})" if items > 1 else ""
+    modeladmin.message_user(
+        request,
+        f"{runs} post{'' if runs == 1 else 's'} queued for generation{each}.",
+        messages.SUCCESS,
+    )
+    if request.user.has_perm(VIEW_RUNS_PERMISSION):
+        return redirect("admin:generation_generationrun_changelist")
+    return None  # back to the list the action was taken from

@@ -1,0 +1,143 @@
+"""Reads for the admin's generation overview: runs, success, stage times, spend, queues.
+
+Every figure is a sum over GenerationRun rows with the same day rule as the budget and
+the run list (a run counts on the day it was requested, in TIME_ZONE), so the overview,
+the run list's daily table and the budget always agree.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+from decimal import Decimal
+from statistics import median
+from typing import Any
+
+from django.db.models import Count, Q, QuerySet, Sum
+from django.db.models.functions import TruncDate
+from django.utils import timezone
+from redis.exceptions import RedisError
+
+from generation.models import STAGE_ORDER, GenerationRun, RunStatus
+from generation.operations import budget, health, monitoring, pause
+
+CHART_DAYS = 30
+
+
+@dataclass(frozen=True)
+class Period:
+    label: str
+    runs: int
+    succeeded: int
+    failed: int
+    cost_usd: Decimal
+
+    @property
+    def success_rate(self) -> float | None:
+        """Succeeded of those that finished (succeeded or failed); None when none did."""
+        finished = self.succeeded + self.failed
+        return None if not finished else self.succeeded / finished
+
+
+def _since(day: date) -> QuerySet[GenerationRun]:
+    return GenerationRun.objects.filter(created_at__gte=budget.day_start(day))
+
+
+def period_summary(label: str, first_day: date) -> Period:
+    totals = _since(first_day).aggregate(
+        runs=Count("id"),
+        succeeded=Count("id", filter=Q(status=RunStatus.SUCCEEDED)),
+        failed=Count("id", filter=Q(status=RunStatus.FAILED)),
+        cost=Sum("cost_usd"),
+    )
+    return Period(
+        label, totals["runs"], totals["succeeded"], totals["failed"], totals["cost"] or Decimal(0)
+    )
+
+
+def periods() -> list[Period]:
+    today = timezone.localdate()
+    return [
+        period_summary("Today", today),
+        period_summary("This week (since Monday)", today - timedelta(days=today.weekday())),
+        period_summary("This month", today.replace(day=1)),
+    ]
+
+
+def stage_medians(*, days: int = CHART_DAYS) -> list[tuple[str, float | None, int]]:
+    """(stage, median seconds, runs measured) over the runs that succeeded in `days` days."""
+    since = timezone.localdate() - timedelta(days=days - 1)
+    timings = _since(since).filter(status=RunStatus.SUCCEEDED).values_list("timings", flat=True)
+    per_stage: dict[str, list[float]] = {stage: [] for stage in STAGE_ORDER}
+    for timing in timings:
+        for stage, seconds in (timing or {}).items():
+            if stage in per_stage and isinstance(seconds, int | float):
+                per_stage[stage].append(float(seconds))
+    return [(s, median(v) if v else None, len(v)) for s, v in per_stage.items()]
+
+
+def daily(*, days: int = CHART_DAYS) -> list[dict[str, Any]]:
+    """Runs and spend for each of the last `days` days, oldest first, empty days included."""
+    today = timezone.localdate()
+    first = today - timedelta(days=days - 1)
+    rows = (
+        _since(first)
+        .annotate(day=TruncDate("created_at"))
+        .values("day")
+        .annotate(runs=Count("id"), cost=Sum("cost_usd"))
+    )
+    by_day = {row["day"]: row for row in rows}
+    series = []
+    for offset in range(days):
+        day = first + timedelta(days=offset)
+        row = by_day.get(day, {})
+        series.append(
+            {"day": day, "runs": row.get("runs", 0), "cost_usd": row.get("cost") or Decimal(0)}
+        )
+    return series
+
+
+def chart(series: list[dict[str, Any]], *, height: int = 60, bar: int = 12) -> dict[str, Any]:
+    """Bar geometry for the template's inline SVG (runs above, spend below)."""
+    top_runs = max((d["runs"] for d in series), default=0) or 1
+    top_cost = max((d["cost_usd"] for d in series), default=0) or 1
+    bars = [
+        {
+            "x": i * (bar + 2),
+            "runs_y": round(height - height * d["runs"] / top_runs, 1),
+            "runs_h": round(height * d["runs"] / top_runs, 1),
+            "cost_y": height + 4,
+            "cost_h": round(height * float(d["cost_usd"] / top_cost), 1),
+            "title": f"{d['day']:%a %d %b}: {d['runs']} run(s), ${d['cost_usd']:.4f}",
+            **d,
+        }
+        for i, d in enumerate(series)
+    ]
+    return {
+        "bars": bars,
+        "width": len(series) * (bar + 2),
+        "total_height": 2 * height + 4,
+        "bar": bar,
+    }
+
+
+def queues_and_workers() -> dict[str, Any]:
+    try:
+        return {"redis": True, "paused": pause.pause_state(), **monitoring.queue_overview()}
+    except (RedisError, OSError) as exc:
+        return {"redis": False, "error": str(exc), "queues": [], "workers": [], "paused": None}
+
+
+def overview() -> dict[str, Any]:
+    series = daily()
+    return {
+        "periods": periods(),
+        "stage_medians": stage_medians(),
+        "spend_today": budget.spend_today(),
+        "spend_month": period_summary("", timezone.localdate().replace(day=1)).cost_usd,
+        "budget": budget.budget_state(),
+        "daily": series,
+        "chart": chart(series),
+        "checks": health.run_checks(),
+        **queues_and_workers(),
+    }

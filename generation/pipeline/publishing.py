@@ -1,0 +1,82 @@
+"""Publishing a run's post: the last step of the pipeline, as one service.
+
+One transaction creates the post (draft, or published when asked and not held), its
+"Sources" list and the link to its run, and finishes the run (`lifecycle.run_succeeded`),
+after checking that this execution still holds the run: a stale or duplicate execution
+fails here and rolls back, so a run can never make a second post.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.db import transaction
+
+from blog import services as blog_services
+from blog.links import LinkPolicy, strip_links
+from blog.models import Post
+from generation.models import GenerationRun, Stage
+from generation.pipeline import store
+from generation.pipeline.types import Metadata
+from generation.runs import lifecycle
+from generation.runs.leases import Lease
+from generation.runs.titles import is_near_duplicate
+
+# Serialises the last step of publishing across workers (PostgreSQL), so two runs of
+# one batch finishing together cannot both take the same title.
+PUBLISH_LOCK_KEY = 0x5EED_B10C
+
+
+@dataclass(frozen=True)
+class PostDraft:
+    """Everything the post is made of, from the run's checkpoints."""
+
+    title: str
+    body: str
+    cited: tuple[int, ...]  # the run's source numbers, in the body's order [1]..[k]
+    metadata: Metadata
+    held: str = ""  # why the citation report holds it as a draft, if it does
+
+
+@transaction.atomic
+def post_publish_run(lease: Lease, run: GenerationRun, draft: PostDraft, **run_fields) -> Post:
+    """Create the run's post and finish the run, in one transaction; `run_fields` (its
+    timings and usage) are written with the run's success."""
+    store.advisory_lock(PUBLISH_LOCK_KEY)
+    lifecycle.run_hold(lease)
+    title = draft.title
+    if is_near_duplicate(title, store.titles_to_avoid()):
+        title = f"{title} (part {run.batch_index + 1})"[:200]
+    sources = _sources(run, draft.cited)
+    # The citations stage stripped foreign links already; this guards what is saved.
+    policy = LinkPolicy.for_sources((s["number"], s["url"]) for s in sources)
+    body, _ = strip_links(draft.body, policy=policy)
+    post = blog_services.post_create(
+        title=title,
+        body=body,
+        author=run.author,
+        status=Post.Status.PUBLISHED if run.publish and not draft.held else Post.Status.DRAFT,
+        category=blog_services.category_get_or_create(draft.metadata.category),
+        tags=blog_services.tags_normalize(draft.metadata.tags),
+        excerpt=draft.metadata.excerpt,
+        meta_description=draft.metadata.meta_description,
+        sources=sources,
+    )
+    store.sources_mark_cited(run, draft.cited)
+    lifecycle.run_succeeded(lease, post=post, stage=Stage.PUBLISH, **run_fields)
+    return post
+
+
+def _sources(run: GenerationRun, cited: tuple[int, ...]) -> list[dict]:
+    """The post's numbered sources: [1] is the first the body cites."""
+    rows = store.sources_cited(run, cited)
+    return [
+        {
+            "number": new,
+            "title": rows[old].title or rows[old].url,
+            "url": rows[old].url,
+            "domain": rows[old].domain,
+        }
+        for new, old in enumerate(cited, start=1)
+        if old in rows
+    ]
