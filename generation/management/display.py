@@ -8,7 +8,9 @@ CI): one plain line per event, as it happens, so `--follow | tee` shows progress
 
 from __future__ import annotations
 
+import contextlib
 import logging
+from collections.abc import Iterator
 from typing import IO
 
 from django.conf import settings
@@ -107,6 +109,22 @@ class RunProgressDisplay:
         self._muted.clear()
 
 
+@contextlib.contextmanager
+def console_logs_hidden(*, hidden: bool = True) -> Iterator[None]:
+    """Log lines go to the log file only while a command shows its own progress, so each
+    event is on screen once; `-v 2` (`hidden=False`) shows them as well."""
+    muted = []
+    for handler in logging.getLogger().handlers if hidden else []:
+        if type(handler) is logging.StreamHandler:
+            muted.append((handler, handler.level))
+            handler.setLevel(logging.CRITICAL + 1)
+    try:
+        yield
+    finally:
+        for handler, level in muted:
+            handler.setLevel(level)
+
+
 def _is_terminal(stream: IO[str]) -> bool:
     isatty = getattr(stream, "isatty", None)
     return bool(isatty and isatty())
@@ -125,6 +143,11 @@ def describe(event: RunEvent) -> str:
     if event.kind == EventKind.DONE:
         return event.status
     return f"{event.stage}: {event.message}"
+
+
+def counted(number: int, noun: str) -> str:
+    """`1 figure`, `2 figures`, `0 claims`: a count with its noun agreeing."""
+    return f"{number} {noun}" if number == 1 else f"{number} {noun}s"
 
 
 def plain_line(event: RunEvent) -> str:

@@ -6,7 +6,12 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from generation import service
 from generation.exceptions import GenerationError
-from generation.management.display import RunProgressDisplay, post_location
+from generation.management.display import (
+    RunProgressDisplay,
+    console_logs_hidden,
+    counted,
+    post_location,
+)
 from generation.models import STAGE_ORDER, GenerationRun, RunStatus
 
 
@@ -39,6 +44,10 @@ class Command(BaseCommand):
         add_post_arguments(parser)
 
     def handle(self, *args, **options) -> None:
+        with console_logs_hidden(hidden=options["verbosity"] < 2):
+            self._generate(options)
+
+    def _generate(self, options: dict) -> None:
         with RunProgressDisplay(self.stdout) as display:
             try:
                 runs = service.generate_posts(**post_options(options), progress=display)
@@ -78,9 +87,9 @@ def _citation_rows(report: dict | None, shown: int = 5) -> list[str]:
     if not report or "claims" not in report:
         return []
     rows = [
-        f"  citations  {report['claims']} claims checked, {report['verified']} verified, "
-        f"{len(report['revised'])} revised, {len(report['removed'])} removed; "
-        f"{report['figures']} figures checked"
+        f"  citations  {counted(report['claims'], 'claim')} checked, {report['verified']} "
+        f"verified, {len(report['revised'])} revised, {len(report['removed'])} removed; "
+        f"{counted(report['figures'], 'figure')} checked"
     ]
     if judge := report.get("judge"):
         rows.append(f"  judge      {judge['supported']} of {judge['checked']} supported")
