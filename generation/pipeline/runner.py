@@ -307,13 +307,14 @@ def _citations(ctx: Context) -> CheckedPost:
 
 def _metadata(ctx: Context) -> Metadata:
     draft: SectionDraft = ctx.output(Stage.SECTIONS)
-    _, categories = store.vocabulary()
+    tags, categories = store.vocabulary()
     return metadata.finalize(
         draft.metadata,
-        introduction=draft.framing.introduction,
+        body=ctx.output(Stage.CITATIONS).body,
         with_tags=ctx.run.with_tags,
         category=ctx.run.category_name,
         categories=categories,
+        tags=tags,
     )
 
 
