@@ -16,8 +16,8 @@ number word of a real sentence ("three" -> "seven"); "conflate" joins the first 
 one sentence to the second half of the next (every word is in the source, the statement
 is not). "stubborn" answers citation
 repair requests with the sentence unchanged. "tags" proposes `HOSTILE_TAGS` (stop-words,
-filler, one letter, plurals and cases of one tag, markup) and a template excerpt. `seen` keeps every request it was sent, as
-{"kind", "system", "user"}.
+filler, one letter, plurals and cases of one tag, markup) and a template excerpt. `seen`
+keeps every request it was sent, as {"kind", "system", "user"}.
 
 Tests select behaviours with `@pytest.mark.llm_options(hostile=[...])`; the demo with
 `python -m standins.llm_server --responder standins.hostile:HostileWriter`.

@@ -16,8 +16,7 @@ import justext
 
 TAGS_MAX = 8
 # Words that say how a post is written, not what it is about (the angles' vocabulary).
-FILLER = frozenset(
-    """
+_FILLER_TEXT = """
     angle article articles basic basics best better beginner beginners blog check checked
     checklist common complete deep dive everything explained first guide guides hood how
     intro introduction lesson lessons look matter matters measuring myth myths newcomer
@@ -25,8 +24,8 @@ FILLER = frozenset(
     primer running source sources sourced step steps team teams thing things tip tips
     today trade trade-off trade-offs tradeoff tradeoffs ultimate understanding using way
     ways what why work works
-    """.split()
-)
+"""
+FILLER = frozenset(_FILLER_TEXT.split())
 
 
 @functools.cache
