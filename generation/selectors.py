@@ -16,7 +16,7 @@ from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 
 from generation.budget import day_start
-from generation.models import ACTIVE_STATUSES, GenerationRun
+from generation.models import ACTIVE_STATUSES, GenerationRun, RunStatus
 from generation.progress import RunRow
 
 STATUS_IDS_MAX = 500
@@ -32,7 +32,11 @@ def run_is_active(run: GenerationRun) -> bool:
 
 
 def run_attempt_label(run: GenerationRun) -> str:
-    """`2/4`: the attempt under way (or last made) out of the attempts allowed."""
+    """`2/4`: the attempt under way (or last made) out of the attempts allowed; a run
+    failed for good by a permanent error reads `1 (permanent failure, no retry)`."""
+    last = run.errors[-1] if run.errors and isinstance(run.errors[-1], dict) else {}
+    if run.status == RunStatus.FAILED and last.get("kind") == "permanent":
+        return f"{run.attempts} (permanent failure, no retry)"
     return f"{run.attempts}/{run.max_attempts}"
 
 
