@@ -69,7 +69,7 @@ def cost_label(cost: Decimal | float) -> str:
 def run_post_links(run: GenerationRun) -> dict[str, str]:
     """The post's admin and public addresses (empty strings while there is no post)."""
     if run.post_id is None:
-        return {"post_title": "", "post_admin_url": "", "post_url": ""}
+        return {"post_title": "", "post_admin_url": "", "post_url": "", "post_state": ""}
     post = run.post
     try:
         public = post.get_absolute_url()
@@ -79,6 +79,7 @@ def run_post_links(run: GenerationRun) -> dict[str, str]:
         "post_title": post.title,
         "post_admin_url": reverse("admin:blog_post_change", args=[post.pk]),
         "post_url": public,
+        "post_state": post.get_status_display().lower(),  # draft, published, ...
     }
 
 
