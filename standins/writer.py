@@ -228,10 +228,11 @@ _INTRODUCTIONS = (
     "{Topic} is easy to start with and easy to get wrong. This post walks through {a}, "
     "{b} and {c}, and quotes the pages it relies on so that you can check each step.",
     "Most of what matters about {topic} comes down to a few ideas: {a}, {b} and {c}. "
-    "We take them in that order, written as {angle}.",
+    "We take them in that order; the angle here is {angle}.",
     "Why does {topic} keep coming up? Because {a} and {b} shape everyday work more than "
     "most teams expect. Here is what the sources say, part by part.",
-    "Here is {angle} on {topic}. It opens with {a}, moves on to {b}, and ends with {c}.",
+    "This post on {topic} is about {angle}. It opens with {a}, moves on to {b}, and ends "
+    "with {c}.",
     "Before you change anything about {topic}, it helps to see how {a} and {b} fit "
     "together. This post lays that out, then turns to {c}.",
 )
