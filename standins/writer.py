@@ -231,8 +231,7 @@ _INTRODUCTIONS = (
     "We take them in that order; the angle here is {angle}.",
     "Why does {topic} keep coming up? Because {a} and {b} shape everyday work more than "
     "most teams expect. Here is what the sources say, part by part.",
-    "This post on {topic} is about {angle}. It opens with {a}, moves on to {b}, and ends "
-    "with {c}.",
+    "This post on {topic} is about {angle}. It opens with {a}, moves on to {b}, and ends with {c}.",
     "Before you change anything about {topic}, it helps to see how {a} and {b} fit "
     "together. This post lays that out, then turns to {c}.",
 )

@@ -197,9 +197,9 @@ def _fresh_topic(ctx: Context) -> TopicPlan:
         suggested = "; ".join(c.topic for c in candidates) or "nothing"
         raise NoFreshTopic(
             f"Every topic the model suggested is covered ({suggested}) and GENERATION_TOPICS "
-            "is empty: give a topic, or list topics in GENERATION_TOPICS (comma-separated), "
-            "and for the offline demo add pages on them: Markdown files in a folder named by "
-            "RESEARCH_LOCAL_DIR, with RESEARCH_PROVIDERS including 'local'."
+            "is empty: give a topic, or list topics in GENERATION_TOPICS (comma-separated) "
+            "with pages on them (Markdown files) in a folder named by RESEARCH_LOCAL_DIR, "
+            "searched by the 'local' provider (the offline demo adds it when that is set)."
         )
     return _angle(ctx, fallback)
 
