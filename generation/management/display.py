@@ -145,11 +145,6 @@ def describe(event: RunEvent) -> str:
     return f"{event.stage}: {event.message}"
 
 
-def counted(number: int, noun: str) -> str:
-    """`1 figure`, `2 figures`, `0 claims`: a count with its noun agreeing."""
-    return f"{number} {noun}" if number == 1 else f"{number} {noun}s"
-
-
 def plain_line(event: RunEvent) -> str:
     return f"run {event.run_id}: {describe(event)}"
 

@@ -47,7 +47,7 @@ from generation.pipeline.types import (
     TopicPlan,
 )
 from generation.pipeline.untrusted import clean_source
-from generation.progress import EventKind, EventSink, RunEvent, ignore
+from generation.progress import EventKind, EventSink, RunEvent, counted, ignore
 from generation.usage import usage_by_stage_merged
 
 logger = logging.getLogger(__name__)
@@ -226,7 +226,7 @@ def _research(ctx: Context) -> ResearchResult:
         store.sources_save(ctx.run, getattr(exc, "docs", []))
         raise
     kept = store.sources_save(ctx.run, findings.docs)
-    ctx.note(Stage.RESEARCH, f"{kept} sources kept of {len(findings.docs)} found")
+    ctx.note(Stage.RESEARCH, f"{counted(kept, 'source')} kept of {len(findings.docs)} found")
     return research.result_of(findings, kept=kept)
 
 
@@ -261,7 +261,7 @@ def _sections(ctx: Context) -> SectionDraft:
             llm, outline=plan, sources=sources, done=done, tags=tags, categories=categories
         )
     )
-    ctx.note(Stage.SECTIONS, f"{written.pieces} pieces written")
+    ctx.note(Stage.SECTIONS, f"{counted(written.pieces, 'piece')} written")
     if errors:
         # Keep what was written: the next attempt writes only the missing pieces.
         ctx.run.checkpoints = checkpoints.with_partial(ctx.run.checkpoints, written)

@@ -6,13 +6,9 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from generation import service
 from generation.exceptions import GenerationError
-from generation.management.display import (
-    RunProgressDisplay,
-    console_logs_hidden,
-    counted,
-    post_location,
-)
+from generation.management.display import RunProgressDisplay, console_logs_hidden, post_location
 from generation.models import STAGE_ORDER, GenerationRun, RunStatus
+from generation.progress import counted
 
 
 def add_post_arguments(parser: CommandParser) -> None:
