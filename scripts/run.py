@@ -134,7 +134,7 @@ CHILDREN = {
 
 class Child:
     """One process of the site, in its own process group (so Ctrl-C reaches only this
-    supervisor, which stops it in order), its output passed on until the stop begins."""
+    supervisor, which stops them all), its output passed on until the stop begins."""
 
     def __init__(self, name: str, args: list[str], env: dict[str, str], quiet: threading.Event):
         self.name = name
@@ -146,7 +146,7 @@ class Child:
             text=True,
             process_group=0,
         )
-        self.relay = threading.Thread(target=_relay, args=(self.process.stdout, quiet))
+        self.relay = threading.Thread(target=_relay, args=(self.process.stdout, quiet), daemon=True)
         self.relay.start()
 
     def alive(self) -> bool:
@@ -166,7 +166,9 @@ def start_children(env: dict[str, str], quiet: threading.Event, into: list[Child
     for name, args in CHILDREN.items():
         args = [*args, f"127.0.0.1:{port}"] if name == "web" else args
         log_file = "app.log" if name == "web" else f"{name}.log"
-        into.append(Child(name, args, {**env, "LOG_FILE": log_file}, quiet))
+        # Unbuffered: their output reaches the screen through a pipe, as it happens.
+        child_env = {**env, "LOG_FILE": log_file, "PYTHONUNBUFFERED": "1"}
+        into.append(Child(name, args, child_env, quiet))
 
 
 def _interrupt(*_: object) -> None:
