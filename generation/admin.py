@@ -36,11 +36,11 @@ class ReadonlyWithoutHelp:
     """Read-only fields show their value, not the help a form gives for entering one
     ("Empty: choose one." under a topic nobody can edit)."""
 
-    def get_form(self, request: HttpRequest, obj: Any = None, **kwargs: Any):
+    def get_form(self, request: HttpRequest, obj: Any = None, **kwargs: Any) -> Any:
         kwargs.setdefault("help_texts", self._no_help(request, obj))
         return super().get_form(request, obj, **kwargs)  # type: ignore[misc]
 
-    def get_formset(self, request: HttpRequest, obj: Any = None, **kwargs: Any):
+    def get_formset(self, request: HttpRequest, obj: Any = None, **kwargs: Any) -> Any:
         kwargs.setdefault("help_texts", self._no_help(request, obj))
         return super().get_formset(request, obj, **kwargs)  # type: ignore[misc]
 

@@ -69,7 +69,7 @@ def clean_tag(name: str) -> str:
 
 def choose_tags(proposed: list[str], *, existing: list[str]) -> list[str]:
     """At most TAGS_MAX clean tags, each spelled as an existing tag when one has its key."""
-    known = {}
+    known: dict[str, str] = {}
     for name in existing:
         known.setdefault(tag_key(name), name)
     chosen: dict[str, str] = {}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from generation import service
@@ -43,7 +45,7 @@ class Command(BaseCommand):
         with console_logs_hidden(hidden=options["verbosity"] < 2):
             self._generate(options)
 
-    def _generate(self, options: dict) -> None:
+    def _generate(self, options: dict[str, Any]) -> None:
         with RunProgressDisplay(self.stdout) as display:
             try:
                 runs = service.generate_posts(**post_options(options), progress=display)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import json
 import time
+from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import BaseCommand, CommandError, CommandParser, OutputWrapper
 
 from generation import monitoring, selectors, service
 from generation.exceptions import GenerationError
@@ -34,7 +35,7 @@ class Command(BaseCommand):
         with console_logs_hidden(hidden=options["verbosity"] < 2):
             self._queue(options)
 
-    def _queue(self, options: dict) -> None:
+    def _queue(self, options: dict[str, Any]) -> None:
         try:
             runs = service.enqueue_posts(
                 **post_options(options),
@@ -87,7 +88,7 @@ class WorkerWatch:
     """Warns, once per absence, when no live worker serves the watched queue: a run
     would otherwise sit at "queued" with nothing to say why."""
 
-    def __init__(self, queue: str, stream) -> None:
+    def __init__(self, queue: str, stream: OutputWrapper) -> None:
         self.queue, self.stream = queue, stream
         self.checked_at = float("-inf")
         self.warned = False
