@@ -5,7 +5,8 @@ Starts the stand-in LLM and the bundled corpus web in this process, points the
 environment at them, and runs `manage.py generate_deep_research` (the same pipeline the
 workers run). Extra arguments go to that command, e.g. `--count 2 --topic "Redis"`; the
 demo's defaults (one post on "LLM optimization", published) hold for every option not
-given, and `--draft` leaves the post a draft.
+given, and `--draft` leaves the post a draft. The display shows progress; log lines go to
+logs/app.log, and to the screen as well with `-v`.
 """
 
 from __future__ import annotations
@@ -21,13 +22,17 @@ sys.path.insert(0, str(ROOT))
 from scripts.run import ensure_env_file  # noqa: E402
 from standins.demo import DemoUnavailable, demo_standins  # noqa: E402
 
+SITE_NOTE = "The links above are the site's: open them while `make run` is up."
+VERBOSE = ("-v", "--verbose")
 DEFAULTS = {"--count": "1", "--topic": "LLM optimization"}
 
 
 def command_args(argv: list[str]) -> list[str]:
     """The user's arguments, plus each default they did not override."""
     given = {arg.split("=", 1)[0] for arg in argv if arg.startswith("--")}
-    args = [arg for arg in argv if arg != "--draft"]
+    args = [arg for arg in argv if arg not in ("--draft", *VERBOSE)]
+    if any(arg in VERBOSE for arg in argv):
+        args += ["--verbosity", "2"]  # the log lines on screen too
     for option, value in DEFAULTS.items():
         if option not in given:
             args += [option, value]
@@ -49,7 +54,9 @@ def main(argv: list[str]) -> int:
             )
             subprocess.run([*manage, "migrate", "--noinput", "-v", "0"], env=env, check=True)
             subprocess.run([*manage, "ensure_admin"], env=env, check=True)
-            return subprocess.run([*manage, "generate_deep_research", *args], env=env).returncode
+            done = subprocess.run([*manage, "generate_deep_research", *args], env=env)
+            print(SITE_NOTE)
+            return done.returncode
     except DemoUnavailable as exc:
         sys.exit(str(exc))
 

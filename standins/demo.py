@@ -45,7 +45,8 @@ def demo_standins(
     env: Mapping[str, str] | None = None, *, latency: float = 0.0, page_delay: float = 0.0
 ) -> Iterator[dict[str, str]]:
     """Run both stand-ins; yield the environment variables that point the site at them."""
-    llm_port, web_port = demo_ports(env or {})
+    env = env or {}
+    llm_port, web_port = demo_ports(env)
     with (
         _started(
             "DEMO_LLM_PORT",
@@ -63,7 +64,8 @@ def demo_standins(
             "OPENAI_API_KEY": "demo",
             "GENERATION_MODEL": "standin-writer",
             "GENERATION_FAST_MODEL": "standin-fast",
-            "RESEARCH_PROVIDERS": "searxng",
+            # Pages of your own (RESEARCH_LOCAL_DIR) are searched beside the bundled corpus.
+            "RESEARCH_PROVIDERS": "searxng,local" if env.get("RESEARCH_LOCAL_DIR") else "searxng",
             "SEARXNG_URL": web.base_url,
             "RESEARCH_ALLOW_HOSTS": web.host_port,
             "DRB_DEMO": "1",

@@ -15,8 +15,9 @@ that hijacks a citation number;
 number word of a real sentence ("three" -> "seven"); "conflate" joins the first half of
 one sentence to the second half of the next (every word is in the source, the statement
 is not). "stubborn" answers citation
-repair requests with the sentence unchanged. `seen` keeps every request it was sent, as
-{"kind", "system", "user"}.
+repair requests with the sentence unchanged. "tags" proposes `HOSTILE_TAGS` (stop-words,
+filler, one letter, plurals and cases of one tag, markup) and a template excerpt. `seen`
+keeps every request it was sent, as {"kind", "system", "user"}.
 
 Tests select behaviours with `@pytest.mark.llm_options(hostile=[...])`; the demo with
 `python -m standins.llm_server --responder standins.hostile:HostileWriter`.
@@ -31,8 +32,42 @@ import threading
 from standins.writer import WriterResponder, _message, _sentences, _sources, repair_items
 
 BEHAVIOURS = frozenset(
-    {"figures", "phantom", "repeat", "obey", "links", "chatty", "miscount", "conflate", "stubborn"}
+    {
+        "figures",
+        "phantom",
+        "repeat",
+        "obey",
+        "links",
+        "chatty",
+        "miscount",
+        "conflate",
+        "stubborn",
+        "tags",
+    }
 )
+HOSTILE_TAGS = (
+    "First",
+    "from",
+    "under",
+    "hood",
+    "Under the hood",
+    "a",
+    "AI",
+    "2024",
+    "the",
+    "!!!",
+    "Indexes",
+    "index",
+    "INDEX",
+    "Query plans",
+    "query plan",
+    "the B-tree",
+    "<b>Redis</b>",
+    "redis",
+    "practical guide",
+    "Trade-offs",
+)
+TEMPLATE_EXCERPT = "A sourced look at this subject. Every claim is cited to the page it came from."
 BOILERPLATE = (
     "Every team should measure before and after each change and keep the results where "
     "everyone can see them."
@@ -85,9 +120,17 @@ class HostileWriter(WriterResponder):
     def _section(self, user: str) -> str:
         sources = _sources(user)
         extra = [
-            getattr(self, f"_{b}")(sources) for b in sorted(self.behaviours) if b != "stubborn"
+            getattr(self, f"_{b}")(sources)
+            for b in sorted(self.behaviours)
+            if b not in ("stubborn", "tags")  # not section behaviours
         ]
         return "\n\n".join(filter(None, [super()._section(user), *extra]))
+
+    def _metadata(self, user: str) -> dict:
+        answer = super()._metadata(user)
+        if "tags" in self.behaviours:
+            answer |= {"tags": list(HOSTILE_TAGS), "excerpt": TEMPLATE_EXCERPT}
+        return answer
 
     def _citation_repair(self, user: str) -> dict:
         if "stubborn" not in self.behaviours:

@@ -11,7 +11,10 @@ from __future__ import annotations
 
 import json
 import re
+import zlib
 from typing import Any
+
+from standins.subjects import BY_TOPIC, SUBJECTS
 
 ANGLES = [
     "a practical guide for engineers",
@@ -25,35 +28,9 @@ ANGLES = [
     "a checklist for teams",
     "common myths, checked against sources",
 ]
-THEMES = [
-    "LLM optimization",
-    "PostgreSQL performance",
-    "Redis and job queues",
-    "Web application security",
-    "Python async I/O",
-]
+THEMES = [subject.topic for subject in SUBJECTS]
 # What a model knows about each theme: the terms its searches would use.
-RELATED = {
-    "llm optimization": [
-        "quantization",
-        "speculative decoding",
-        "KV cache continuous batching",
-        "knowledge distillation",
-    ],
-    "postgresql performance": [
-        "indexes",
-        "query plans EXPLAIN",
-        "connection pooling PgBouncer",
-        "vacuum bloat",
-    ],
-    "redis and job queues": ["RQ background jobs", "job retries backoff", "idempotent jobs"],
-    "web application security": [
-        "cross-site scripting XSS",
-        "CSRF SameSite cookies",
-        "SSRF server-side request forgery",
-    ],
-    "python async i/o": ["asyncio event loop", "httpx async client", "asyncio concurrency limits"],
-}
+RELATED = {subject.topic.lower(): list(subject.related) for subject in SUBJECTS}
 OTHER_ANGLES = ["explained", "internals", "case study", "common mistakes", "comparison"]
 SOURCE_BLOCK = re.compile(r'<source id="(\d+)" title="([^"]*)">\n(.*?)\n</source>', re.S)
 SENTENCE = re.compile(r"(?<=[.!?])\s+")
@@ -135,26 +112,23 @@ class WriterResponder:
         return "\n\n".join(paragraphs) or "The sources given say little on this point."
 
     def _framing(self, user: str) -> dict:
-        title = _field(user, "Title")
-        headings = re.findall(r"^- ([^:]+):", user, re.M)
-        return {
-            "introduction": f"This article, {title}, brings together what the sources say about "
-            f"{', '.join(headings[:3]).lower() or 'the subject'}, and what it means in practice.",
-            "conclusion": "Taken together, the sources point the same way: measure first, change "
-            "one thing at a time, and keep the trade-offs in view.",
-        }
+        title, angle = _field(user, "Title"), _field(user, "Angle")
+        return framing(title, angle, re.findall(r"^- ([^:]+):", user, re.M))
 
     def _metadata(self, user: str) -> dict:
         title = _field(user, "Title")
+        subject = BY_TOPIC.get(title.split(":")[0].strip().lower())
         words = [w.lower() for w in re.findall(r"[A-Za-z][A-Za-z0-9+#-]{3,}", title)]
         existing = [c.strip() for c in _field(user, "Existing categories").split(",") if c.strip()]
-        category = next((c for c in existing if c != "(none)"), "Engineering")
-        summary = f"A sourced look at {title}."
+        category = subject.category if subject else None
+        category = category or next((c for c in existing if c != "(none)"), "Engineering")
+        lead = framing(title, _field(user, "Angle"), re.findall(r"^- ([^:]+):", user, re.M))
+        first = SENTENCE.split(lead["introduction"])[0]
         return {
-            "tags": list(dict.fromkeys(words))[:5],
+            "tags": list(subject.tags) if subject else list(dict.fromkeys(words))[:5],
             "category": category,
-            "excerpt": f"{summary} Every claim is cited to the page it came from.",
-            "meta_description": summary[:150],
+            "excerpt": lead["introduction"],
+            "meta_description": first[:155],
         }
 
     # --- the citation stage: repairs and the judge ----------------------------------------
@@ -244,11 +218,54 @@ def topic_candidates(user: str) -> list[dict[str, str]]:
     covered or not, and it heeds the blog's list but ignores the batch's."""
     count = int(_search(r"Suggest (\d+) distinct", user, "5"))
     covered = _field(user, "Already covered by the blog").lower()
-    fresh = [theme for theme in THEMES[1:] if theme.lower() not in covered]
-    subjects = [THEMES[0], *fresh][:count]
-    return [
-        {"topic": subject, "angle": ANGLES[n % len(ANGLES)]} for n, subject in enumerate(subjects)
-    ]
+    fresh = [s for s in SUBJECTS[1:] if s.topic.lower() not in covered]
+    return [{"topic": s.topic, "angle": s.angle} for s in [SUBJECTS[0], *fresh][:count]]
+
+
+# --- introduction and conclusion --------------------------------------------------------
+
+_INTRODUCTIONS = (
+    "{Topic} is easy to start with and easy to get wrong. This post walks through {a}, "
+    "{b} and {c}, and quotes the pages it relies on so that you can check each step.",
+    "Most of what matters about {topic} comes down to a few ideas: {a}, {b} and {c}. "
+    "We take them in that order; the angle here is {angle}.",
+    "Why does {topic} keep coming up? Because {a} and {b} shape everyday work more than "
+    "most teams expect. Here is what the sources say, part by part.",
+    "This post on {topic} is about {angle}. It opens with {a}, moves on to {b}, and ends with {c}.",
+    "Before you change anything about {topic}, it helps to see how {a} and {b} fit "
+    "together. This post lays that out, then turns to {c}.",
+)
+_CONCLUSIONS = (
+    "None of this has to happen at once: start with {a}, measure, and move on only when "
+    "the numbers say so.",
+    "The common thread is simple. {Topic} rewards teams that measure before they change "
+    "anything and read the documentation of the tools they already run.",
+    "If one idea stays with you, make it {a}; most of the rest follows from it.",
+    "The sources differ on details but not on direction: understand {a} first, then decide "
+    "how far {b} is worth taking.",
+    "Treat these notes as a map rather than a recipe, and check each step against your own "
+    "workload before relying on it.",
+)
+
+
+def framing(title: str, angle: str, headings: list[str]) -> dict[str, str]:
+    """An introduction and a conclusion of the post's own (its topic, angle and parts),
+    in one of several shapes chosen by the title, as different writers would."""
+    topic = title.split(":")[0].strip() or "the subject"
+    parts = [h.split(" (")[0] for h in headings] + ["the basics", "the details", "the limits"]
+    words = {"topic": _mid_sentence(topic), "Topic": topic[:1].upper() + topic[1:]}
+    words |= {"angle": angle or "a close look", "a": parts[0], "b": parts[1], "c": parts[2]}
+    pick = zlib.crc32(title.encode())
+    return {
+        "introduction": _INTRODUCTIONS[pick % len(_INTRODUCTIONS)].format(**words),
+        "conclusion": _CONCLUSIONS[(pick // 7) % len(_CONCLUSIONS)].format(**words),
+    }
+
+
+def _mid_sentence(phrase: str) -> str:
+    """ "Speculative decoding" -> "speculative decoding"; "PostgreSQL ..." stays."""
+    first = phrase.split(" ")[0]
+    return phrase[:1].lower() + phrase[1:] if first[1:].islower() else phrase
 
 
 # --- research queries -----------------------------------------------------------------

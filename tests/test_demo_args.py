@@ -18,6 +18,7 @@ from scripts.demo import command_args
             ["--publish", "--no-tags"],
             ["--publish", "--no-tags", "--count", "1", "--topic", "LLM optimization"],
         ),
+        (["-v"], ["--verbosity", "2", "--count", "1", "--topic", "LLM optimization", "--publish"]),
     ],
 )
 def test_demo_keeps_defaults_unless_overridden(argv, expected):

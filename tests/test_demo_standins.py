@@ -55,3 +55,11 @@ def test_a_busy_port_names_the_variable_to_change():
 def test_bad_ports_are_refused_in_one_line(env, message):
     with pytest.raises(DemoUnavailable, match=message):
         demo_ports(env)
+
+
+def test_pages_of_your_own_are_searched_beside_the_corpus(tmp_path):
+    ports = {"DEMO_LLM_PORT": str(free_port()), "DEMO_WEB_PORT": str(free_port())}
+    with demo_standins(ports) as plain:
+        assert plain["RESEARCH_PROVIDERS"] == "searxng"
+    with demo_standins({**ports, "RESEARCH_LOCAL_DIR": str(tmp_path)}) as own:
+        assert own["RESEARCH_PROVIDERS"] == "searxng,local"

@@ -10,7 +10,7 @@ from functools import partial
 from typing import Any
 
 from django.contrib import admin, messages
-from django.db.models import QuerySet
+from django.db.models import Case, F, IntegerField, QuerySet, Value, When
 from django.http import HttpRequest
 from django.template.loader import render_to_string
 from django.utils.html import format_html, format_html_join
@@ -30,11 +30,31 @@ VIEW_PERMISSION = "generation.view_generationrun"
 STAGE_LABELS = dict(Stage.choices)
 
 
-class ResearchSourceInline(admin.TabularInline):
+class ReadonlyWithoutHelp:
+    """Read-only fields show their value, not the help a form gives for entering one
+    ("Empty: choose one." under a topic nobody can edit)."""
+
+    def get_form(self, request: HttpRequest, obj: Any = None, **kwargs: Any) -> Any:
+        kwargs.setdefault("help_texts", self._no_help(request, obj))
+        return super().get_form(request, obj, **kwargs)  # type: ignore[misc]
+
+    def get_formset(self, request: HttpRequest, obj: Any = None, **kwargs: Any) -> Any:
+        kwargs.setdefault("help_texts", self._no_help(request, obj))
+        return super().get_formset(request, obj, **kwargs)  # type: ignore[misc]
+
+    def _no_help(self, request: HttpRequest, obj: Any) -> dict[str, str]:
+        fields = self.get_readonly_fields(request, obj)  # type: ignore[attr-defined]
+        return {name: "" for name in fields if isinstance(name, str)}
+
+
+class ResearchSourceInline(ReadonlyWithoutHelp, admin.TabularInline):
+    """A run's sources, kept ones first, each title once (runs.css hides the inline's
+    own row caption, which repeated the title)."""
+
     model = ResearchSource
     verbose_name_plural = "sources"
     fields = (
-        "number",
+        "cited_as",
         "title",
         "url_link",
         "domain",
@@ -48,7 +68,23 @@ class ResearchSourceInline(admin.TabularInline):
     extra = 0
     can_delete = False
     show_change_link = False
-    ordering = ("number", "id")
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[ResearchSource]:
+        kept_first = Case(
+            When(status=ResearchSource.Status.KEPT, then=Value(0)),
+            default=Value(1),
+            output_field=IntegerField(),
+        )
+        return (
+            super()
+            .get_queryset(request)
+            .order_by(kept_first, F("number").asc(nulls_last=True), "id")
+        )
+
+    @admin.display(description="Number")
+    def cited_as(self, source: ResearchSource) -> str:
+        # A method, not the field: an inline's column header shows the model's help text.
+        return f"[{source.number}]" if source.number else EMPTY
 
     @admin.display(description="URL")
     def url_link(self, source: ResearchSource) -> SafeString | str:
@@ -77,22 +113,10 @@ class ResearchSourceInline(admin.TabularInline):
 
 
 @admin.register(GenerationRun)
-class GenerationRunAdmin(admin.ModelAdmin):
-    # Post and Cost come early so that they stay on a 1280 px screen (see runs.css).
-    list_display = (
-        "id",
-        "run_status",
-        "run_stage",
-        "attempt",
-        "topic_label",
-        "post_links",
-        "cost",
-        "tokens",
-        "duration",
-        "citations",
-        "origin",
-        "created_at",
-    )
+class GenerationRunAdmin(ReadonlyWithoutHelp, admin.ModelAdmin):
+    # What a 1280 px screen holds beside the admin's sidebars, titles wrapped (runs.css);
+    # tokens, duration, claims backed, origin and times are on the run's own page.
+    list_display = ("id", "run_status", "run_stage", "attempt", "topic_label", "post_links", "cost")
     list_display_links = ("id",)
     list_filter = ("status", "stage", "origin")
     search_fields = ("topic",)
@@ -133,6 +157,7 @@ class GenerationRunAdmin(admin.ModelAdmin):
                     "worker_name",
                     ("created_at", "started_at", "finished_at"),
                     "duration",
+                    "citations",
                     "post_links",
                 )
             },
@@ -165,6 +190,7 @@ class GenerationRunAdmin(admin.ModelAdmin):
         "started_at",
         "finished_at",
         "duration",
+        "citations",
         "post_links",
         "timings_table",
         "errors_table",
@@ -220,9 +246,8 @@ class GenerationRunAdmin(admin.ModelAdmin):
         return selectors.run_attempt_label(run)
 
     @admin.display(description="Topic", ordering="topic")
-    def topic_label(self, run: GenerationRun) -> SafeString:
-        topic = run.topic or "(writer's choice)"
-        return format_html('<span title="{}">{}</span>', topic, topic)
+    def topic_label(self, run: GenerationRun) -> str:
+        return run.topic or "(writer's choice)"
 
     @admin.display(description="Duration")
     def duration(self, run: GenerationRun) -> str:

@@ -11,6 +11,9 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
+from django.urls import reverse
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import SafeString
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 from redis.exceptions import RedisError
@@ -25,10 +28,33 @@ from generation.runs.service import enqueue_posts
 
 VIEW_PERMISSION = "generation.view_generationrun"
 QUEUES_PERMISSION = "generation.manage_queues"
+SHOWN_RUNS = 10  # runs linked in the "queued" message; the list below shows them all
 
 
-def queued_message(count: int) -> str:
-    return f"{count} post{'' if count == 1 else 's'} queued for generation"
+def queued_message(runs: list[GenerationRun], *, linked: bool) -> SafeString:
+    """What was queued, each run linked to its page; on the run list, run_status.js adds
+    each post's link here once it is written (a draft unless Publish was ticked)."""
+    count = len(runs)
+    text = format_html("{} post{} queued for generation", count, "" if count == 1 else "s")
+    if not linked:
+        return text
+    each = format_html_join(
+        ", ",
+        '<a href="{}">run {}</a><span class="run-post" data-run-post="{}"></span>',
+        (
+            (reverse("admin:generation_generationrun_change", args=[r.pk]), r.pk, r.pk)
+            for r in runs[:SHOWN_RUNS]
+        ),
+    )
+    if count > SHOWN_RUNS:
+        each = format_html("{} and {} more (in the list below)", each, count - SHOWN_RUNS)
+    lands = "published" if runs and runs[0].publish else "a draft until you publish it"
+    return format_html(
+        "{}: {}. Each post is linked here once written ({}; Blog: Posts lists them all).",
+        text,
+        each,
+        lands,
+    )
 
 
 def _generate_posts(request: HttpRequest) -> HttpResponse:
@@ -49,8 +75,9 @@ def _generate_posts(request: HttpRequest) -> HttpResponse:
                 origin=Origin.ADMIN,
             )
         if not refusal:
-            messages.success(request, queued_message(len(runs)))
-            if request.user.has_perm(VIEW_PERMISSION):
+            linked = request.user.has_perm(VIEW_PERMISSION)
+            messages.success(request, queued_message(runs, linked=linked))
+            if linked:
                 return redirect("admin:generation_generationrun_changelist")
             return redirect("admin:index")
     context = {

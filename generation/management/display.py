@@ -8,7 +8,9 @@ CI): one plain line per event, as it happens, so `--follow | tee` shows progress
 
 from __future__ import annotations
 
+import contextlib
 import logging
+from collections.abc import Iterator
 from typing import IO
 
 from django.conf import settings
@@ -105,6 +107,22 @@ class RunProgressDisplay:
         for handler, level in self._muted:
             handler.setLevel(level)
         self._muted.clear()
+
+
+@contextlib.contextmanager
+def console_logs_hidden(*, hidden: bool = True) -> Iterator[None]:
+    """Log lines go to the log file only while a command shows its own progress, so each
+    event is on screen once; `-v 2` (`hidden=False`) shows them as well."""
+    muted = []
+    for handler in logging.getLogger().handlers if hidden else []:
+        if type(handler) is logging.StreamHandler:
+            muted.append((handler, handler.level))
+            handler.setLevel(logging.CRITICAL + 1)
+    try:
+        yield
+    finally:
+        for handler, level in muted:
+            handler.setLevel(level)
 
 
 def _is_terminal(stream: IO[str]) -> bool:

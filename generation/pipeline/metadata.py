@@ -11,11 +11,12 @@ import re
 
 from generation.pipeline import prompts
 from generation.pipeline.llm import LLMClient
+from generation.pipeline.tags import choose_tags
 from generation.pipeline.types import Metadata
 
 META_DESCRIPTION_MAX = 160
 EXCERPT_MAX = 320
-TAGS_MAX = 8
+CITATION_MARKERS = re.compile(r"\s*\[\d+(?:\s*[,\u2013-]\s*\d+)*\]")
 
 
 async def draft_metadata(
@@ -46,14 +47,20 @@ def clip(text: str, limit: int) -> str:
     return text[: limit - 1].rsplit(" ", 1)[0].rstrip(",;:.") + "…"
 
 
-def clean_tags(names: list[str]) -> list[str]:
-    """Short lowercase tags, de-duplicated, at most eight."""
-    tags: list[str] = []
-    for name in names:
-        tag = " ".join(re.sub(r"[^\w\s+#.-]", "", name.lower()).split())[:50]
-        if tag and tag not in tags:
-            tags.append(tag)
-    return tags[:TAGS_MAX]
+def clean_tags(names: list[str], existing: list[str] | None = None) -> list[str]:
+    """The tag rules (generation.pipeline.tags): no stop-words, filler or tags under three
+    letters; one tag per subject in any case or number, spelled as an existing one."""
+    return choose_tags(names, existing=existing or [])
+
+
+def lead_of(body: str) -> str:
+    """The post's own first paragraph of prose (not a heading, list or quote), without
+    its citation markers: what a reader meets first, and so the excerpt."""
+    for paragraph in re.split(r"\n\s*\n", body):
+        text = paragraph.strip()
+        if text and not text.startswith(("#", "-", "*", ">", "|", "```")) and text[0] != "[":
+            return CITATION_MARKERS.sub("", text)
+    return ""
 
 
 def pick_category(proposed: str, *, override: str, existing: list[str]) -> str:
@@ -66,13 +73,20 @@ def pick_category(proposed: str, *, override: str, existing: list[str]) -> str:
 
 
 def finalize(
-    draft: Metadata, *, introduction: str, with_tags: bool, category: str, categories: list[str]
+    draft: Metadata,
+    *,
+    body: str,
+    with_tags: bool,
+    category: str,
+    categories: list[str],
+    tags: list[str] | None = None,
 ) -> Metadata:
     """The draft made fit to publish: clean tags (or none), a category (the asked-for one
-    first), an excerpt and a meta description of bounded length."""
-    excerpt = draft.excerpt.strip() or introduction
+    first), the post's lead as its excerpt (the model's when the post has no prose lead),
+    and a meta description of bounded length."""
+    excerpt = lead_of(body) or draft.excerpt.strip()
     return Metadata(
-        tags=tuple(clean_tags(list(draft.tags))) if with_tags else (),
+        tags=tuple(clean_tags(list(draft.tags), tags)) if with_tags else (),
         category=pick_category(draft.category, override=category, existing=categories),
         excerpt=clip(excerpt, EXCERPT_MAX),
         meta_description=clip(draft.meta_description or excerpt, META_DESCRIPTION_MAX),

@@ -48,7 +48,7 @@ from generation.pipeline.types import (
 from generation.runs import lifecycle
 from generation.runs.leases import Heartbeat, Lease
 from generation.runs.logcontext import run_context, set_topic
-from generation.runs.progress import EventKind, EventSink, RunEvent, ignore
+from generation.runs.progress import EventKind, EventSink, RunEvent, counted, ignore
 from generation.runs.usage import usage_by_stage_merged
 
 logger = logging.getLogger(__name__)
@@ -198,7 +198,9 @@ def _fresh_topic(ctx: Context) -> TopicPlan:
         suggested = "; ".join(c.topic for c in candidates) or "nothing"
         raise NoFreshTopic(
             f"Every topic the model suggested is covered ({suggested}) and GENERATION_TOPICS "
-            "is empty: give a topic, or list topics in GENERATION_TOPICS."
+            "is empty: give a topic, or list topics in GENERATION_TOPICS (comma-separated) "
+            "with pages on them (Markdown files) in a folder named by RESEARCH_LOCAL_DIR, "
+            "searched by the 'local' provider (the offline demo adds it when that is set)."
         )
     return _angle(ctx, fallback)
 
@@ -225,7 +227,7 @@ def _research(ctx: Context) -> ResearchResult:
         store.sources_save(ctx.run, getattr(exc, "docs", []))
         raise
     kept = store.sources_save(ctx.run, findings.docs)
-    ctx.note(Stage.RESEARCH, f"{kept} sources kept of {len(findings.docs)} found")
+    ctx.note(Stage.RESEARCH, f"{counted(kept, 'source')} kept of {len(findings.docs)} found")
     return research.result_of(findings, kept=kept)
 
 
@@ -260,7 +262,7 @@ def _sections(ctx: Context) -> SectionDraft:
             llm, outline=plan, sources=sources, done=done, tags=tags, categories=categories
         )
     )
-    ctx.note(Stage.SECTIONS, f"{written.pieces} pieces written")
+    ctx.note(Stage.SECTIONS, f"{counted(written.pieces, 'piece')} written")
     if errors:
         # Keep what was written: the next attempt writes only the missing pieces.
         ctx.run.checkpoints = checkpoints.with_partial(ctx.run.checkpoints, written)
@@ -308,13 +310,14 @@ def _citations(ctx: Context) -> CheckedPost:
 
 def _metadata(ctx: Context) -> Metadata:
     draft: SectionDraft = ctx.output(Stage.SECTIONS)
-    _, categories = store.vocabulary()
+    tags, categories = store.vocabulary()
     return metadata.finalize(
         draft.metadata,
-        introduction=draft.framing.introduction,
+        body=ctx.output(Stage.CITATIONS).body,
         with_tags=ctx.run.with_tags,
         category=ctx.run.category_name,
         categories=categories,
+        tags=tags,
     )
 
 

@@ -33,6 +33,11 @@ class RunEvent:
 EventSink = Callable[[RunEvent], None]
 
 
+def counted(number: int, noun: str) -> str:
+    """`1 figure`, `2 figures`, `0 claims`: a count with its noun agreeing."""
+    return f"{number} {noun}" if number == 1 else f"{number} {noun}s"
+
+
 def ignore(event: RunEvent) -> None:
     return None
 

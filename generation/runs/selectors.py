@@ -15,7 +15,7 @@ from django.db.models.functions import TruncDate
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 
-from generation.models import ACTIVE_STATUSES, GenerationRun
+from generation.models import ACTIVE_STATUSES, GenerationRun, RunStatus
 from generation.operations.budget import day_start
 from generation.runs.progress import RunRow
 
@@ -32,7 +32,11 @@ def run_is_active(run: GenerationRun) -> bool:
 
 
 def run_attempt_label(run: GenerationRun) -> str:
-    """`2/4`: the attempt under way (or last made) out of the attempts allowed."""
+    """`2/4`: the attempt under way (or last made) out of the attempts allowed; a run
+    failed for good by a permanent error reads `1 (permanent failure, no retry)`."""
+    last = run.errors[-1] if run.errors and isinstance(run.errors[-1], dict) else {}
+    if run.status == RunStatus.FAILED and last.get("kind") == "permanent":
+        return f"{run.attempts} (permanent failure, no retry)"
     return f"{run.attempts}/{run.max_attempts}"
 
 
@@ -65,7 +69,7 @@ def cost_label(cost: Decimal | float) -> str:
 def run_post_links(run: GenerationRun) -> dict[str, str]:
     """The post's admin and public addresses (empty strings while there is no post)."""
     if run.post_id is None:
-        return {"post_title": "", "post_admin_url": "", "post_url": ""}
+        return {"post_title": "", "post_admin_url": "", "post_url": "", "post_state": ""}
     post = run.post
     try:
         public = post.get_absolute_url()
@@ -75,6 +79,7 @@ def run_post_links(run: GenerationRun) -> dict[str, str]:
         "post_title": post.title,
         "post_admin_url": reverse("admin:blog_post_change", args=[post.pk]),
         "post_url": public,
+        "post_state": post.get_status_display().lower(),  # draft, published, ...
     }
 
 

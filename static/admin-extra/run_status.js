@@ -34,6 +34,20 @@
     }
   }
 
+  // The "posts queued" message names each run; once its post is written, link it there
+  // too, with its state (a draft until published), so the first click's result is found.
+  function setMessagePost(run) {
+    const slot = document.querySelector('.run-post[data-run-post="' + run.id + '"]');
+    if (!slot || !run.post_admin_url || slot.querySelector("a")) {
+      return;
+    }
+    slot.append(": post ", link(run.post_admin_url, run.post_title), " (" + run.post_state);
+    if (run.post_state === "published" && run.post_url) {
+      slot.append(", ", link(run.post_url, "view it"));
+    }
+    slot.append(")");
+  }
+
   function update(badges, run) {
     const badge = badges.get(String(run.id));
     if (!badge) {
@@ -50,6 +64,7 @@
     setText(row, "cost", run.cost);
     setText(row, "citations", run.citations);
     setPost(row, run);
+    setMessagePost(run);
   }
 
   // The daily summary above the list: redrawn from the same poll, so it moves with the runs.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import sys
 import time
@@ -17,6 +18,8 @@ from blog.models import Post
 from generation import queues
 from generation.models import GenerationRun, RunStatus
 from generation.queues import job_id_for
+from standins.writer import THEMES
+from tests.factories import make_post
 from tests.workers import FAST, ROOT, running_worker, wait_for
 
 
@@ -120,3 +123,55 @@ def test_bg_command_delay_is_honoured(worker_env, author):
             timeout=60,
         )
     assert run.started_at >= run.created_at + timedelta(seconds=2.8)
+
+
+@pytest.mark.workers
+def test_bg_command_follow_fails_when_a_followed_run_fails(worker_env, author):
+    for theme in THEMES:  # every subject the stand-in suggests is covered: NoFreshTopic
+        make_post(f"{theme}: the complete guide", author=author)
+    out = StringIO()
+    with running_worker({**worker_env, **FAST}), pytest.raises(CommandError) as info:
+        call_command(
+            "generate_deep_research_bg",
+            "--count",
+            "2",
+            "--author",
+            "writer",
+            "--follow",
+            stdout=out,
+            stderr=StringIO(),
+        )
+    assert str(info.value).startswith("2 of 2 runs failed")
+    runs = GenerationRun.objects.order_by("pk")
+    assert [run.status for run in runs] == [RunStatus.FAILED] * 2
+    assert all(f"Run {run.pk}: failed  NoFreshTopic" in out.getvalue() for run in runs)
+
+
+def test_bg_command_follow_warns_when_no_worker_serves_the_queue(worker_env, author):
+    follow = subprocess.Popen(
+        [
+            sys.executable,
+            "manage.py",
+            "generate_deep_research_bg",
+            "--topic",
+            "Redis",
+            "--author",
+            "writer",
+            "--follow",
+        ],
+        cwd=ROOT,
+        env=worker_env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        warning = follow.stderr.readline()  # its first line there: log lines go to the file
+        started = wait_for(lambda: GenerationRun.objects.first(), timeout=30)
+    finally:
+        follow.send_signal(signal.SIGINT)
+        out, _ = follow.communicate(timeout=30)
+    assert warning.startswith("No live worker serves the 'content' queue")
+    assert "`python manage.py rqworker content --with-scheduler`" in warning
+    assert started.status == RunStatus.QUEUED
+    assert "Stopped following" in out and follow.returncode == 0

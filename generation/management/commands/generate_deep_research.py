@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from generation.execution import service
-from generation.management.display import RunProgressDisplay, post_location
+from generation.management.display import RunProgressDisplay, console_logs_hidden, post_location
 from generation.models import STAGE_ORDER, GenerationRun, RunStatus
 from generation.pipeline import checkpoints
 from generation.pipeline.types import CitationReport
+from generation.runs.progress import counted
 from generation.runs.refusals import command_error, refused
 
 
@@ -41,6 +44,10 @@ class Command(BaseCommand):
         add_post_arguments(parser)
 
     def handle(self, *args, **options) -> None:
+        with console_logs_hidden(hidden=options["verbosity"] < 2):
+            self._generate(options)
+
+    def _generate(self, options: dict[str, Any]) -> None:
         with RunProgressDisplay(self.stdout) as display, refused(command_error):
             runs = service.generate_posts(**post_options(options), progress=display)
         for run in runs:
@@ -77,9 +84,9 @@ def _citation_rows(report: CitationReport | None, shown: int = 5) -> list[str]:
     if report is None:
         return []
     rows = [
-        f"  citations  {report.claims} claims checked, {report.verified} verified, "
+        f"  citations  {counted(report.claims, 'claim')} checked, {report.verified} verified, "
         f"{len(report.revised)} revised, {len(report.removed)} removed; "
-        f"{report.figures} figures checked"
+        f"{counted(report.figures, 'figure')} checked"
     ]
     if judge := report.judge:
         rows.append(f"  judge      {judge['supported']} of {judge['checked']} supported")

@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import json
 import time
+from typing import Any
 
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import BaseCommand, CommandError, CommandParser, OutputWrapper
 
 from generation.management.commands.generate_deep_research import add_post_arguments, post_options
-from generation.management.display import RunProgressDisplay, post_location
-from generation.models import GenerationRun, Origin
+from generation.management.display import RunProgressDisplay, console_logs_hidden, post_location
+from generation.models import GenerationRun, Origin, RunStatus
+from generation.operations import monitoring
 from generation.runs import selectors, service
 from generation.runs.progress import FINISHED_STATUSES, RunRow, events_between
 from generation.runs.refusals import command_error, refused
 
 POLL_SECONDS = 0.5
+WORKER_CHECK_SECONDS = 2.0
 
 
 class Command(BaseCommand):
@@ -30,6 +33,10 @@ class Command(BaseCommand):
         parser.add_argument("--json", action="store_true", help="Machine-readable output.")
 
     def handle(self, *args, **options) -> None:
+        with console_logs_hidden(hidden=options["verbosity"] < 2):
+            self._queue(options)
+
+    def _queue(self, options: dict[str, Any]) -> None:
         with refused(command_error):
             runs = service.enqueue_posts(
                 **post_options(options),
@@ -46,26 +53,64 @@ class Command(BaseCommand):
             self.stdout.write("Queued successfully!")
             self.stdout.write("Run ids: " + " ".join(str(run_id) for run_id in run_ids))
         if options["follow"]:
-            self._follow(run_ids, quiet=options["json"])
+            self._follow(run_ids, queue=options["queue"], quiet=options["json"])
 
-    def _follow(self, run_ids: list[int], *, quiet: bool) -> None:
-        """Show the runs' progress until all finish; Ctrl-C stops watching (they go on)."""
+    def _follow(self, run_ids: list[int], *, queue: str, quiet: bool) -> None:
+        """Show the runs' progress until all finish; Ctrl-C stops watching (they go on).
+        Any run that did not succeed makes the command fail, saying how many."""
         stream = self.stderr if quiet else self.stdout
         try:
             with RunProgressDisplay(stream) as display:
-                _watch(run_ids, display)
+                _watch(run_ids, display, WorkerWatch(queue, self.stderr))
         except KeyboardInterrupt:
             stream.write("Stopped following; the runs keep going in the workers.")
             return
-        runs = GenerationRun.objects.filter(pk__in=run_ids).select_related("post")
-        for run in runs.order_by("pk"):
+        runs = list(GenerationRun.objects.filter(pk__in=run_ids).select_related("post"))
+        for run in sorted(runs, key=lambda run: run.pk):
             stream.write(_summary(run))
+        if failed := unsuccessful_label(runs):
+            raise CommandError(failed)
 
 
-def _watch(run_ids: list[int], display: RunProgressDisplay) -> None:
+def unsuccessful_label(runs: list[GenerationRun]) -> str:
+    """`"2 of 3 runs failed."`, naming cancellations apart; "" when every run succeeded."""
+    failed = sum(run.status == RunStatus.FAILED for run in runs)
+    canceled = sum(run.status == RunStatus.CANCELED for run in runs)
+    if not failed and not canceled:
+        return ""
+    parts = [f"{failed} of {len(runs)} runs failed"] if failed else []
+    parts += [f"{canceled} of {len(runs)} canceled"] if canceled else []
+    return "; ".join(parts) + " (errors above; `manage.py queue_failed` lists them)."
+
+
+class WorkerWatch:
+    """Warns, once per absence, when no live worker serves the watched queue: a run
+    would otherwise sit at "queued" with nothing to say why."""
+
+    def __init__(self, queue: str, stream: OutputWrapper) -> None:
+        self.queue, self.stream = queue, stream
+        self.checked_at = float("-inf")
+        self.warned = False
+
+    def __call__(self) -> None:
+        if time.monotonic() - self.checked_at < WORKER_CHECK_SECONDS:
+            return
+        self.checked_at = time.monotonic()
+        live = [w for w in monitoring.workers_list() if w.alive and self.queue in w.queues]
+        if not live and not self.warned:
+            self.stream.write(
+                f"No live worker serves the {self.queue!r} queue, so nothing will pick these "
+                f"runs up: start one with `python manage.py rqworker {self.queue} "
+                "--with-scheduler` (or `make run`)."
+            )
+        self.warned = not live
+
+
+def _watch(run_ids: list[int], display: RunProgressDisplay, workers: WorkerWatch) -> None:
     """Poll the runs and show what changed, until every one has finished."""
     seen: dict[int, RunRow] = {}
     while True:
+        workers()
         for row in selectors.runs_progress_rows(run_ids):
             for event in events_between(seen.get(row.run_id), row):
                 display(event)
