@@ -114,4 +114,4 @@ def health_check() -> list[str]:
 
 def schedules_tick() -> int:
     """The periodic job (generation.periodic): turn schedules' due occurrences into runs."""
-    return len(scheduling.schedules_tick())
+    return len(scheduling.schedules_tick(clock=scheduling.schedule_clock()))

@@ -1,7 +1,9 @@
 """Shared fixtures: a real, empty Redis database, loopback stand-ins for the LLM and the web.
 
 PostgreSQL comes through pytest-django (DATABASE_URL); Redis is database 15 of the local
-server (REDIS_URL), flushed before every test and never database 0.
+server (REDIS_URL), flushed before every test and never database 0. Split over pytest-xdist
+workers, each has its own PostgreSQL database (test_<name>_gwN) and its own Redis database
+(tests/xdist_redis.py), flushes only that one, and hands it to the processes it starts.
 """
 
 from __future__ import annotations
@@ -19,7 +21,11 @@ from standins.llm_server import LLMStandin
 from standins.web import WebStandin
 from standins.writer import WriterResponder
 
-pytest_plugins = ["tests.standins_llm_fixtures", "tests.standins_web_fixtures"]
+pytest_plugins = [
+    "tests.standins_llm_fixtures",
+    "tests.standins_web_fixtures",
+    "tests.browsers",
+]
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import time
 from datetime import timedelta
 from io import StringIO
 
@@ -112,9 +111,11 @@ def test_bg_command_follows_runs_to_a_post(worker_env, author):
 def test_bg_command_delay_is_honoured(worker_env, author):
     out = bg("--topic", "Django caching", "--author", "writer", "--delay", "3", "--json")
     (run_id,) = json.loads(out)["run_ids"]
+    # Held in RQ's scheduled registry until its time, not on the queue.
+    queue = queues.get_queue()
+    assert job_id_for(run_id) in queue.scheduled_job_registry.get_job_ids()
+    assert job_id_for(run_id) not in queue.job_ids
     with running_worker({**worker_env, **FAST}):
-        time.sleep(1.5)
-        assert GenerationRun.objects.get(pk=run_id).status == RunStatus.QUEUED
         run = wait_for(
             lambda: GenerationRun.objects.filter(pk=run_id, status=RunStatus.SUCCEEDED).first(),
             timeout=60,
