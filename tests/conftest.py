@@ -8,6 +8,7 @@ workers, each has its own PostgreSQL database (test_<name>_gwN) and its own Redi
 
 from __future__ import annotations
 
+import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -20,6 +21,7 @@ from standins.hostile import HostileWriter
 from standins.llm_server import LLMStandin
 from standins.web import WebStandin
 from standins.writer import WriterResponder
+from tests.workers import SharedWorker, empty_but_workers, wait_for
 
 pytest_plugins = [
     "tests.standins_llm_fixtures",
@@ -48,8 +50,12 @@ def redis_conn() -> redis.Redis:
 
 @pytest.fixture(autouse=True)
 def _clean_redis(redis_conn: redis.Redis) -> Iterator[None]:
-    """Each test starts with the test database (and only it) empty."""
-    redis_conn.flushdb()
+    """Each test starts with the test database (and only it) empty; next to the shared
+    worker, empty but for that worker's own keys."""
+    if SHARED_WORKER.running:
+        empty_but_workers(redis_conn)
+    else:
+        redis_conn.flushdb()
     yield
 
 
@@ -81,16 +87,30 @@ def standins(request: pytest.FixtureRequest, settings) -> Iterator[Standins]:
     """
     marker = request.node.get_closest_marker("llm_options")
     options = dict(marker.kwargs) if marker else {}
+    if "shared_worker" in request.fixturenames:
+        if options:
+            pytest.fail("A test with llm_options starts its own worker, not shared_worker.")
+        stand = request.getfixturevalue("_shared_standins")
+        stand.llm.reset()
+        stand.llm.clear_faults()
+        stand.web.reset_counts()
+        _point_settings(settings, stand)
+        yield stand
+        return
     hostile = options.pop("hostile", None)
     writer = WriterResponder() if hostile is None else HostileWriter(*hostile)
     with LLMStandin(writer, **options) as llm, WebStandin() as web:
         stand = Standins(llm=llm, web=web)
-        for name, value in stand.env().items():
-            setattr(settings, name, value)
-        from tests.standins_web_fixtures import point_settings_at
-
-        point_settings_at(settings, web)
+        _point_settings(settings, stand)
         yield stand
+
+
+def _point_settings(settings, stand: Standins) -> None:
+    for name, value in stand.env().items():
+        setattr(settings, name, value)
+    from tests.standins_web_fixtures import point_settings_at
+
+    point_settings_at(settings, stand.web)
 
 
 @pytest.fixture
@@ -102,6 +122,10 @@ def pipeline_settings(standins: Standins) -> Standins:
 @pytest.fixture
 def worker_env(standins: Standins, transactional_db) -> dict[str, str]:
     """Environment for a subprocess (worker, command) that must see the test database."""
+    return _subprocess_env(standins)
+
+
+def _subprocess_env(standins: Standins) -> dict[str, str]:
     import os
 
     from django.db import connection
@@ -115,6 +139,64 @@ def worker_env(standins: Standins, transactional_db) -> dict[str, str]:
         "REDIS_URL": django_settings.REDIS_URL,
         **standins.env(),
     }
+
+
+# --- A worker shared by the tests that only need "a worker" ----------------------------------
+
+SHARED_WORKER = SharedWorker()
+SHARED_WORKER_GROUP = "shared-worker"
+
+
+@pytest.fixture(scope="session")
+def _shared_standins() -> Iterator[Standins]:
+    """The writer stand-in and the corpus web that the shared worker is pointed at."""
+    with LLMStandin(WriterResponder()) as llm, WebStandin() as web:
+        yield Standins(llm=llm, web=web)
+
+
+@pytest.fixture(scope="session")
+def _shared_worker_session(django_db_setup) -> Iterator[SharedWorker]:
+    yield SHARED_WORKER
+    SHARED_WORKER.stop()  # before the test database is dropped
+
+
+@pytest.fixture
+def shared_worker(
+    _shared_worker_session: SharedWorker, standins: Standins, transactional_db, redis_conn
+) -> Iterator[subprocess.Popen]:
+    """A running worker (tests/workers.py FAST settings, with its scheduler) on the shared
+    stand-ins, for a test that only needs "a worker". Tests that kill, stop or restart a
+    worker, or need other settings or llm_options, start their own. After the test no job
+    of it is still running, so the next test starts with an idle worker."""
+    process = _shared_worker_session.start(_subprocess_env(standins))
+    yield process
+    wait_for(lambda: not _busy(redis_conn), timeout=60)
+
+
+def _busy(connection: redis.Redis) -> bool:
+    from rq import Queue
+
+    queue = Queue("content", connection=connection)
+    return queue.started_job_registry.count > 0
+
+
+def _needs_shared_worker(item: pytest.Item | None) -> bool:
+    return item is not None and "shared_worker" in getattr(item, "fixturenames", ())
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The shared-worker tests run together (one xdist worker, one after another)."""
+    for item in items:
+        if _needs_shared_worker(item):
+            item.add_marker(pytest.mark.xdist_group(SHARED_WORKER_GROUP))
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> None:
+    """Stop the shared worker before a test that did not ask for it."""
+    if _needs_shared_worker(item) and not _needs_shared_worker(nextitem):
+        SHARED_WORKER.stop()
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ from blog.models import Post
 from generation import queues
 from generation.models import GenerationRun, RunStatus
 from generation.queues import job_id_for
-from tests.workers import FAST, ROOT, running_worker, wait_for
+from tests.workers import ROOT, wait_for
 
 
 def bg(*args: str) -> str:
@@ -91,9 +91,8 @@ def test_bg_command_with_redis_down_fails_in_one_line_and_writes_nothing(worker_
 
 
 @pytest.mark.workers
-def test_bg_command_follows_runs_to_a_post(worker_env, author):
-    with running_worker({**worker_env, **FAST}):
-        out = bg("--topic", "Python async I/O", "--author", "writer", "--follow")
+def test_bg_command_follows_runs_to_a_post(shared_worker, author):
+    out = bg("--topic", "Python async I/O", "--author", "writer", "--follow")
     run = GenerationRun.objects.get()
     assert run.status == RunStatus.SUCCEEDED, run.errors
     assert Post.objects.get().pk == run.post_id
@@ -108,16 +107,15 @@ def test_bg_command_follows_runs_to_a_post(worker_env, author):
 
 
 @pytest.mark.workers
-def test_bg_command_delay_is_honoured(worker_env, author):
+def test_bg_command_delay_is_honoured(shared_worker, author):
     out = bg("--topic", "Django caching", "--author", "writer", "--delay", "3", "--json")
     (run_id,) = json.loads(out)["run_ids"]
     # Held in RQ's scheduled registry until its time, not on the queue.
     queue = queues.get_queue()
     assert job_id_for(run_id) in queue.scheduled_job_registry.get_job_ids()
     assert job_id_for(run_id) not in queue.job_ids
-    with running_worker({**worker_env, **FAST}):
-        run = wait_for(
-            lambda: GenerationRun.objects.filter(pk=run_id, status=RunStatus.SUCCEEDED).first(),
-            timeout=60,
-        )
+    run = wait_for(
+        lambda: GenerationRun.objects.filter(pk=run_id, status=RunStatus.SUCCEEDED).first(),
+        timeout=60,
+    )
     assert run.started_at >= run.created_at + timedelta(seconds=2.8)
