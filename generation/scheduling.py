@@ -76,9 +76,10 @@ def schedules_tick(
 def schedule_clock() -> Clock:
     """The clock the periodic tick reads: SCHEDULE_CLOCK, a dotted path to a callable."""
     try:
-        return import_string(settings.SCHEDULE_CLOCK)
+        clock: Clock = import_string(settings.SCHEDULE_CLOCK)
     except ImportError as exc:
         raise ImproperlyConfigured(f"SCHEDULE_CLOCK is invalid: {exc}") from None
+    return clock
 
 
 def schedule_tick(*, schedule_id: int, now: datetime) -> list[ScheduleOccurrence]:

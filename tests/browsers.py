@@ -8,8 +8,8 @@ Playwright's sync API keeps an event loop running in this thread while it is sta
 with it neither `asyncio.run` (the research stage) nor Django's ORM (which refuses next to a
 running loop unless DJANGO_ALLOW_ASYNC_UNSAFE) work. So the browser stays up only while
 browser tests follow one another: it is closed after a test whose next test uses no browser.
-Every browser test is put in one xdist group, so a split run sends them all to one worker,
-one after another, and Chromium starts once per run.
+The browser test files are one xdist group (tests/xdist_groups.py), so a split run sends
+them all to one worker, one after another, and Chromium starts once per run.
 """
 
 from __future__ import annotations
@@ -32,7 +32,6 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-BROWSER_GROUP = "browser"
 
 
 class SharedChromium:
@@ -106,13 +105,6 @@ def page(chromium: Any) -> Iterator[Any]:
 
 def _uses_browser(item: pytest.Item | None) -> bool:
     return item is not None and "chromium" in getattr(item, "fixturenames", ())
-
-
-@pytest.hookimpl(tryfirst=True)
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    for item in items:
-        if _uses_browser(item):
-            item.add_marker(pytest.mark.xdist_group(BROWSER_GROUP))
 
 
 @pytest.hookimpl(trylast=True)

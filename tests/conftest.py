@@ -59,6 +59,21 @@ def _clean_redis(redis_conn: redis.Redis) -> Iterator[None]:
     yield
 
 
+@pytest.fixture(autouse=True)
+def _heartbeat_outside_the_test_transaction(request: pytest.FixtureRequest, settings) -> None:
+    """A test inside one rolled-back transaction (`django_db` without transaction=True) runs
+    the pipeline on a run row nobody else can see: the heartbeat thread, on its own
+    connection, finds no row to renew and stops the run as "lost its lease" once
+    GENERATION_HEARTBEAT_SECONDS pass, which a loaded machine reaches. There the heartbeat
+    waits longer than any test; transactional tests and worker processes keep the real one."""
+    marker = request.node.get_closest_marker("django_db")
+    transactional = "transactional_db" in request.fixturenames or bool(
+        marker and (marker.kwargs.get("transaction") or (marker.args and marker.args[0]))
+    )
+    if marker and not transactional:
+        settings.GENERATION_HEARTBEAT_SECONDS = 3600.0
+
+
 @dataclass
 class Standins:
     """The running stand-ins, and the environment that points a subprocess at them."""
@@ -144,7 +159,6 @@ def _subprocess_env(standins: Standins) -> dict[str, str]:
 # --- A worker shared by the tests that only need "a worker" ----------------------------------
 
 SHARED_WORKER = SharedWorker()
-SHARED_WORKER_GROUP = "shared-worker"
 
 
 @pytest.fixture(scope="session")
@@ -184,17 +198,10 @@ def _needs_shared_worker(item: pytest.Item | None) -> bool:
     return item is not None and "shared_worker" in getattr(item, "fixturenames", ())
 
 
-@pytest.hookimpl(tryfirst=True)
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """The shared-worker tests run together (one xdist worker, one after another)."""
-    for item in items:
-        if _needs_shared_worker(item):
-            item.add_marker(pytest.mark.xdist_group(SHARED_WORKER_GROUP))
-
-
 @pytest.hookimpl(trylast=True)
 def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> None:
-    """Stop the shared worker before a test that did not ask for it."""
+    """Stop the shared worker before a test that did not ask for it. The files that use it
+    are one xdist group (tests/xdist_groups.py), so their tests follow one another."""
     if _needs_shared_worker(item) and not _needs_shared_worker(nextitem):
         SHARED_WORKER.stop()
 

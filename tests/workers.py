@@ -83,9 +83,9 @@ class SharedWorker:
     """One worker process (FAST settings, `content` queue, with its scheduler) that the tests
     which need only "a worker" share, instead of each starting its own.
 
-    It stays up while such tests follow one another (they are kept together, see
-    tests/conftest.py) and is stopped before any other test runs, so no other test sees a
-    worker it did not start. The crash and shutdown tests start their own.
+    It stays up while such tests follow one another (their files are one xdist group, see
+    tests/xdist_groups.py) and is stopped before any other test runs, so no other test sees
+    a worker it did not start. The crash and shutdown tests start their own.
     """
 
     def __init__(self) -> None:

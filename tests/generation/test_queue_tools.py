@@ -78,7 +78,7 @@ def test_queue_status_watch_prints_a_block_per_refresh_until_interrupted(worker_
                 break
     finally:
         watcher.send_signal(signal.SIGINT)
-        watcher.wait(timeout=10)
+        watcher.wait(timeout=30)  # a loaded machine
     assert blocks == 3
     assert watcher.returncode == 0 and "Traceback" not in watcher.stderr.read()
 

@@ -49,9 +49,6 @@ pytestmark = [
     pytest.mark.django_db(transaction=True),
     # Slow enough that a fault lands mid-run, fast enough for a 20-run batch.
     pytest.mark.llm_options(latency=0.2),
-    # Each scenario runs its own workers (two, some) and times its faults against them:
-    # under xdist they run one after another on one xdist worker, never two at once.
-    pytest.mark.xdist_group("faults"),
 ]
 
 TOPIC = "Redis and job queues"
