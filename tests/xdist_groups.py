@@ -18,6 +18,7 @@ gets its own browser or worker for its row of tests. Loaded with `-p tests.xdist
 from __future__ import annotations
 
 import pytest
+from xdist.remote import Producer
 from xdist.scheduler import LoadGroupScheduling
 
 GROUPS: dict[str, tuple[str, ...]] = {
@@ -52,7 +53,7 @@ class PathGroupScheduling(LoadGroupScheduling):
         return f"@{group}" if group else super()._split_scope(nodeid)
 
 
-def pytest_xdist_make_scheduler(config: pytest.Config, log) -> LoadGroupScheduling | None:
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Producer) -> LoadGroupScheduling | None:
     if config.getvalue("dist") == "loadgroup":
         return PathGroupScheduling(config, log)
     return None
