@@ -35,15 +35,20 @@ setup: $(STAMP)
 run: $(STAMP)
 	$(PY) scripts/run.py
 
+# The suite is split over XDIST pytest-xdist workers (`make test XDIST=` runs it in one
+# process). Each worker has its own PostgreSQL database (pytest-django) and its own Redis
+# database: REDIS_URL's, minus the worker's number (tests/xdist_redis.py).
+XDIST ?= -n 3
+
 test: $(STAMP)
 	$(PY) scripts/check_lock.py
 	$(PY) -m ruff check .
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest $(XDIST) $(PYTEST_ARGS)
 
 # The fault-injection and hostile-input suites (tests/reliability): minutes, not seconds, so
 # `make test` leaves them out; .ci/run runs both. Figures go to RELIABILITY.md.
 reliability: $(STAMP)
-	$(PY) -m pytest tests/reliability -m reliability $(PYTEST_ARGS)
+	$(PY) -m pytest tests/reliability -m reliability $(XDIST) $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(PY) -m ruff check .

@@ -65,3 +65,44 @@ def wait_for(predicate: Callable[[], object], *, timeout: float = 30, every: flo
         if time.monotonic() > deadline:
             raise AssertionError(f"condition not met within {timeout}s")
         time.sleep(every)
+
+
+# Keys a running worker owns: its registration, its queues' worker sets and its scheduler's
+# locks. A test next to the shared worker (below) empties Redis but for these.
+WORKER_KEY_PREFIXES = (b"rq:worker:", b"rq:workers", b"rq:scheduler-lock:")
+
+
+def empty_but_workers(connection) -> None:
+    """Delete every key of this database except those of the running workers."""
+    doomed = [k for k in connection.scan_iter(count=1000) if not k.startswith(WORKER_KEY_PREFIXES)]
+    if doomed:
+        connection.delete(*doomed)
+
+
+class SharedWorker:
+    """One worker process (FAST settings, `content` queue, with its scheduler) that the tests
+    which need only "a worker" share, instead of each starting its own.
+
+    It stays up while such tests follow one another (their files are one xdist group, see
+    tests/xdist_groups.py) and is stopped before any other test runs, so no other test sees
+    a worker it did not start. The crash and shutdown tests start their own.
+    """
+
+    def __init__(self) -> None:
+        self.process: subprocess.Popen | None = None
+
+    def start(self, env: dict[str, str]) -> subprocess.Popen:
+        if self.process is not None and self.process.poll() is not None:
+            raise AssertionError(f"the shared worker died (exit {self.process.returncode})")
+        if self.process is None:
+            self.process = start_worker({**env, **FAST})
+        return self.process
+
+    @property
+    def running(self) -> bool:
+        return self.process is not None
+
+    def stop(self) -> None:
+        if self.process is not None:
+            stop(self.process)
+            self.process = None

@@ -98,4 +98,4 @@ def health_check() -> list[str]:
 
 def schedules_tick() -> int:
     """Periodic job (rq-scheduler): turn schedules' due occurrences into runs."""
-    return len(scheduling.schedules_tick())
+    return len(scheduling.schedules_tick(clock=scheduling.schedule_clock()))

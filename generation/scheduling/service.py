@@ -19,8 +19,10 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.module_loading import import_string
 from redis.exceptions import RedisError
 
 from generation import cron
@@ -45,17 +47,23 @@ logger = logging.getLogger(__name__)
 MISSED_RECORD_MAX = 100
 TIMING_FIELDS = ("cron", "timezone")
 
+# What the tick reads the time from: an aware datetime each call.
+Clock = Callable[[], datetime]
+
 
 # --- The scheduler's tick --------------------------------------------------------------------
 
 
-def schedules_tick(*, now: datetime | None = None) -> list[ScheduleOccurrence]:
-    """Handle the due occurrences of every enabled schedule at `now`; returns those recorded.
+def schedules_tick(
+    *, now: datetime | None = None, clock: Clock = timezone.now
+) -> list[ScheduleOccurrence]:
+    """Handle the due occurrences of every enabled schedule at `now` (by default, what
+    `clock` reads); returns those recorded.
 
     One schedule's failure (a bad stored expression, Redis gone) is logged and never stops
     the others; the next tick tries again.
     """
-    now = now or timezone.now()
+    now = now or clock()
     recorded: list[ScheduleOccurrence] = []
     for schedule in selectors.schedules_enabled_with_last_due():
         try:
@@ -67,6 +75,15 @@ def schedules_tick(*, now: datetime | None = None) -> list[ScheduleOccurrence]:
         except Exception:
             logger.exception("Schedule %s not handled; the next tick tries again", schedule.name)
     return recorded
+
+
+def schedule_clock() -> Clock:
+    """The clock the periodic tick reads: SCHEDULE_CLOCK, a dotted path to a callable."""
+    try:
+        clock: Clock = import_string(settings.SCHEDULE_CLOCK)
+    except ImportError as exc:
+        raise ImproperlyConfigured(f"SCHEDULE_CLOCK is invalid: {exc}") from None
+    return clock
 
 
 def schedule_tick(*, schedule_id: int, now: datetime) -> list[ScheduleOccurrence]:

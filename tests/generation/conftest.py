@@ -2,10 +2,23 @@
 
 from __future__ import annotations
 
+import importlib
+
 import pytest
 from django.test import Client
 
 from tests.workers import FAST
+
+
+@pytest.fixture
+def seeded_schedules(db) -> None:
+    """The two schedules migration 0003 seeds, as a fresh install has them. A transactional
+    test empties every table when it ends; pytest-django runs those after the others in one
+    process, but an xdist worker may have run one already, so put the seeds back if gone."""
+    from django.apps import apps
+
+    seed = importlib.import_module("generation.migrations.0003_seed_blog_post_schedules").seed
+    seed(apps, None)
 
 
 @pytest.fixture

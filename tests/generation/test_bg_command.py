@@ -6,7 +6,6 @@ import json
 import signal
 import subprocess
 import sys
-import time
 from datetime import timedelta
 from io import StringIO
 
@@ -95,9 +94,8 @@ def test_bg_command_with_redis_down_fails_in_one_line_and_writes_nothing(worker_
 
 
 @pytest.mark.workers
-def test_bg_command_follows_runs_to_a_post(worker_env, author):
-    with running_worker({**worker_env, **FAST}):
-        out = bg("--topic", "Python async I/O", "--author", "writer", "--follow")
+def test_bg_command_follows_runs_to_a_post(shared_worker, author):
+    out = bg("--topic", "Python async I/O", "--author", "writer", "--follow")
     run = GenerationRun.objects.get()
     assert run.status == RunStatus.SUCCEEDED, run.errors
     assert Post.objects.get().pk == run.post_id
@@ -112,16 +110,17 @@ def test_bg_command_follows_runs_to_a_post(worker_env, author):
 
 
 @pytest.mark.workers
-def test_bg_command_delay_is_honoured(worker_env, author):
+def test_bg_command_delay_is_honoured(shared_worker, author):
     out = bg("--topic", "Django caching", "--author", "writer", "--delay", "3", "--json")
     (run_id,) = json.loads(out)["run_ids"]
-    with running_worker({**worker_env, **FAST}):
-        time.sleep(1.5)
-        assert GenerationRun.objects.get(pk=run_id).status == RunStatus.QUEUED
-        run = wait_for(
-            lambda: GenerationRun.objects.filter(pk=run_id, status=RunStatus.SUCCEEDED).first(),
-            timeout=60,
-        )
+    # Held in RQ's scheduled registry until its time, not on the queue.
+    queue = queues.get_queue()
+    assert job_id_for(run_id) in queue.scheduled_job_registry.get_job_ids()
+    assert job_id_for(run_id) not in queue.job_ids
+    run = wait_for(
+        lambda: GenerationRun.objects.filter(pk=run_id, status=RunStatus.SUCCEEDED).first(),
+        timeout=60,
+    )
     assert run.started_at >= run.created_at + timedelta(seconds=2.8)
 
 

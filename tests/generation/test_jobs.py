@@ -14,7 +14,7 @@ from generation import queues
 from generation.models import GenerationRun, RunStatus
 from generation.queues import job_id_for
 from generation.runs import service
-from tests.workers import running_worker, start_worker, stop, wait_for
+from tests.workers import start_worker, stop, wait_for
 
 pytestmark = [pytest.mark.workers, pytest.mark.django_db(transaction=True)]
 
@@ -28,38 +28,36 @@ def finished(run_id: int) -> GenerationRun | None:
     return run if run.status in (RunStatus.SUCCEEDED, RunStatus.FAILED) else None
 
 
-def test_queued_run_is_generated_by_a_worker(fast_env, author):
+def test_queued_run_is_generated_by_a_worker(fast_env, shared_worker, author):
     (run,) = service.enqueue_posts(count=1, topic="Redis and job queues", author=author)
     assert Job.fetch(job_id_for(run.pk), connection=queues.get_queue().connection).args == (run.pk,)
-    with running_worker(fast_env):
-        run = wait_for(lambda: finished(run.pk), timeout=60)
+    run = wait_for(lambda: finished(run.pk), timeout=60)
     assert run.status == RunStatus.SUCCEEDED, run.errors
     assert run.attempts == 1 and run.worker_name
     assert Post.objects.get().pk == run.post_id
 
 
-def test_delay_is_honoured(fast_env, author):
+def test_delay_is_honoured(fast_env, shared_worker, author):
     queued_at = time.monotonic()
     (run,) = service.enqueue_posts(count=1, topic="Python async I/O", author=author, delay=3)
-    with running_worker(fast_env):
-        time.sleep(1.5)
-        assert run_of(run.pk).status == RunStatus.QUEUED
-        run = wait_for(lambda: finished(run.pk), timeout=60)
-        started = run.started_at
+    # Held in RQ's scheduled registry until its time, not on the queue.
+    assert job_id_for(run.pk) in queues.get_queue().scheduled_job_registry.get_job_ids()
+    assert job_id_for(run.pk) not in queues.get_queue().job_ids
+    run = wait_for(lambda: finished(run.pk), timeout=60)
+    started = run.started_at
     assert run.status == RunStatus.SUCCEEDED
     assert time.monotonic() - queued_at >= 3
     assert started >= run.scheduled_for
     assert run.scheduled_for - run.created_at > timedelta(seconds=2.99)
 
 
-def test_retry_schedule_gives_four_attempts_then_failed(fast_env, author, standins):
+def test_retry_schedule_gives_four_attempts_then_failed(fast_env, shared_worker, author, standins):
     standins.llm.inject(kind="section", status=503, times=None)
     (run,) = service.enqueue_posts(count=1, topic="LLM optimization", author=author)
     registry = queues.get_queue().failed_job_registry
-    with running_worker(fast_env):
-        run = wait_for(lambda: finished(run.pk), timeout=90)
-        # The horse fails the run in its failure callback, just before RQ files the job.
-        wait_for(lambda: job_id_for(run.pk) in registry.get_job_ids(), timeout=10)
+    run = wait_for(lambda: finished(run.pk), timeout=90)
+    # The horse fails the run in its failure callback, just before RQ files the job.
+    wait_for(lambda: job_id_for(run.pk) in registry.get_job_ids(), timeout=10)
     assert run.status == RunStatus.FAILED
     assert run.attempts == 4
     assert [e["attempt"] for e in run.errors] == [1, 2, 3, 4]
@@ -69,24 +67,22 @@ def test_retry_schedule_gives_four_attempts_then_failed(fast_env, author, standi
     assert Post.objects.count() == 0
 
 
-def test_permanent_error_fails_at_once_without_retries(fast_env, author, standins):
+def test_permanent_error_fails_at_once_without_retries(fast_env, shared_worker, author, standins):
     standins.llm.inject(kind="topic_angle", status=401, times=None)
     (run,) = service.enqueue_posts(count=1, topic="LLM optimization", author=author)
-    with running_worker(fast_env):
-        run = wait_for(lambda: finished(run.pk), timeout=60)
+    run = wait_for(lambda: finished(run.pk), timeout=60)
     assert run.status == RunStatus.FAILED
     assert run.attempts == 1 and len(run.errors) == 1
     assert run.errors[0]["kind"] == "permanent"
 
 
-def test_a_succeeded_run_enqueued_again_is_a_no_op(fast_env, author, standins):
+def test_a_succeeded_run_enqueued_again_is_a_no_op(fast_env, shared_worker, author, standins):
     (run,) = service.enqueue_posts(count=1, topic="LLM optimization", author=author)
-    with running_worker(fast_env):
-        wait_for(lambda: finished(run.pk), timeout=60)
-        calls = standins.llm.total
-        queues.push_runs([run.pk], queue_name="content")
-        connection = queues.get_queue().connection
-        wait_for(lambda: Job.fetch(job_id_for(run.pk), connection=connection).is_finished)
+    wait_for(lambda: finished(run.pk), timeout=60)
+    calls = standins.llm.total
+    queues.push_runs([run.pk], queue_name="content")
+    connection = queues.get_queue().connection
+    wait_for(lambda: Job.fetch(job_id_for(run.pk), connection=connection).is_finished)
     assert Post.objects.count() == 1
     assert standins.llm.total == calls
 

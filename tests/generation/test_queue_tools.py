@@ -101,9 +101,10 @@ def test_queue_status_watch_prints_a_block_per_refresh_until_interrupted(worker_
                 break
     finally:
         watcher.send_signal(signal.SIGINT)
-        watcher.wait(timeout=10)
+        # Read both pipes while it exits: a full pipe would hold its last write, and it.
+        _, errors = watcher.communicate(timeout=30)
     assert blocks == 3
-    assert watcher.returncode == 0 and "Traceback" not in watcher.stderr.read()
+    assert watcher.returncode == 0 and "Traceback" not in errors
 
 
 def test_queue_status_watch_refuses_a_bad_interval():

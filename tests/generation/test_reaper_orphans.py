@@ -15,7 +15,7 @@ from generation.execution import reaper
 from generation.models import GenerationRun, Origin, RunStatus
 from generation.runs import lifecycle, service
 from tests.generation.test_jobs import finished
-from tests.workers import running_worker, wait_for
+from tests.workers import wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -31,10 +31,11 @@ def committed_without_jobs(author, *, count: int = 1, age: int = 300, **options)
 
 
 @pytest.mark.workers
-def test_a_worker_queues_again_a_run_whose_job_never_reached_redis(fast_env, author, standins):
+def test_a_worker_queues_again_a_run_whose_job_never_reached_redis(
+    fast_env, shared_worker, author, standins
+):
     (run,) = committed_without_jobs(author, topic="LLM optimization")
-    with running_worker(fast_env):
-        run = wait_for(lambda: finished(run.pk), timeout=60)
+    run = wait_for(lambda: finished(run.pk), timeout=60)
     assert run.status == RunStatus.SUCCEEDED and run.attempts == 1
     assert Post.objects.count() == 1
 

@@ -44,7 +44,11 @@ def by_status(docs: list[SourceDoc], status: str) -> list[SourceDoc]:
 
 def test_research_keeps_the_most_relevant_pages_first(web_standin):
     messages: list[str] = []
-    docs = run(LLM_QUERIES, web_standin, max_sources=3, on_progress=messages.append)
+    # A generous straggler cut: on a loaded machine a page stalled for CPU is not a straggler,
+    # and this test is about which pages are kept first, not about the cut.
+    docs = run(
+        LLM_QUERIES, web_standin, max_sources=3, on_progress=messages.append, straggler_factor=20
+    )
     kept = by_status(docs, "kept")
     assert len(kept) == 3
     assert docs[:3] == kept

@@ -102,6 +102,7 @@ def test_no_author_and_no_default_author_is_refused(admin_client_, settings):
     assert admin_client_.post(ADD_URL, form()).status_code == 302
 
 
+@pytest.mark.usefixtures("seeded_schedules")
 def test_seeded_schedules_are_listed_disabled_with_next_times_in_zone_and_utc(admin_client_):
     page = admin_client_.get(LIST_URL).content.decode()
     assert "daily-blog-posts" in page and "weekly-blog-posts" in page

@@ -16,7 +16,7 @@ from generation.queues import job_id_for
 from generation.scheduling import service as scheduling
 from tests.factories import make_schedule
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("seeded_schedules")]
 
 NEW_YORK = ZoneInfo("America/New_York")
 

@@ -18,6 +18,7 @@ from rq.registry import FailedJobRegistry, StartedJobRegistry
 from generation.models import GenerationRun, OccurrenceOutcome, ScheduleOccurrence
 from generation.queues import job_id_for
 from generation.scheduling.periodic import PeriodicJob, periodic_jobs, periodic_register
+from tests.clocks import fast_clock_env
 from tests.factories import make_schedule
 from tests.workers import ROOT, start_worker, stop, wait_for
 
@@ -94,7 +95,15 @@ def first_enqueued_due(schedule) -> datetime | None:
 
 @pytest.mark.workers
 def test_two_rqschedulers_enqueue_each_occurrence_once(worker_env, author, redis_conn):
-    env = {**worker_env, "SCHEDULE_TICK_SECONDS": "1", "SCHEDULE_GRACE_SECONDS": "120"}
+    # The ticks read a clock ten times faster than the wall clock (from now on): a due
+    # minute every 6 s, a tick every 10 s of its time. The grace is wide enough that a tick
+    # late on a loaded machine still runs its occurrence.
+    env = {
+        **worker_env,
+        **fast_clock_env(rate=10),
+        "SCHEDULE_TICK_SECONDS": "1",
+        "SCHEDULE_GRACE_SECONDS": "3600",
+    }
     started = datetime.now(UTC)
     # Every minute, owed since 150 s ago: on start, the latest due minute is caught up and
     # the one or two before it are missed.

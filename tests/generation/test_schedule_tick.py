@@ -16,6 +16,7 @@ from decimal import Decimal
 
 import django_rq
 import pytest
+from django.core.exceptions import ImproperlyConfigured
 from django.db import IntegrityError, connection, transaction
 
 from generation.models import (
@@ -27,6 +28,7 @@ from generation.models import (
     ScheduleOccurrence,
 )
 from generation.queues import job_id_for
+from generation.scheduling import periodic
 from generation.scheduling import service as scheduling
 from tests.factories import make_schedule
 
@@ -354,3 +356,30 @@ def test_concurrent_ticks_enqueue_each_occurrence_once(author, caplog):
         assert occurrence.runs.count() == 2
     jobs = content_job_ids()
     assert len(jobs) == len(set(jobs)) == GenerationRun.objects.count() == 6
+
+
+# --- The clock the periodic job reads (SCHEDULE_CLOCK) -----------------------------------------
+
+
+def jan_3_at_0920() -> datetime:
+    return utc(2026, 1, 3, 9, 20)
+
+
+def test_the_tick_reads_the_time_from_its_clock(author):
+    schedule = make_schedule(author=author, effective_from=utc(2026, 1, 3))
+    (occurrence,) = scheduling.schedules_tick(clock=jan_3_at_0920)
+    assert occurrence.schedule == schedule
+    assert (occurrence.due_at, occurrence.recorded_at) == (utc(2026, 1, 3, 9), jan_3_at_0920())
+
+
+def test_the_periodic_job_reads_the_clock_named_by_schedule_clock(author, settings):
+    settings.SCHEDULE_CLOCK = f"{__name__}.jan_3_at_0920"
+    schedule = make_schedule(author=author, effective_from=utc(2026, 1, 3))
+    assert periodic.schedules_tick() == 1
+    assert schedule.occurrences.get().recorded_at == jan_3_at_0920()
+
+
+def test_a_schedule_clock_that_cannot_be_imported_is_named(settings):
+    settings.SCHEDULE_CLOCK = "generation.no_such_clock"
+    with pytest.raises(ImproperlyConfigured, match="SCHEDULE_CLOCK is invalid"):
+        scheduling.schedule_clock()

@@ -3,7 +3,8 @@
 Every test here is marked `reliability`, so `make test` leaves it out and `make reliability`
 (run by .ci/run) runs it. Tests hand their figures to the `reliability_report` fixture; the
 tables are printed at the end of the run and written to LOG_DIR/reliability.json, and
-RELIABILITY.md copies them.
+RELIABILITY.md copies them. Under pytest-xdist each worker hands its rows to the controller
+when it finishes, and the controller prints and writes them.
 """
 
 from __future__ import annotations
@@ -46,6 +47,24 @@ def _markdown(rows: list[dict]) -> list[str]:
         cells = (str(row.get(column, "")).replace("|", "\\|") for column in columns)
         lines.append("| " + " | ".join(cells) + " |")
     return lines
+
+
+TABLES_KEY = "reliability_tables"
+
+
+def pytest_sessionfinish(session):
+    """In an xdist worker: hand this worker's rows to the controller."""
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None:
+        workeroutput[TABLES_KEY] = json.dumps(_TABLES, default=str)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node, error):
+    """In the xdist controller: gather the rows of a worker that finished."""
+    tables = json.loads(getattr(node, "workeroutput", {}).get(TABLES_KEY, "{}"))
+    for table, rows in tables.items():
+        _TABLES.setdefault(table, []).extend(rows)
 
 
 def pytest_terminal_summary(terminalreporter):

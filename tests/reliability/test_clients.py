@@ -13,7 +13,6 @@ import feedparser
 import httpx
 import pytest
 
-from tests.reliability.browsers import chromium_fixture  # noqa: F401  (the `chromium` fixture)
 from tests.reliability.site_data import Site, make_site
 
 pytestmark = pytest.mark.django_db(transaction=True)

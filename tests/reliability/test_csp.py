@@ -15,7 +15,6 @@ from django.test import Client
 
 from blog.models import Post
 from generation.models import GenerationRun, RunStatus
-from tests.browser.conftest import _async_unsafe_allowed, page  # noqa: F401 (fixtures)
 from tests.browser.test_admin_generate import _log_in, editor  # noqa: F401 (fixture)
 from tests.factories import make_post, make_user
 
@@ -85,7 +84,7 @@ def test_admin_pages_load_under_the_policy(admin_client, reliability_report):
 @pytest.mark.django_db(transaction=True)
 def test_admin_works_in_a_browser_without_csp_violations(
     live_server,
-    page,  # noqa: F811
+    page,
     editor,  # noqa: F811
     reliability_report,
 ):
@@ -124,7 +123,7 @@ def test_admin_works_in_a_browser_without_csp_violations(
 @pytest.mark.django_db(transaction=True)
 def test_a_script_injected_into_a_public_page_does_not_run(
     live_server,
-    page,  # noqa: F811
+    page,
     reliability_report,
 ):
     messages: list[str] = []

@@ -20,6 +20,7 @@ from django.db import connection
 from django.utils import timezone
 from redis import Redis
 from rq import Queue
+from rq.exceptions import NoSuchJobError
 from rq.job import Job
 
 from blog.models import Post
@@ -264,6 +265,18 @@ def busy(workers) -> bool:
     return False
 
 
+def tick_ended() -> datetime | None:
+    """When the schedules' periodic tick last finished on a worker (None: not yet)."""
+    try:
+        return Job.fetch("periodic-schedules-tick", connection=redis()).ended_at
+    except NoSuchJobError:
+        return None
+
+
+def wait_tick_after(ended: datetime | None) -> None:
+    wait_for(lambda: tick_ended() not in (None, ended), timeout=30)
+
+
 def test_two_schedulers_and_two_workers_make_one_set_of_runs(env, author, reliability_report):
     env = {**env, "SCHEDULE_TICK_SECONDS": "1", "SCHEDULE_GRACE_SECONDS": "120"}
     now = datetime.now(UTC)
@@ -287,7 +300,9 @@ def test_two_schedulers_and_two_workers_make_one_set_of_runs(env, author, reliab
                 )
             )
             wait_finished(run_ids)
-            time.sleep(2)  # further ticks from both schedulers: they must add nothing
+            # Further ticks from the schedulers, after the runs finished: they add nothing.
+            for _ in range(2):
+                wait_tick_after(tick_ended())
     finally:
         for worker in workers:
             stop(worker)

@@ -21,7 +21,6 @@ from django.utils import timezone
 from blog.models import Category, Post
 from generation.models import GenerationRun, ResearchSource
 from tests.factories import make_category, make_post
-from tests.reliability.browsers import chromium_fixture  # noqa: F401  (the `chromium` fixture)
 from tests.reliability.xss_payloads import TEXT, URLS, numbered
 
 pytestmark = pytest.mark.django_db(transaction=True)
