@@ -331,16 +331,18 @@ class GenerationRunAdmin(admin.ModelAdmin):
 
     @admin.action(description="Retry failed runs", permissions=["retry"])
     def retry_failed(self, request: HttpRequest, queryset: QuerySet[GenerationRun]) -> None:
-        # A retry runs the request again as it was made (its author stays), but a run
-        # that publishes is retried only by someone who may publish.
-        ids, refused = [], 0
-        for run_id, publish in queryset.values_list("pk", "publish"):
-            if permissions.publish_refusal(request.user, publish=publish):
-                refused += 1
+        # A retry runs the request again as it was made (its author stays): the user must
+        # be allowed to make that request themselves (generate, publish, that author).
+        ids, refusals = [], {}
+        for run_id, publish, author_id in queryset.values_list("pk", "publish", "author_id"):
+            refusal = permissions.request_refusal(
+                request.user, publish=publish, author_id=author_id
+            )
+            if refusal:
+                refusals[refusal] = refusals.get(refusal, 0) + 1
             else:
                 ids.append(run_id)
-        if refused:
-            message = permissions.publish_refusal(request.user, publish=True)
+        for message, refused in refusals.items():
             self.message_user(request, f"{refused} run(s) not retried. {message}", messages.ERROR)
         if not ids:
             return

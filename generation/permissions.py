@@ -1,18 +1,27 @@
 """Who may ask for what: generating is one right, publishing and writing under someone
 else's name are two more (the blog's `publish_post` and `choose_author`).
 
-Every door that takes a request for posts (the "Generate posts" form, the generate
-actions, schedules and their actions, retrying runs) asks `request_refusal`, and shows its
-one line when the answer is not None.
+Every door that makes runs (the "Generate posts" form, the generate actions, saving or
+enabling a schedule, "Run now", retrying runs) asks `request_refusal`, and shows its one
+line when the answer is not None. The rule is the same at every door: the generate
+permission, then publishing, then the author. An empty author means
+GENERATION_DEFAULT_AUTHOR, someone else, so it needs `choose_author` too.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from django.contrib.auth import get_user_model
+from django.db.models import QuerySet
+
 GENERATE_PERMISSION = "generation.add_generationrun"
 PUBLISH_PERMISSION = "blog.publish_post"
 CHOOSE_AUTHOR_PERMISSION = "blog.choose_author"
+
+
+def may_generate(user: Any) -> bool:
+    return bool(user.is_active and user.has_perm(GENERATE_PERMISSION))
 
 
 def may_publish(user: Any) -> bool:
@@ -21,6 +30,12 @@ def may_publish(user: Any) -> bool:
 
 def may_choose_author(user: Any) -> bool:
     return bool(user.is_active and user.has_perm(CHOOSE_AUTHOR_PERMISSION))
+
+
+def generate_refusal(user: Any) -> str | None:
+    if may_generate(user):
+        return None
+    return f"You may not generate posts (permission {GENERATE_PERMISSION})."
 
 
 def publish_refusal(user: Any, *, publish: bool) -> str | None:
@@ -33,10 +48,16 @@ def publish_refusal(user: Any, *, publish: bool) -> str | None:
 
 
 def author_refusal(user: Any, *, author_id: int | None) -> str | None:
-    """None when the posts are the user's own (or the configured default's, author_id
-    None) or the user may choose another author."""
-    if author_id is None or author_id == user.pk or may_choose_author(user):
+    """None when the posts are the user's own or the user may choose another author.
+
+    `author_id` None is the configured default author: another person."""
+    if (author_id is not None and author_id == user.pk) or may_choose_author(user):
         return None
+    if author_id is None:
+        return (
+            "You may not leave the author empty (GENERATION_DEFAULT_AUTHOR writes as "
+            "someone else; permission blog.choose_author): choose yourself."
+        )
     return (
         "You may not choose another author (permission blog.choose_author): "
         "the posts can only be yours."
@@ -44,5 +65,16 @@ def author_refusal(user: Any, *, author_id: int | None) -> str | None:
 
 
 def request_refusal(user: Any, *, publish: bool, author_id: int | None) -> str | None:
-    """Why `user` may not ask for these posts (one line), or None when they may."""
-    return publish_refusal(user, publish=publish) or author_refusal(user, author_id=author_id)
+    """Why `user` may not make these runs (one line), or None when they may."""
+    return (
+        generate_refusal(user)
+        or publish_refusal(user, publish=publish)
+        or author_refusal(user, author_id=author_id)
+    )
+
+
+def author_choices(user: Any) -> QuerySet:
+    """The authors `user` may pick: every active staff member with `choose_author`, else
+    only themselves."""
+    staff = get_user_model().objects.filter(is_staff=True, is_active=True)
+    return staff if may_choose_author(user) else staff.filter(pk=user.pk)

@@ -28,8 +28,8 @@ def queued_message(count: int) -> str:
 
 
 def _generate_posts(request: HttpRequest) -> HttpResponse:
-    if not request.user.has_perm(permissions.GENERATE_PERMISSION):
-        raise PermissionDenied("You may not generate posts.")
+    if refusal := permissions.generate_refusal(request.user):
+        raise PermissionDenied(refusal)
     form = GeneratePostsForm(request.POST or None, user=request.user)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
