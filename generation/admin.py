@@ -195,12 +195,15 @@ class GenerationRunAdmin(admin.ModelAdmin):
         title = f"Next try at {run.next_retry_at:%Y-%m-%d %H:%M:%S}" if run.next_retry_at else ""
         return format_html(
             '<span class="run-badge run-badge--{}" data-run-id="{}" data-run-active="{}" '
-            'title="{}">{}</span>',
+            'title="{}">{}</span>{}',
             run.status,
             run.pk,
             "1" if selectors.run_is_active(run) else "0",
-            title,
+            run.status_note or title,
             run.get_status_display(),
+            format_html('<br><span class="quiet">{}</span>', run.status_note)
+            if run.status_note
+            else "",
         )
 
     @admin.display(description="Stage", ordering="stage")

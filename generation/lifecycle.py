@@ -211,6 +211,7 @@ def run_claim(run_id: int, *, worker_name: str = "") -> Lease:
             attempt_started_at=now,
             next_retry_at=None,
             finished_at=None,
+            status_note="",
         )
     )
     if claimed:
@@ -397,12 +398,13 @@ def run_requeued_by_rq(run_id: int, *, retries_left: int = 0) -> bool:
 
 
 @transaction.atomic
-def run_wait_for_budget(run_id: int, *, until: datetime) -> bool:
+def run_wait_for_budget(run_id: int, *, until: datetime, note: str = "") -> bool:
     """A waiting run held back by the daily budget: it stays queued (or retrying), no
-    attempt counted, and shows when it looks again. False if it no longer waits."""
+    attempt counted, and shows when it looks again (and `note`, why). False if it no
+    longer waits."""
     run = _locked(run_id)
     if run is None or run.status not in sources(Transition.BUDGET_WAIT):
         return False
-    _move(run, Transition.BUDGET_WAIT, run.status, next_retry_at=until)
+    _move(run, Transition.BUDGET_WAIT, run.status, next_retry_at=until, status_note=note[:300])
     logger.info("Run %s waits for the daily budget until %s", run_id, until.isoformat())
     return True

@@ -62,6 +62,7 @@ class Context:
     emit: EventSink
     ledger: UsageLedger = field(default_factory=UsageLedger)
     base: dict = field(default_factory=dict)  # the run's usage before this attempt
+    booked: int = 0  # the ledger's calls already booked to the daily spend
 
     def __post_init__(self) -> None:
         self.base = {name: getattr(self.run, name) for name in USAGE_FIELDS}
@@ -83,6 +84,13 @@ class Context:
                 return await work(llm)
 
         return asyncio.run(main())
+
+    def book_spend(self) -> None:
+        """Book this attempt's calls made since the last booking, on their days."""
+        calls = self.ledger.calls
+        if len(calls) > self.booked:
+            store.spend_book(self.run.pk, attempt=self.run.attempts, calls=calls[self.booked :])
+            self.booked = len(calls)
 
     def usage(self) -> dict:
         """The run's usage fields: what it had before this attempt plus this attempt's."""
@@ -116,6 +124,7 @@ def execute_run(
                 _run_stage(ctx, stage)
         except BaseException as exc:
             logger.exception("Run %s failed in stage %s", run.pk, run.stage)
+            ctx.book_spend()
             store.usage_keep(lease, timings=run.timings, **ctx.usage())
             lifecycle.run_record_error(lease, exc)
             raise
@@ -131,6 +140,7 @@ def _run_stage(ctx: Context, stage: str) -> None:
     started = time.perf_counter()
     output = STAGES[stage](ctx)
     elapsed = round(time.perf_counter() - started + _spent_ahead(ctx, stage), 3)
+    ctx.book_spend()
     run.timings = {**run.timings, stage: round(run.timings.get(stage, 0) + elapsed, 3)}
     if stage == Stage.PUBLISH:
         publishing.post_publish_run(ctx.lease, run, output, timings=run.timings, **ctx.usage())

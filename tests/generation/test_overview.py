@@ -11,7 +11,7 @@ import pytest
 from django.utils import timezone
 
 from generation import budget, overview, selectors
-from generation.models import GenerationRun, RunStatus
+from generation.models import GenerationRun, RunSpend, RunStatus
 
 pytestmark = pytest.mark.django_db
 
@@ -33,7 +33,10 @@ def _run(
     created = budget.day_start(timezone.localdate() - timedelta(days=days_ago)) + timedelta(
         hours=12
     )
-    GenerationRun.objects.filter(pk=run.pk).update(created_at=min(created, timezone.now()))
+    created = min(created, timezone.now())
+    GenerationRun.objects.filter(pk=run.pk).update(created_at=created)
+    # Spent on the day it was asked for: the budget's ledger and the run agree here.
+    RunSpend.objects.create(run=run, day=timezone.localdate(created), cost_usd=run.cost_usd)
     return run
 
 
