@@ -303,6 +303,11 @@ METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
 GENERATION_DAILY_BUDGET_USD = parse_budget(
     env.str("GENERATION_DAILY_BUDGET_USD", default=""), variable="GENERATION_DAILY_BUDGET_USD"
 )
+# Most one post may spend (USD, estimated): a run reaching it is held at its next stage
+# boundary, checkpoints kept. ~3x a gpt-4o post by the README's formula; empty = no ceiling.
+GENERATION_MAX_RUN_USD = parse_budget(
+    env.str("GENERATION_MAX_RUN_USD", default="1.00"), variable="GENERATION_MAX_RUN_USD"
+)
 # Mail a post's author when a background run has written it.
 GENERATION_NOTIFY_AUTHOR = _get("GENERATION_NOTIFY_AUTHOR", env.bool, False)
 

@@ -229,7 +229,10 @@ class GenerationRunAdmin(admin.ModelAdmin):
 
     @admin.display(description="Cost", ordering="cost_usd")
     def cost(self, run: GenerationRun) -> str:
-        return selectors.cost_label(run.cost_usd)
+        if run.estimate_usd is None:
+            return selectors.cost_label(run.cost_usd)
+        estimate = selectors.cost_label(run.estimate_usd)
+        return f"{selectors.cost_label(run.cost_usd)} (est. {estimate})"
 
     @admin.display(description="Claims backed")
     def citations(self, run: GenerationRun) -> str:

@@ -75,3 +75,12 @@ class RunNotClaimable(IllegalTransition):
 
 class BudgetExceeded(GenerationError):
     """Today's estimated spend reached GENERATION_DAILY_BUDGET_USD: no new runs today."""
+
+
+class CostCeilingReached(GenerationError):
+    """The run's estimated spend reached GENERATION_MAX_RUN_USD. Permanent (no automatic
+    retry spends more): the run is held with its checkpoints; an operator's retry after
+    raising the ceiling resumes where it stopped."""
+
+    permanent = True
+    held = True  # the message is the run's status note

@@ -17,7 +17,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
 from blog.models import Category
-from generation import cron, permissions
+from generation import cron, estimates, permissions
 from generation.exceptions import InvalidRequest
 from generation.models import GenerationSchedule
 from generation.validators import MAX_DELAY_SECONDS, validate_count, validate_delay
@@ -78,6 +78,9 @@ class GeneratePostsForm(forms.Form):
         author.initial = user.pk
         self.user = user
         self.category_names = list(Category.objects.values_list("name", flat=True))
+        # Shown before queueing: what a post is expected to cost, and where it stops.
+        self.estimate = estimates.post_estimate()
+        self.ceiling = settings.GENERATION_MAX_RUN_USD
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()

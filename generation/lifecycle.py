@@ -22,6 +22,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import F, Q
 from django.db.models.functions import Coalesce
@@ -155,6 +156,8 @@ def runs_create(request: GenerationRequest) -> list[GenerationRun]:
             max_attempts=request.max_attempts,
             scheduled_for=scheduled_for,
             schedule_occurrence_id=request.occurrence_id,
+            model=settings.GENERATION_MODEL,
+            estimate_usd=request.estimate_usd,
         )
         for index in range(request.count)
     ]
@@ -246,6 +249,8 @@ def run_record_error(lease: Lease, error: BaseException) -> bool:
         ],
         **RELEASED,
         finished_at=timezone.now() if failed else None,
+        # A held run (its cost ceiling) says why in its status.
+        status_note=str(error)[:300] if getattr(error, "held", False) else "",
     )
     return True
 
@@ -360,6 +365,7 @@ def runs_retry(run_ids: Iterable[int]) -> list[GenerationRun]:
         attempts=0,
         next_retry_at=None,
         finished_at=None,
+        status_note="",
         **RELEASED,
     )
     return runs

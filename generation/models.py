@@ -98,6 +98,9 @@ class GenerationRun(models.Model):
     completion_tokens = models.PositiveIntegerField(default=0)
     llm_calls = models.PositiveIntegerField(default=0)
     cost_usd = models.DecimalField(max_digits=10, decimal_places=6, default=Decimal("0"))
+    # What the post was expected to cost when it was queued, and with which writing model.
+    model = models.CharField(max_length=100, blank=True)
+    estimate_usd = models.DecimalField(max_digits=10, decimal_places=6, null=True, blank=True)
     citations_total = models.PositiveIntegerField(default=0)
     citations_verified = models.PositiveIntegerField(default=0)
     citations_removed = models.PositiveIntegerField(default=0)

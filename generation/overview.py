@@ -18,7 +18,7 @@ from django.db.models.functions import TruncDate
 from django.utils import timezone
 from redis.exceptions import RedisError
 
-from generation import budget, health, monitoring
+from generation import budget, estimates, health, monitoring
 from generation.models import STAGE_ORDER, GenerationRun, RunStatus
 
 CHART_DAYS = 30
@@ -136,6 +136,7 @@ def overview() -> dict[str, Any]:
         "spend_today": budget.spend_today(),
         "spend_month": budget.spend_between(today.replace(day=1), today),
         "budget": budget.budget_state(),
+        "estimates": estimates.estimate_accuracy(),
         "daily": series,
         "chart": chart(series),
         "checks": health.run_checks(),

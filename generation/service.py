@@ -11,8 +11,9 @@ and with it the `openai` SDK and trafilatura, only when a run is executed here.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
+from decimal import Decimal
 from typing import TypedDict, Unpack
 
 from django.conf import settings
@@ -20,7 +21,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 
-from generation import alerts, budget, lifecycle, metrics, queues
+from generation import alerts, budget, estimates, lifecycle, metrics, queues
 from generation.exceptions import BudgetExceeded, InvalidRequest, QueueUnavailable
 from generation.models import GenerationRun, Origin, RunStatus
 from generation.progress import EventKind, EventSink, RunEvent, fan_out, ignore
@@ -64,6 +65,7 @@ class GenerationRequest:
     queue: str = "content"
     origin: str = Origin.COMMAND
     occurrence_id: int | None = None  # the schedule occurrence asking, if any
+    estimate_usd: Decimal | None = None  # one post's expected cost, recorded on its run
     max_attempts: int = field(default_factory=lambda: len(settings.GENERATION_RETRY_INTERVALS) + 1)
 
 
@@ -146,7 +148,7 @@ def enqueue_posts(*, count: int, **options: Unpack[QueueOptions]) -> list[Genera
     reach Redis only after the runs' transaction commits, so a rolled-back caller leaves
     no job behind; should Redis fail at that moment, the runs are removed again.
     """
-    request = request_build(count=count, **options)
+    request = _estimated(request_build(count=count, **options))
     _budget_require()
     queues.ensure_reachable()
     with transaction.atomic():
@@ -163,6 +165,10 @@ def enqueue_posts(*, count: int, **options: Unpack[QueueOptions]) -> list[Genera
         request.origin,
     )
     return runs
+
+
+def _estimated(request: GenerationRequest) -> GenerationRequest:
+    return replace(request, estimate_usd=estimates.post_estimate().usd)
 
 
 def _budget_require() -> None:
@@ -193,7 +199,7 @@ def generate_posts(
 
     Each run gets a single attempt; a failed one is recorded and the next one still runs.
     """
-    request = request_build(count=count, origin=Origin.SYNC, max_attempts=1, **options)
+    request = _estimated(request_build(count=count, origin=Origin.SYNC, max_attempts=1, **options))
     _budget_require()
     with transaction.atomic():
         runs = lifecycle.runs_create(request)

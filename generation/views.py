@@ -48,6 +48,8 @@ def _generate_posts(request: HttpRequest) -> HttpResponse:
             form.add_error(None, str(exc))
         else:
             messages.success(request, queued_message(len(runs)))
+            estimate = (runs[0].estimate_usd or 0) * len(runs)
+            messages.info(request, f"Estimated cost of these posts: ${estimate:.4f}.")
             if request.user.has_perm(VIEW_PERMISSION):
                 return redirect("admin:generation_generationrun_changelist")
             return redirect("admin:index")

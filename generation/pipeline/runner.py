@@ -22,7 +22,12 @@ from django.conf import settings
 
 from generation import lifecycle, publishing
 from generation import research as web
-from generation.exceptions import NoFreshTopic, NotEnoughSources, RunNotClaimable
+from generation.exceptions import (
+    CostCeilingReached,
+    NoFreshTopic,
+    NotEnoughSources,
+    RunNotClaimable,
+)
 from generation.leases import Heartbeat, Lease
 from generation.llm import LLMClient, UsageLedger
 from generation.logcontext import run_context, set_topic
@@ -121,6 +126,7 @@ def execute_run(
                     continue
                 if heartbeat.lost.is_set():
                     raise RunNotClaimable(f"Run {run.pk} lost its lease; stopping.")
+                _ceiling_check(ctx, stage)
                 _run_stage(ctx, stage)
         except BaseException as exc:
             logger.exception("Run %s failed in stage %s", run.pk, run.stage)
@@ -131,6 +137,19 @@ def execute_run(
         run.refresh_from_db()
         logger.info("Run %s succeeded: post %s", run.pk, run.post_id)
     return run
+
+
+def _ceiling_check(ctx: Context, stage: str) -> None:
+    """At each stage boundary: a run that has spent GENERATION_MAX_RUN_USD stops here,
+    its checkpoints kept, until the ceiling is raised and the run retried."""
+    ceiling = settings.GENERATION_MAX_RUN_USD
+    spent = ctx.usage()["cost_usd"]
+    if ceiling is not None and spent >= ceiling:
+        raise CostCeilingReached(
+            f"Held before {stage}: this post has spent ${spent:.4f}, reaching "
+            f"GENERATION_MAX_RUN_USD (${ceiling:.2f}). Its finished stages are kept: "
+            "raise the ceiling and retry the run to resume."
+        )
 
 
 def _run_stage(ctx: Context, stage: str) -> None:

@@ -35,7 +35,10 @@ def test_bg_command_queues_runs_and_prints_their_ids(author, django_capture_on_c
     with django_capture_on_commit_callbacks(execute=True):
         out = bg("--count", "2", "--topic", "Redis streams", "--author", "writer")
     runs = list(GenerationRun.objects.order_by("pk"))
-    assert out.splitlines()[0] == "Queued successfully!"
+    estimate, queued = out.splitlines()[:2]
+    assert queued == "Queued successfully!"
+    # Shown before queueing: no finished run yet, so the documented formula.
+    assert estimate.startswith("Estimated cost: ~$0.0189 a post, ~$0.0378 for 2 (formula: 7 rounds")
     assert all(str(run.pk) in out for run in runs) and len(runs) == 2
     assert {run.topic for run in runs} == {"Redis streams"}
     assert all(run.status == RunStatus.QUEUED and run.origin == "command" for run in runs)
@@ -51,7 +54,13 @@ def test_bg_command_json_prints_only_the_object(author, django_capture_on_commit
         out = bg("--count", "3", "--author", str(author.pk), "--delay", "60", "--json")
     payload = json.loads(out)
     ids = list(GenerationRun.objects.order_by("pk").values_list("pk", flat=True))
-    assert payload == {"queued": 3, "run_ids": ids, "queue": "content", "delay": 60.0}
+    assert payload == {
+        "queued": 3,
+        "run_ids": ids,
+        "queue": "content",
+        "delay": 60.0,
+        "estimate_usd": "0.018900",  # one post's, recorded on each run
+    }
     assert queues.get_queue("content").scheduled_job_registry.count == 3
 
 
@@ -85,7 +94,8 @@ def test_bg_command_with_redis_down_fails_in_one_line_and_writes_nothing(worker_
         timeout=30,
     )
     assert result.returncode != 0
-    assert result.stdout == ""
+    assert result.stdout.startswith("Estimated cost: ")  # shown first, nothing queued
+    assert len(result.stdout.splitlines()) == 1 and "Queued" not in result.stdout
     assert len(result.stderr.strip().splitlines()) == 1
     assert "Redis is unreachable at redis://127.0.0.1:6390/0" in result.stderr
     assert GenerationRun.objects.count() == 0

@@ -7,7 +7,7 @@ import time
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from generation import selectors, service
+from generation import estimates, selectors, service
 from generation.exceptions import GenerationError
 from generation.management.commands.generate_deep_research import add_post_arguments, post_options
 from generation.management.display import RunProgressDisplay, post_location
@@ -30,6 +30,9 @@ class Command(BaseCommand):
         parser.add_argument("--json", action="store_true", help="Machine-readable output.")
 
     def handle(self, *args, **options) -> None:
+        if not options["json"]:  # before queueing: what the request is expected to cost
+            estimate = estimates.post_estimate().describe(options["count"])
+            self.stdout.write(f"Estimated cost: {estimate}")
         try:
             runs = service.enqueue_posts(
                 **post_options(options),
@@ -42,6 +45,7 @@ class Command(BaseCommand):
         run_ids = [run.pk for run in runs]
         if options["json"]:
             payload = {"queued": len(run_ids), "run_ids": run_ids}
+            payload["estimate_usd"] = str(runs[0].estimate_usd)
             payload |= {"queue": options["queue"], "delay": options["delay"]}
             self.stdout.write(json.dumps(payload))
         else:
