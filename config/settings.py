@@ -14,6 +14,7 @@ import environ
 from django.core.exceptions import ImproperlyConfigured
 
 from config.envtools import parse_admins, parse_bool, parse_budget, parse_int_list, parse_prices
+from config.placeholders import placeholder_problems
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -299,6 +300,17 @@ QUEUE_WAIT_ALERT_S = _get("QUEUE_WAIT_ALERT_S", env.int, 600)
 HEALTH_CHECK_INTERVAL = _get("HEALTH_CHECK_INTERVAL", env.int, 180)
 # /metrics answers only with "Authorization: Bearer <METRICS_TOKEN>"; empty = 404.
 METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+# A production start refuses the example file's placeholders; `check --deploy` lists each.
+if not DEBUG and sys.argv[1:2] != ["check"]:
+    _placeholders = placeholder_problems(
+        secret_key=SECRET_KEY,
+        metrics_token=METRICS_TOKEN,
+        database_password=str(DATABASES["default"].get("PASSWORD") or ""),
+    )
+    if _placeholders:
+        raise ImproperlyConfigured(
+            f"{_placeholders[0][1]} (DEBUG is off; manage.py check --deploy lists every one)"
+        )
 # Estimated USD a day; once reached, no new runs start until tomorrow. Empty = no limit.
 GENERATION_DAILY_BUDGET_USD = parse_budget(
     env.str("GENERATION_DAILY_BUDGET_USD", default=""), variable="GENERATION_DAILY_BUDGET_USD"
