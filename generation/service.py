@@ -22,7 +22,12 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 
 from generation import alerts, budget, estimates, lifecycle, metrics, queues
-from generation.exceptions import BudgetExceeded, InvalidRequest, QueueUnavailable
+from generation.exceptions import (
+    BudgetExceeded,
+    InvalidRequest,
+    NoLLMEndpoint,
+    QueueUnavailable,
+)
 from generation.models import GenerationRun, Origin, RunStatus
 from generation.progress import EventKind, EventSink, RunEvent, fan_out, ignore
 from generation.validators import MAX_DELAY_SECONDS
@@ -149,6 +154,7 @@ def enqueue_posts(*, count: int, **options: Unpack[QueueOptions]) -> list[Genera
     no job behind; should Redis fail at that moment, the runs are removed again.
     """
     request = _estimated(request_build(count=count, **options))
+    endpoint_require()
     _budget_require()
     queues.ensure_reachable()
     with transaction.atomic():
@@ -165,6 +171,13 @@ def enqueue_posts(*, count: int, **options: Unpack[QueueOptions]) -> list[Genera
         request.origin,
     )
     return runs
+
+
+def endpoint_require() -> None:
+    """Refuse, in one line saying what to set, a request no run of which could be written:
+    no LLM endpoint (the offline demo's stand-ins set OPENAI_BASE_URL, so they count)."""
+    if not settings.OPENAI_API_KEY.strip() and not settings.OPENAI_BASE_URL.strip():
+        raise NoLLMEndpoint()
 
 
 def _estimated(request: GenerationRequest) -> GenerationRequest:
@@ -200,6 +213,7 @@ def generate_posts(
     Each run gets a single attempt; a failed one is recorded and the next one still runs.
     """
     request = _estimated(request_build(count=count, origin=Origin.SYNC, max_attempts=1, **options))
+    endpoint_require()
     _budget_require()
     with transaction.atomic():
         runs = lifecycle.runs_create(request)

@@ -130,3 +130,36 @@ def test_bg_command_delay_is_honoured(worker_env, author):
             timeout=60,
         )
     assert run.started_at >= run.created_at + timedelta(seconds=2.8)
+
+
+def test_bg_command_without_an_llm_endpoint_is_refused_in_one_line(worker_env, author):
+    env = {**worker_env, "OPENAI_API_KEY": "", "OPENAI_BASE_URL": ""}
+    result = subprocess.run(
+        [sys.executable, "manage.py", "generate_deep_research_bg", "--author", "writer"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert result.returncode != 0 and "Queued" not in result.stdout
+    (line,) = result.stderr.strip().splitlines()
+    assert "set OPENAI_API_KEY" in line and "OPENAI_BASE_URL" in line
+    assert GenerationRun.objects.count() == 0
+
+
+@pytest.mark.django_db
+def test_every_door_refuses_without_an_llm_endpoint(author, settings, admin_client_):
+    from generation import scheduling
+    from tests.factories import make_schedule
+
+    settings.OPENAI_API_KEY = settings.OPENAI_BASE_URL = ""
+    response = admin_client_.post(
+        "/admin/generation/generate/",
+        {"count": "1", "author": str(author.pk), "delay": "0", "tags": "on"},
+    )
+    assert response.status_code == 200 and "set OPENAI_API_KEY" in response.content.decode()
+    schedule = make_schedule(author=author, enabled=False)
+    occurrence = scheduling.schedule_run_now(schedule_id=schedule.pk)
+    assert occurrence.outcome == "failed" and "OPENAI_BASE_URL" in occurrence.message
+    assert GenerationRun.objects.count() == 0
