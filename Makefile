@@ -68,6 +68,7 @@ demo: $(STAMP)
 bench: $(STAMP)
 	$(PY) bench/pipeline_bench.py
 	$(PY) bench/research_bench.py
+	$(PY) bench/realweb_bench.py
 	$(PY) bench/queue_bench.py
 	$(PY) bench/schedule_bench.py
 	$(PY) bench/citation_eval.py

@@ -1,8 +1,10 @@
 #!/usr/bin/env python
 """How well the citation check separates supported claims from the rest (prints figures).
 
-Builds a labelled set of claim/passage pairs from the demo corpus (standins/corpus/, as
-the pipeline sees it: rendered to HTML, extracted by trafilatura). Kinds:
+Two corpora, each a labelled set of claim/passage pairs, with its own figures.
+
+The demo corpus (standins/corpus/, as the pipeline sees it: rendered to HTML, extracted
+by trafilatura). Kinds:
 
 - supported: a sentence of the page, cited to it;
 - paraphrased-supported: the same with a few words swapped for synonyms and, for long
@@ -10,16 +12,27 @@ the pipeline sees it: rendered to HTML, extracted by trafilatura). Kinds:
 - wrong number: a figure changed (a digit, or a number word: "three" -> "seven");
 - wrong entity: a product or technology swapped for a sibling (Redis -> Memcached);
 - unrelated: a sentence of another page, on another subject, cited to this one;
-- fabricated: a claim made up around the page's main name.
+- fabricated: a claim made up around the page's main name;
+- negated: "not" inserted after the first auxiliary ("is" -> "is not");
+- antonym swapped: "increased" -> "decreased", "before" -> "after", "more" -> "less"...;
+- no longer: "no longer" inserted after the first auxiliary ("is" -> "is no longer").
 
-The first two are "supported"; the rest must be refused. It prints, at the pipeline's
+The real-web corpus: pages saved from the web (../shared/realweb/, see its README;
+--realweb DIR for another place), extracted by the project's own extraction, claims
+drawn with a fixed seed. Kinds: verbatim, trailing clause dropped, two sentences joined
+(the next sentence of the page, as a writer merges them) (supported); figure
+changed (off by one, or x10), name swapped (a capitalised name from another page),
+negated, antonym swapped, no longer, another page (a sentence of another page cited to
+this one). When the directory is absent that corpus is skipped, with a message.
+
+The supported kinds are kept by a good check; the rest must be refused. It prints, at the pipeline's
 threshold, the checker's precision on the claims it keeps and its recall of supported
 claims; then the same with the judge (GENERATION_CITATION_JUDGE), through the real LLM
 client and HTTP against the loopback stand-in judge (standins/writer.py). The stand-in
 judge is a deterministic strict reader, not a model: its figures show the plumbing and
 what a second check adds, not what a given real model would score.
 
-Usage: .venv/bin/python bench/citation_eval.py [--threshold 0.5] [--show-errors]
+Usage: .venv/bin/python bench/citation_eval.py [--threshold 0.5] [--realweb DIR] [--show-errors]
 """
 
 from __future__ import annotations
@@ -31,16 +44,42 @@ import random
 import re
 import sys
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-SUPPORTED_KINDS = ("supported", "paraphrased-supported")
-KINDS = (*SUPPORTED_KINDS, "wrong number", "wrong entity", "unrelated", "fabricated")
+POLARITY_KINDS = ("negated", "antonym swapped", "no longer")
+SUPPORTED_KINDS = (
+    "supported", "paraphrased-supported", "verbatim", "trailing clause dropped",
+    "two sentences joined",
+)  # fmt: skip
+KINDS = (
+    "supported", "paraphrased-supported", "wrong number", "wrong entity", "unrelated",
+    "fabricated", *POLARITY_KINDS,
+)  # fmt: skip
+REAL_KINDS = (
+    "verbatim", "trailing clause dropped", "two sentences joined", "figure changed",
+    "name swapped", *POLARITY_KINDS, "another page",
+)  # fmt: skip
 PER_KIND = {"supported": 30, "paraphrased-supported": 30}
 PER_NEGATIVE_KIND = 25
+REAL_PER_KIND = {"verbatim": 120}
+REAL_PER_OTHER_KIND = 40
+REALWEB = ROOT.parent / "shared" / "realweb"
+AUXILIARY = re.compile(
+    r"\b(is|are|was|were|can|could|will|would|should|may|might|must|has|have|had)\b(?! not\b)"
+)
+ANTONYMS = [
+    ("increase", "decrease"), ("increased", "decreased"), ("increases", "decreases"),
+    ("increasing", "decreasing"), ("rise", "fall"), ("rose", "fell"), ("rises", "falls"),
+    ("rising", "falling"), ("higher", "lower"), ("highest", "lowest"), ("more", "less"),
+    ("before", "after"), ("larger", "smaller"), ("faster", "slower"), ("above", "below"),
+    ("better", "worse"), ("earlier", "later"), ("maximum", "minimum"), ("grow", "shrink"),
+]  # fmt: skip
+SWAP = {a: b for a, b in ANTONYMS} | {b: a for a, b in ANTONYMS}
 SYNONYMS = {
     "uses": "relies on", "use": "rely on", "large": "big", "reduces": "cuts",
     "because": "since", "usually": "typically", "quickly": "fast", "many": "numerous",
@@ -151,7 +190,44 @@ def build_pairs(sources: dict[int, tuple[str, str, str]], seed: int = 8) -> list
     pairs += _take(rest, wrong_entity, "wrong entity", PER_NEGATIVE_KIND)
     pairs += unrelated(sources, pool, rng)
     pairs += fabricated(sources)
+    pairs += polarity_pairs(rest, PER_NEGATIVE_KIND)
     return pairs
+
+
+def polarity_pairs(pool: list[tuple[int, str]], count: int) -> list[Pair]:
+    return [
+        *_take(pool, negated, "negated", count),
+        *_take(pool, antonym_swapped, "antonym swapped", count),
+        *_take(pool, no_longer, "no longer", count),
+    ]
+
+
+def _after_auxiliary(sentence: str, words: str) -> str | None:
+    found = AUXILIARY.search(sentence)
+    if not found:
+        return None
+    return f"{sentence[: found.end()]} {words}{sentence[found.end() :]}"
+
+
+def negated(sentence: str) -> str | None:
+    """ "is" -> "is not", at the first auxiliary."""
+    return _after_auxiliary(sentence, "not")
+
+
+def no_longer(sentence: str) -> str | None:
+    """ "is" -> "is no longer", at the first auxiliary."""
+    return _after_auxiliary(sentence, "no longer")
+
+
+def antonym_swapped(sentence: str) -> str | None:
+    """The first word of an antonym pair swapped for the other ("rose" -> "fell")."""
+    for found in re.finditer(r"[A-Za-z]+", sentence):
+        word = found.group()
+        if word.lower() in SWAP:
+            other = SWAP[word.lower()]
+            other = other.capitalize() if word[0].isupper() else other
+            return sentence[: found.start()] + other + sentence[found.end() :]
+    return None
 
 
 def _take(pool: list[tuple[int, str]], make, kind: str, count: int) -> list[Pair]:
@@ -261,6 +337,115 @@ def judged(pairs: list[Pair], supports: list, sources: dict) -> list:
     return answers
 
 
+def load_realweb(directory: Path) -> dict[int, tuple[str, str, str]]:
+    """Number -> (file, title, text) for every page of the real-web corpus, extracted by
+    the project's own extraction (the charset each page declares)."""
+    import json
+
+    from generation.research.extract import extract
+    from generation.research.fetch import FetchedPage
+
+    sources: dict[int, tuple[str, str, str]] = {}
+    manifest = json.loads((directory / "manifest.json").read_text())
+    for entry in sorted(manifest, key=lambda e: e["file"]):
+        body = (directory / entry["file"]).read_bytes()
+        page = FetchedPage(f"http://realweb.test/{entry['file']}", "text/html", body)
+        text = extract(page).text
+        if sentences(text):
+            sources[len(sources) + 1] = (entry["file"], entry["title"], text)
+    return sources
+
+
+def build_real_pairs(sources: dict[int, tuple[str, str, str]], seed: int = 26) -> list[Pair]:
+    rng = random.Random(seed)
+    pool = [(n, s) for n, (_, _, text) in sources.items() for s in sentences(text)]
+    rng.shuffle(pool)
+    verbatim = REAL_PER_KIND["verbatim"]
+    pairs = [Pair("verbatim", s, n) for n, s in pool[:verbatim]]
+    rest, count = pool[verbatim:], REAL_PER_OTHER_KIND
+    pairs += _take(rest, clause_dropped, "trailing clause dropped", count)
+    following = {
+        (n, first): second
+        for n, (_, _, text) in sources.items()
+        for first, second in zip(sentences(text), sentences(text)[1:], strict=False)
+    }
+    pairs += _take_numbered(
+        rest, lambda n, s: joined(s, following.get((n, s))), "two sentences joined", count
+    )
+    pairs += _take(rest, lambda s: figure_changed(s, rng), "figure changed", count)
+    names = page_names(sources)
+    pairs += _take_numbered(
+        rest, lambda n, s: name_swapped(s, n, names, rng), "name swapped", count
+    )
+    pairs += polarity_pairs(rest, count)
+    family = {n: file for n, (file, _, _) in sources.items()}
+    for number, sentence in pool[::-1][:count]:
+        others = [n for n in sources if family[n] != family[number]]
+        pairs.append(Pair("another page", sentence, rng.choice(others)))
+    return pairs
+
+
+def _take_numbered(
+    pool: list[tuple[int, str]], make: Callable[[int, str], str | None], kind: str, count: int
+) -> list[Pair]:
+    made = []
+    for number, sentence in pool:
+        claim = make(number, sentence)
+        if claim and claim != sentence:
+            made.append(Pair(kind, claim, number))
+        if len(made) == count:
+            break
+    return made
+
+
+def clause_dropped(sentence: str) -> str | None:
+    """The sentence cut at its last comma past the middle (a trailing clause dropped)."""
+    cut = sentence.rfind(", ")
+    if cut <= len(sentence) // 2:
+        return None
+    return sentence[:cut] + "."
+
+
+def joined(sentence: str, following: str | None) -> str | None:
+    """A sentence and the next one of its page as one ("A. B." -> "A; b.")."""
+    if not following:
+        return None
+    return f"{sentence[:-1]}; {following[0].lower()}{following[1:]}"
+
+
+def figure_changed(sentence: str, rng: random.Random) -> str | None:
+    """The first figure off by one, or ten times as large."""
+    digits = re.search(r"(?<![\w.,])(\d+)(?![\w.,]\d)", sentence)
+    if not digits:
+        return None
+    value = int(digits.group(1))
+    wrong = value * 10 if rng.random() < 0.5 else value + 1
+    return sentence[: digits.start()] + str(wrong) + sentence[digits.end() :]
+
+
+def page_names(sources: dict[int, tuple[str, str, str]]) -> dict[int, list[str]]:
+    """Capitalised words past a sentence's first word, per page."""
+    names: dict[int, list[str]] = {}
+    for number, (_, _, text) in sources.items():
+        found = re.findall(r"(?<=[a-z,] )([A-Z][a-z]{3,})\b", text)
+        names[number] = sorted(set(found))
+    return names
+
+
+def name_swapped(
+    sentence: str, number: int, names: dict[int, list[str]], rng: random.Random
+) -> str | None:
+    """A capitalised name past the first word swapped for a name from another page that
+    this page never uses."""
+    found = re.search(r"(?<=[a-z,] )([A-Z][a-z]{3,})\b", sentence)
+    if not found:
+        return None
+    own = set(names[number])
+    others = sorted({n for page, each in names.items() if page != number for n in each} - own)
+    other = rng.choice(others)
+    return sentence[: found.start()] + other + sentence[found.end() :]
+
+
 def scores(pairs: list[Pair], kept: list[bool]) -> tuple[float, float]:
     true_kept = sum(1 for p, k in zip(pairs, kept, strict=True) if k and p.supported)
     precision = true_kept / max(1, sum(kept))
@@ -268,38 +453,59 @@ def scores(pairs: list[Pair], kept: list[bool]) -> tuple[float, float]:
     return precision, recall
 
 
+def report(
+    name: str, pairs: list[Pair], sources: dict, kinds: tuple[str, ...], args: argparse.Namespace,
+    threshold: float,
+) -> None:  # fmt: skip
+    """Print one corpus's table: claims kept by kind, then precision and recall."""
+    supports = lexical(pairs, sources, threshold)
+    verdicts = judged(pairs, supports, sources)
+    words_only = [s.score >= threshold for s in supports]  # the check before figures and names
+    alone = [s.ok for s in supports]
+    both = [s.ok and (v is None or v.supported) for s, v in zip(supports, verdicts, strict=True)]
+    print(
+        f"\n{name}: {len(pairs)} claim/passage pairs, {len(sources)} pages, threshold {threshold}"
+    )
+    print(f"{'kind':<24}{'pairs':>6}{'words only':>12}{'check':>7}{'check + judge':>15}")
+    for kind in kinds:
+        rows = [i for i, p in enumerate(pairs) if p.kind == kind]
+        kept = [sum(column[i] for i in rows) for column in (words_only, alone, both)]
+        print(f"{kind:<24}{len(rows):>6}{kept[0]:>12}{kept[1]:>7}{kept[2]:>15}")
+    print("(claims kept, by kind)")
+    for label, column in (("words only", words_only), ("check", alone), ("check + judge", both)):
+        precision, recall = scores(pairs, column)
+        print(f"{label:<14} precision on kept claims {precision:.3f} (target >= 0.95), "
+              f"recall of supported claims {recall:.3f} (target >= 0.90)")  # fmt: skip
+    if args.show_errors:
+        for pair, support, judged_ok, v in zip(pairs, supports, both, verdicts, strict=True):
+            if pair.supported != judged_ok or pair.supported != support.ok:
+                why = f"score={support.score} {support.reason!r} judge={v and v.reason!r}"
+                print(f"- [{pair.kind}] check={support.ok} judge={judged_ok} {why}: {pair.claim}")
+                if args.show_errors > 1:
+                    print(f"    passage: {' / '.join(support.passage.splitlines())}")
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--threshold", type=float, default=None, help="default: the setting")
-    parser.add_argument("--show-errors", action="store_true", help="list misjudged pairs")
+    parser.add_argument(
+        "--realweb", type=Path, default=REALWEB, help=f"the real-web pages (default {REALWEB})"
+    )
+    parser.add_argument(
+        "--show-errors", action="count", default=0, help="list misjudged pairs (twice: passages)"
+    )
     args = parser.parse_args(argv)
     configure()
     from django.conf import settings
 
     threshold = settings.GENERATION_CITATION_THRESHOLD if args.threshold is None else args.threshold
     sources = load_sources()
-    pairs = build_pairs(sources)
-    supports = lexical(pairs, sources, threshold)
-    verdicts = judged(pairs, supports, sources)
-    words_only = [s.score >= threshold for s in supports]  # the check before figures and names
-    alone = [s.ok for s in supports]
-    both = [s.ok and (v is None or v.supported) for s, v in zip(supports, verdicts, strict=True)]
-    print(f"\n{len(pairs)} claim/passage pairs, {len(sources)} corpus pages, threshold {threshold}")
-    print(f"{'kind':<24}{'pairs':>6}{'words only':>12}{'check':>7}{'check + judge':>15}")
-    for kind in KINDS:
-        rows = [i for i, p in enumerate(pairs) if p.kind == kind]
-        kept = [sum(column[i] for i in rows) for column in (words_only, alone, both)]
-        print(f"{kind:<24}{len(rows):>6}{kept[0]:>12}{kept[1]:>7}{kept[2]:>15}")
-    print("(claims kept, by kind)")
-    for label, kept in (("words only", words_only), ("check", alone), ("check + judge", both)):
-        precision, recall = scores(pairs, kept)
-        print(f"{label:<14} precision on kept claims {precision:.3f} (target >= 0.95), "
-              f"recall of supported claims {recall:.3f} (target >= 0.80)")  # fmt: skip
-    if args.show_errors:
-        for pair, support, kept, v in zip(pairs, supports, both, verdicts, strict=True):
-            if kept != pair.supported:
-                why = f"score={support.score} {support.reason!r} judge={v and v.reason!r}"
-                print(f"- [{pair.kind}] kept={kept} {why}: {pair.claim}")
+    report("demo corpus", build_pairs(sources), sources, KINDS, args, threshold)
+    if not (args.realweb / "manifest.json").is_file():
+        print(f"\nreal-web corpus: skipped, no manifest.json in {args.realweb} (--realweb DIR)")
+        return
+    real = load_realweb(args.realweb)
+    report("real-web corpus", build_real_pairs(real), real, REAL_KINDS, args, threshold)
 
 
 if __name__ == "__main__":

@@ -5,7 +5,7 @@ The stand-in search returns every other result unusable (an address the guard re
 redirect to loopback, a binary file, an oversized page, a 404) and one page that never
 finishes; good pages take 300 ms each. The stand-in LLM answers after 0.4 s plus its
 completion tokens at 150 tokens/s. Every setting keeps its default except the addresses
-of the stand-ins.
+of the stand-ins (and RESEARCH_PER_HOST, raised to 8: the stand-in is one host:port).
 
 Figures: whether the post was made; research's end against the arrival of the last page
 it kept (target: within 2 s); the whole post's wall time against its sequential cost
@@ -57,6 +57,9 @@ def configure(llm: LLMStandin, web: WebStandin) -> None:
         RESEARCH_PROVIDERS="searxng",
         SEARXNG_URL=web.base_url,
         RESEARCH_ALLOW_HOSTS=web.host_port,
+        # The stand-in serves many "sites" from one host:port; the real web's sites each
+        # get RESEARCH_PER_HOST (default 2) fetches at once.
+        RESEARCH_PER_HOST="8",
     )
     import django
 
@@ -80,11 +83,12 @@ def one_post(llm: LLMStandin, web: WebStandin, topic: str) -> dict:
     GenerationRun.objects.filter(author=user).delete()
     llm.reset()
     web.reset_counts()
+    _empty_research_cache()
     stage_ends: dict[str, float] = {}
 
-    def progress(_run_id: int, stage: str, message: str) -> None:
-        if message.startswith("done in"):
-            stage_ends[stage] = time.monotonic()
+    def progress(event) -> None:  # a generation.progress.RunEvent
+        if event.kind == "finished":
+            stage_ends[event.stage] = time.monotonic()
 
     started = time.monotonic()
     (run,) = service.generate_posts(count=1, topic=topic, author=user, progress=progress)
@@ -104,6 +108,16 @@ def one_post(llm: LLMStandin, web: WebStandin, topic: str) -> dict:
         "pages": web.requests["page"],
         "timeout": settings.RESEARCH_FETCH_TIMEOUT,
     }
+
+
+def _empty_research_cache() -> None:
+    """Each post fetches its pages (the research cache would serve them from the second)."""
+    import redis
+    from django.conf import settings
+
+    conn = redis.Redis.from_url(settings.REDIS_URL)
+    for key in conn.scan_iter(match="research:*"):
+        conn.delete(key)
 
 
 def _path(url: str) -> str:

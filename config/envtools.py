@@ -72,3 +72,41 @@ def parse_budget(raw: str, *, variable: str) -> Decimal | None:
     if not value.is_finite() or value < 0:
         raise ImproperlyConfigured(f"Environment variable {variable} must be 0 or more.")
     return value
+
+
+def parse_sentinels(raw: str, *, variable: str) -> list[tuple[str, int]]:
+    """`"10.0.0.1:26379, 10.0.0.2:26379"` -> [("10.0.0.1", 26379), ("10.0.0.2", 26379)]."""
+    sentinels = []
+    for item in filter(None, (part.strip() for part in raw.split(","))):
+        host, _, port = item.rpartition(":")
+        if not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ImproperlyConfigured(
+                f"Environment variable {variable}: {item!r} is not host:port (e.g. 10.0.0.1:26379)."
+            )
+        sentinels.append((host.strip("[]"), int(port)))
+    return sentinels
+
+
+def parse_webhook_url(raw: str, *, variable: str) -> str:
+    """An alert webhook's URL: https, or http only to a loopback address; empty = none."""
+    from ipaddress import ip_address
+    from urllib.parse import urlsplit
+
+    url = raw.strip()
+    if not url:
+        return ""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    try:
+        loopback = host == "localhost" or ip_address(host).is_loopback
+    except ValueError:
+        loopback = False
+    if parts.scheme == "https" and host:
+        return url
+    if parts.scheme == "http" and loopback:
+        return url
+    raise ImproperlyConfigured(
+        f"Environment variable {variable} must be an https:// URL (http:// only to a "
+        f"loopback address such as 127.0.0.1); got scheme {parts.scheme or 'none'!r} "
+        f"for host {host or 'none'!r}."
+    )

@@ -13,8 +13,17 @@ from pathlib import Path
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
-from config.envtools import parse_admins, parse_bool, parse_budget, parse_int_list, parse_prices
+from config.envtools import (
+    parse_admins,
+    parse_bool,
+    parse_budget,
+    parse_int_list,
+    parse_prices,
+    parse_sentinels,
+    parse_webhook_url,
+)
 from config.placeholders import placeholder_problems
+from config.redisconf import redis_cache_options, redis_connection_config
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -113,8 +122,22 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Redis and RQ -----------------------------------------------------------------------
 REDIS_URL = env.str("REDIS_URL", default="redis://127.0.0.1:6379/0")
+# Redis Sentinel (failover): `host:port,…` of the sentinels and the master's name. Then
+# REDIS_URL gives only the database number and password; the master's address comes from
+# the sentinels. Every Redis user (queues, workers, schedulers, leases, alerts, metrics,
+# the cache) connects through django-rq's RQ_QUEUES below, so this is the one place.
+REDIS_SENTINELS = parse_sentinels(
+    env.str("REDIS_SENTINELS", default=""), variable="REDIS_SENTINELS"
+)
+REDIS_SENTINEL_MASTER = env.str("REDIS_SENTINEL_MASTER", default="mymaster")
 RQ_QUEUE_NAMES = ["default", "content", "video", "email"]
-RQ_QUEUES = {name: {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 900} for name in RQ_QUEUE_NAMES}
+RQ_QUEUES = {
+    name: {
+        **redis_connection_config(REDIS_URL, REDIS_SENTINELS, REDIS_SENTINEL_MASTER),
+        "DEFAULT_TIMEOUT": 900,
+    }
+    for name in RQ_QUEUE_NAMES
+}
 # django-rq's own admin entry only asks for is_staff: generation.dashboard registers a
 # guarded one (permission generation.manage_queues) instead.
 RQ_SHOW_ADMIN_LINK = False
@@ -125,6 +148,7 @@ CACHES = {
         "BACKEND": "django.core.cache.backends.redis.RedisCache",
         "LOCATION": REDIS_URL,
         "KEY_PREFIX": "drb",
+        **redis_cache_options(REDIS_SENTINELS, REDIS_SENTINEL_MASTER),
     }
 }
 
@@ -300,6 +324,19 @@ QUEUE_DEPTH_ALERT = _get("QUEUE_DEPTH_ALERT", env.int, 50)
 FAILED_JOBS_ALERT = _get("FAILED_JOBS_ALERT", env.int, 3)
 QUEUE_WAIT_ALERT_S = _get("QUEUE_WAIT_ALERT_S", env.int, 600)
 HEALTH_CHECK_INTERVAL = _get("HEALTH_CHECK_INTERVAL", env.int, 180)
+# Overdue delayed jobs (no worker runs --with-scheduler) and crash-looping workers.
+SCHEDULED_OVERDUE_S = _get("SCHEDULED_OVERDUE_S", env.int, 120)
+WORKER_RESTARTS_ALERT = _get("WORKER_RESTARTS_ALERT", env.int, 5)
+# Alerts also go to this webhook (Slack/Mattermost-compatible "slack", or plain "json").
+ALERT_WEBHOOK_URL = parse_webhook_url(
+    env.str("ALERT_WEBHOOK_URL", default=""), variable="ALERT_WEBHOOK_URL"
+)
+ALERT_WEBHOOK_FORMAT = env.str("ALERT_WEBHOOK_FORMAT", default="slack")
+if ALERT_WEBHOOK_FORMAT not in ("slack", "json"):
+    raise ImproperlyConfigured(
+        "Environment variable ALERT_WEBHOOK_FORMAT must be slack or json; "
+        f"got {ALERT_WEBHOOK_FORMAT!r}."
+    )
 # /metrics answers only with "Authorization: Bearer <METRICS_TOKEN>"; empty = 404.
 METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
 # A production start refuses the example file's placeholders; `check --deploy` lists each.
@@ -361,9 +398,20 @@ RESEARCH_STRAGGLER_FACTOR = _get("RESEARCH_STRAGGLER_FACTOR", env.float, 2.0)
 # A source scoring below this share of the best source's relevance is off-topic.
 RESEARCH_RELEVANCE_FLOOR = _get("RESEARCH_RELEVANCE_FLOOR", env.float, 0.2)
 RESEARCH_ALLOW_HOSTS = _get("RESEARCH_ALLOW_HOSTS", env.list, [])
+# Where a site owner reads who we are and how to reach us: named in the User-Agent.
+SITE_CONTACT_URL = env.str("SITE_CONTACT_URL", default=SITE_URL)
 RESEARCH_USER_AGENT = env.str(
-    "RESEARCH_USER_AGENT", default="DeepResearchBlog/0.1 (+https://example.com/bot)"
+    "RESEARCH_USER_AGENT", default=f"DeepResearchBlog/0.1 (+{SITE_CONTACT_URL})"
 )
+# A fetch that has received no bytes for this many seconds is cut (apart from the timeout).
+RESEARCH_STALL_S = _get("RESEARCH_STALL_S", env.float, 3.0)
+# Fetched pages are reused for this long (seconds; 0: no cache), then revalidated.
+RESEARCH_CACHE_TTL = _get("RESEARCH_CACHE_TTL", env.float, 7 * 24 * 3600.0)
+# The research cache's size in Redis (MiB of compressed pages); the least recently used go.
+RESEARCH_CACHE_MAX_MB = _get("RESEARCH_CACHE_MAX_MB", env.int, 256)
+# Page fetches at once to one host, across every worker (Redis); Crawl-delay up to a cap.
+RESEARCH_PER_HOST = _get("RESEARCH_PER_HOST", env.int, 2)
+RESEARCH_CRAWL_DELAY_MAX = _get("RESEARCH_CRAWL_DELAY_MAX", env.float, 10.0)
 # Provider API base URLs: the public services by default; tests and demos point them at loopback.
 RESEARCH_WIKIPEDIA_API = env.str(
     "RESEARCH_WIKIPEDIA_API", default="https://en.wikipedia.org/w/api.php"
@@ -388,10 +436,13 @@ for _name in (
     "RESEARCH_RESULTS_PER_QUERY",
     "RESEARCH_MAX_BYTES",
     "RESEARCH_STRAGGLER_FACTOR",
+    "RESEARCH_PER_HOST",
     "QUEUE_DEPTH_ALERT",
     "FAILED_JOBS_ALERT",
     "QUEUE_WAIT_ALERT_S",
     "HEALTH_CHECK_INTERVAL",
+    "SCHEDULED_OVERDUE_S",
+    "WORKER_RESTARTS_ALERT",
 ):
     if globals()[_name] < 1:
         raise ImproperlyConfigured(f"Environment variable {_name} must be at least 1.")
@@ -399,6 +450,12 @@ if RESEARCH_MIN_SOURCES > RESEARCH_MAX_SOURCES:
     raise ImproperlyConfigured(
         "Environment variable RESEARCH_MIN_SOURCES must not exceed RESEARCH_MAX_SOURCES."
     )
+for _name in ("RESEARCH_STALL_S", "RESEARCH_CACHE_MAX_MB"):
+    if globals()[_name] <= 0:
+        raise ImproperlyConfigured(f"Environment variable {_name} must be above 0.")
+for _name in ("RESEARCH_CACHE_TTL", "RESEARCH_CRAWL_DELAY_MAX"):
+    if globals()[_name] < 0:
+        raise ImproperlyConfigured(f"Environment variable {_name} must not be negative.")
 if RESEARCH_DEADLINE_S <= 0:
     raise ImproperlyConfigured("Environment variable RESEARCH_DEADLINE_S must be above 0.")
 if not 0 <= RESEARCH_RELEVANCE_FLOOR < 1:

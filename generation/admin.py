@@ -24,7 +24,7 @@ from generation import (
 )
 from generation.exceptions import QueueUnavailable
 from generation.models import STAGE_ORDER, GenerationRun, ResearchSource, Stage
-from generation.operations import runs_cancel, runs_retry
+from generation.operations import runs_cancel, runs_retry, runs_stop
 
 EMPTY = "—"
 CHANGE_PERMISSION = "generation.change_generationrun"
@@ -35,7 +35,17 @@ STAGE_LABELS = dict(Stage.choices)
 class ResearchSourceInline(admin.TabularInline):
     model = ResearchSource
     verbose_name_plural = "sources"
-    fields = ("number", "title", "url_link", "domain", "provider", "status", "reason", "cited")
+    fields = (
+        "number",
+        "title",
+        "url_link",
+        "domain",
+        "provider",
+        "status",
+        "reason",
+        "from_cache",
+        "cited",
+    )
     readonly_fields = fields
     extra = 0
     can_delete = False
@@ -91,7 +101,7 @@ class GenerationRunAdmin(admin.ModelAdmin):
     list_select_related = ("post", "author")
     list_per_page = 50
     date_hierarchy = "created_at"
-    actions = ("retry_failed", "cancel_queued")
+    actions = ("retry_failed", "cancel_queued", "stop_running")
     view_on_site = False
     inlines = (ResearchSourceInline,)
 
@@ -335,7 +345,7 @@ class GenerationRunAdmin(admin.ModelAdmin):
 
     # --- Actions ---------------------------------------------------------------------------
 
-    @admin.action(description="Retry failed runs", permissions=["retry"])
+    @admin.action(description="Retry failed or stopped runs", permissions=["retry"])
     def retry_failed(self, request: HttpRequest, queryset: QuerySet[GenerationRun]) -> None:
         # A retry runs the request again as it was made (its author stays): the user must
         # be allowed to make that request themselves (generate, publish, that author).
@@ -359,7 +369,7 @@ class GenerationRunAdmin(admin.ModelAdmin):
             return
         message = f"{retried} failed run{_s(retried)} queued again."
         if skipped := len(ids) - retried:
-            message += f" {skipped} skipped: not failed."
+            message += f" {skipped} skipped: not failed or canceled."
         self.message_user(request, message, messages.SUCCESS if retried else messages.WARNING)
 
     @admin.action(description="Cancel queued runs", permissions=["cancel"])
@@ -376,6 +386,20 @@ class GenerationRunAdmin(admin.ModelAdmin):
         self.message_user(
             request, message, messages.SUCCESS if result.canceled else messages.WARNING
         )
+
+    @admin.action(description="Stop running runs", permissions=["cancel"])
+    def stop_running(self, request: HttpRequest, queryset: QuerySet[GenerationRun]) -> None:
+        result = runs_stop(queryset.values_list("pk", flat=True), by=request.user.get_username())
+        count = len(result.stopped)
+        message = (
+            f"{count} run{_s(count)} stopped and canceled; "
+            '"Retry" resumes from the last finished stage.'
+        )
+        if result.skipped:
+            message += f" {result.skipped} skipped: not running (Cancel is for queued runs)."
+        if not result.jobs_stopped:
+            message += " Redis was unreachable: their workers stop at the next write."
+        self.message_user(request, message, messages.SUCCESS if count else messages.WARNING)
 
 
 dashboard.register_admin(admin.site)

@@ -1,4 +1,5 @@
-"""Alerts: one mail to ADMINS each time a health check changes state, never a storm.
+"""Alerts: one mail to ADMINS (and one ALERT_WEBHOOK_URL post) each time a health check
+changes state, never a storm.
 
 The last state of every check is a row (`AlertState`). Each evaluation locks those rows,
 compares, stores the new states and queues one mail per check that changed (turned bad,
@@ -37,6 +38,15 @@ class Change:
         state = "RECOVERED" if self.recovered else self.after.name
         return f"{state}: {self.name} — {self.summary}"[:200]
 
+    def webhook(self) -> dict[str, str]:
+        return {
+            "check": self.name,
+            "before": self.before.label,
+            "after": self.after.label,
+            "subject": self.subject(),
+            "summary": self.summary,
+        }
+
     def body(self) -> str:
         return (
             f"Health check '{self.name}' went from {self.before.label} to {self.after.label}.\n\n"
@@ -57,6 +67,7 @@ def alerts_evaluate(results: list[CheckResult] | None = None) -> list[Change]:
         changes = [change for change in changes if change is not None]
         for change in changes:
             notifications.admins_mail_enqueue(change.subject(), change.body())
+            notifications.alert_webhook_enqueue(change.webhook())
     for change in changes:
         logger.warning("Alert: %s", change.subject())
     return changes

@@ -24,12 +24,16 @@ def healthz(request: HttpRequest) -> JsonResponse:
 @never_cache
 @require_GET
 def readyz(request: HttpRequest) -> JsonResponse:
-    """Ready for traffic: the database and Redis both answer; 503 otherwise."""
+    """Ready for traffic: the database and Redis both answer; 503 otherwise. Stalls that
+    do not stop the web (paused, overdue delayed jobs, worker churn) are listed as
+    `warnings`, still 200."""
     checks = health.readiness()
     ready = all(value == "ok" for value in checks.values())
-    return JsonResponse(
-        {"status": "ok" if ready else "unavailable", **checks}, status=200 if ready else 503
-    )
+    body: dict[str, object] = {"status": "ok" if ready else "unavailable", **checks}
+    if ready and (warnings := health.readiness_warnings()):
+        body["status"] = "warning"
+        body["warnings"] = {result.name: result.summary for result in warnings}
+    return JsonResponse(body, status=200 if ready else 503)
 
 
 @never_cache

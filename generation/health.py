@@ -1,6 +1,6 @@
 """Health checks: is generation working, and if not, what is wrong (reads only).
 
-Seven checks (and the daily budget when one is set), each an OK / WARNING / CRITICAL
+Ten checks (and the daily budget when one is set), each an OK / WARNING / CRITICAL
 verdict with a one-line summary; `queue_health`, the alert job and the overview page all
 show these. A check that needs Redis while Redis is down is UNKNOWN rather than failed:
 the `redis` check already says what is wrong, and an alert goes out once, not six times.
@@ -9,6 +9,7 @@ the `redis` check already says what is wrong, and an alert goes out once, not si
 from __future__ import annotations
 
 import socket
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -20,9 +21,10 @@ from django.db import connection as db_connection
 from django.utils import timezone
 from redis.exceptions import RedisError
 from rq.job import Job
+from rq.scheduler import RQScheduler
 from rq_scheduler import Scheduler
 
-from generation import budget, monitoring, queues
+from generation import budget, monitoring, pause, queues, worker_births
 from generation.models import GenerationRun, RunStatus
 
 # rq-scheduler keeps one hash per running instance, expiring unless renewed every interval.
@@ -121,6 +123,65 @@ def check_scheduler() -> CheckResult:
     return CheckResult("scheduler", Level.OK, "rqscheduler is alive")
 
 
+def check_paused() -> CheckResult:
+    """queue_pause (RQ's suspend) holds the content and video workers: say so, it is easy
+    to forget."""
+    state = pause.pause_state(_redis())
+    if state is not None:
+        return CheckResult("paused", Level.WARNING, state.summary())
+    return CheckResult("paused", Level.OK, "not paused: workers take jobs")
+
+
+def overdue_scheduled() -> dict[str, int]:
+    """Per queue, delayed or retrying jobs due more than SCHEDULED_OVERDUE_S ago while no
+    worker runs RQ's scheduler for that queue (its lock is gone): nothing will move them."""
+    redis = _redis()
+    due_before = time.time() - settings.SCHEDULED_OVERDUE_S
+    overdue = {}
+    for name in settings.RQ_QUEUE_NAMES:
+        if redis.exists(RQScheduler.get_locking_key(name)):
+            continue  # a --with-scheduler worker serves this queue
+        key = queues.get_queue(name).scheduled_job_registry.key
+        if count := redis.zcount(key, "-inf", due_before):
+            overdue[name] = count
+    return overdue
+
+
+def check_scheduled() -> CheckResult:
+    limit = settings.SCHEDULED_OVERDUE_S
+    overdue = overdue_scheduled()
+    if overdue:
+        listing = ", ".join(f"{name} {count}" for name, count in overdue.items())
+        return CheckResult(
+            "scheduled",
+            Level.WARNING,
+            f"delayed/retrying jobs overdue by more than {limit}s ({listing}) and no worker "
+            "runs --with-scheduler for them",
+        )
+    return CheckResult("scheduled", Level.OK, f"no delayed job overdue by more than {limit}s")
+
+
+def check_worker_churn() -> CheckResult:
+    """A worker restarting more than WORKER_RESTARTS_ALERT times an hour, or one that
+    restarted and is gone (supervisor gave up on it), while the others hide it."""
+    limit = settings.WORKER_RESTARTS_ALERT
+    restarts = sorted(worker_births.restarts_last_hour(_redis()).values(), key=str)
+    churning = [r for r in restarts if r.count > limit]
+    gone = [r for r in restarts if r.gone and r.count <= limit]
+    problems = []
+    if churning:
+        listing = ", ".join(f"{r.identity} {r.count}x" for r in churning)
+        problems.append(f"worker(s) restarted more than {limit} times in the last hour: {listing}")
+    if gone:
+        listing = ", ".join(f"{r.identity} ({r.count}x)" for r in gone)
+        problems.append(f"restarted and now gone (supervisor FATAL?): {listing}")
+    if problems:
+        return CheckResult("worker_churn", Level.WARNING, "; ".join(problems))
+    return CheckResult(
+        "worker_churn", Level.OK, f"no worker restarted more than {limit} times in an hour"
+    )
+
+
 def stuck_runs() -> list[int]:
     """Runs `running` for longer than the job timeout allows one attempt."""
     limit = timezone.now() - timedelta(
@@ -185,9 +246,23 @@ REDIS_CHECKS: list[Callable[[], CheckResult]] = [
     check_workers,
     check_scheduler,
     check_queue_wait,
+    check_paused,
+    check_scheduled,
+    check_worker_churn,
 ]
 DATABASE_CHECKS: list[Callable[[], CheckResult]] = [check_failures, check_stuck_runs]
-NAMES = ["redis", "queue_depth", "failures", "workers", "scheduler", "stuck_runs", "queue_wait"]
+NAMES = [
+    "redis",
+    "queue_depth",
+    "failures",
+    "workers",
+    "scheduler",
+    "stuck_runs",
+    "queue_wait",
+    "paused",
+    "scheduled",
+    "worker_churn",
+]
 
 
 def run_checks(only: list[str] | None = None) -> list[CheckResult]:
@@ -222,6 +297,20 @@ def overall(results: list[CheckResult]) -> Level:
     """The worst known level (UNKNOWN only when nothing else is known)."""
     known = [result.level for result in results if result.level != Level.UNKNOWN]
     return max(known, default=Level.UNKNOWN)
+
+
+READINESS_WARNINGS: list[Callable[[], CheckResult]] = [
+    check_paused,
+    check_scheduled,
+    check_worker_churn,
+]
+
+
+def readiness_warnings() -> list[CheckResult]:
+    """The stalls /readyz mentions without failing: a pause, overdue delayed jobs, a worker
+    in a crash loop (the web can still serve; a load balancer must not pull it)."""
+    results = [_guarded(check) for check in READINESS_WARNINGS]
+    return [result for result in results if result and result.level != Level.OK]
 
 
 def readiness() -> dict[str, str]:

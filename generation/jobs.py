@@ -109,8 +109,12 @@ def on_failure(job: Job, connection, exc_type, exc_value, traceback) -> None:
 
 
 def on_stopped(job: Job, connection) -> None:
-    """An operator stopped the job (rq stop-job): the run fails, without retries."""
-    reaper.record_lost_attempt(job, reason="stopped by an operator", will_retry=False)
+    """An operator stopped the job (django-rq's "Stop job", `rq stop-job`, queue_stop): the
+    run is canceled with its checkpoints kept (already done when queue_stop asked)."""
+    run_id = run_id_from_job_id(job.id)
+    if run_id is not None:
+        close_old_connections()
+        lifecycle.runs_stop([run_id], reason="stopped by an operator (RQ stop-job)")
 
 
 def health_check() -> list[str]:

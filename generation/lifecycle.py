@@ -53,6 +53,7 @@ class Transition(StrEnum):
     RETRY_DECIDED = "retry_decided"
     SUCCEED = "succeed"
     CANCEL = "cancel"
+    STOP = "stop"
     RETRY = "retry"
     RETRY_UNDONE = "retry_undone"
     REQUEUE = "requeue"
@@ -79,8 +80,11 @@ RULES: dict[Transition, frozenset[tuple[str, str]]] = {
     Transition.SUCCEED: frozenset({(RUNNING, SUCCEEDED)}),
     # An operator: the admin, queue_jobs --empty, the dashboard deleting its job.
     Transition.CANCEL: frozenset({(QUEUED, CANCELED), (RETRYING, CANCELED)}),
-    # An operator's retry (admin, queue_retry): a fresh set of attempts.
-    Transition.RETRY: frozenset({(FAILED, QUEUED)}),
+    # An operator stopped a running attempt (admin "Stop", queue_stop, RQ's stop-job).
+    Transition.STOP: frozenset({(RUNNING, CANCELED)}),
+    # An operator's retry (admin, queue_retry): a fresh set of attempts; a canceled run
+    # (stopped mid-flight) resumes from its checkpoints the same way.
+    Transition.RETRY: frozenset({(FAILED, QUEUED), (CANCELED, QUEUED)}),
     # That retry's jobs could not reach Redis: the runs are failed again.
     Transition.RETRY_UNDONE: frozenset({(QUEUED, FAILED)}),
     # RQ's own requeue of the failed job (dashboard, `rq requeue`): attempts count on.
@@ -337,6 +341,27 @@ def runs_cancel(run_ids: Iterable[int]) -> list[GenerationRun]:
     return runs
 
 
+@transaction.atomic
+def runs_stop(run_ids: Iterable[int], *, reason: str) -> list[GenerationRun]:
+    """Cancel the running runs among `run_ids`: their lease is released (so the execution
+    can write nothing more, a post least of all) and their checkpoints stay for a retry.
+    Returns them (pk, queue_name); the caller stops their jobs in RQ."""
+    runs = _locked_many(Transition.STOP, run_ids, "queue_name", "errors", "attempts", "stage")
+    now = timezone.now()
+    for run in runs:
+        entry = error_entry(attempt=run.attempts, stage=run.stage, error=reason, kind="stopped")
+        _move(
+            run,
+            Transition.STOP,
+            CANCELED,
+            errors=[*run.errors, entry],
+            next_retry_at=None,
+            finished_at=now,
+            **RELEASED,
+        )
+    return runs
+
+
 def checkpoints_for_retry(checkpoints: dict, errors: list[dict]) -> dict:
     """The checkpoints an operator's retry resumes from: all of them, unless the last
     error asked to redo a stage, in which case that stage and every later one go."""
@@ -350,9 +375,9 @@ def checkpoints_for_retry(checkpoints: dict, errors: list[dict]) -> dict:
 
 @transaction.atomic
 def runs_retry(run_ids: Iterable[int]) -> list[GenerationRun]:
-    """Queue the failed runs among `run_ids` again with a fresh set of attempts, from their
-    last checkpoint (or earlier, when their last error asked to redo a stage); their error
-    history stays. Returns them (pk, queue_name); the caller pushes their jobs."""
+    """Queue the failed (or stopped) runs among `run_ids` again with a fresh set of attempts,
+    from their last checkpoint (or earlier, when their last error asked to redo a stage);
+    their error history stays. Returns them (pk, queue_name); the caller pushes their jobs."""
     runs = _locked_many(Transition.RETRY, run_ids, "queue_name", "checkpoints", "errors")
     for run in runs:
         kept = checkpoints_for_retry(run.checkpoints, run.errors)

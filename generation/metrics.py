@@ -23,7 +23,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Histo
 from prometheus_client.registry import Collector
 from redis.exceptions import RedisError
 
-from generation import health, monitoring, queues
+from generation import health, monitoring, pause, queues
 
 logger = logging.getLogger(__name__)
 
@@ -138,4 +138,8 @@ def _live_gauges() -> Iterator:
     live = [info for info in monitoring.workers_list() if info.alive]
     for name in settings.RQ_QUEUE_NAMES:
         workers.add_metric([name], sum(1 for info in live if name in info.queues))
-    yield from (depth, failed, oldest, workers)
+    paused = GaugeMetricFamily(
+        "drb_paused", "1 while generation is paused (queue_pause, RQ's suspend), else 0"
+    )
+    paused.add_metric([], 1 if pause.pause_state(_connection()) else 0)
+    yield from (depth, failed, oldest, workers, paused)

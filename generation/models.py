@@ -173,6 +173,11 @@ class ResearchSource(models.Model):
     reason = models.CharField(max_length=300, blank=True)
     relevance = models.FloatField(default=0)
     cited = models.BooleanField(default=False)
+    from_cache = models.CharField(
+        max_length=12,
+        blank=True,
+        help_text='"hit": reused from the research cache; "revalidated": confirmed by a 304.',
+    )
 
     class Meta:
         ordering = ["run", "number", "id"]
@@ -241,6 +246,7 @@ class OccurrenceOutcome(models.TextChoices):
     ENQUEUED = "enqueued", "Enqueued"
     SKIPPED_OVERLAP = "skipped_overlap", "Skipped: previous runs unfinished"
     SKIPPED_BUDGET = "skipped_budget", "Skipped: over budget"
+    SKIPPED_PAUSED = "skipped_paused", "Skipped: paused"
     MISSED = "missed", "Missed"
     FAILED = "failed", "Failed"
 

@@ -1,4 +1,5 @@
-"""Mail: alerts to ADMINS and "post ready" notes to authors, sent from the `email` queue.
+"""Mail (and alert webhooks): alerts to ADMINS and "post ready" notes to authors, sent from
+the `email` queue.
 
 `*_enqueue` functions put a mail job on the `email` queue after the transaction commits;
 the job functions (`send_admins_mail`, `send_post_ready_mail`) do the sending in a worker,
@@ -63,6 +64,27 @@ def admins_mail_enqueue(subject: str, body: str) -> None:
         except (RedisError, OSError):
             logger.warning("Redis is down: sending the alert mail directly")
             send_admins_mail(subject, body)
+
+    transaction.on_commit(push)
+
+
+def alert_webhook_enqueue(alert: dict[str, str]) -> None:
+    """Queue one alert for ALERT_WEBHOOK_URL (nothing when it is not set), after the commit;
+    with Redis down it is posted here and now, like the mail."""
+    if not settings.ALERT_WEBHOOK_URL:
+        return
+
+    def push() -> None:
+        try:
+            _enqueue("generation.webhooks.send_alert_webhook", alert)
+        except (RedisError, OSError):
+            logger.warning("Redis is down: posting the alert webhook directly")
+            from generation.webhooks import send_alert_webhook
+
+            try:
+                send_alert_webhook(alert)
+            except Exception as exc:  # the mail still goes; a lost webhook is logged
+                logger.error("Alert webhook not sent: %s", exc)
 
     transaction.on_commit(push)
 

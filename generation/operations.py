@@ -21,6 +21,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 from redis.exceptions import RedisError
+from rq.command import send_stop_job_command
 from rq.exceptions import InvalidJobOperation, NoSuchJobError
 from rq.job import Job
 
@@ -124,17 +125,93 @@ def runs_cancel_jobless(run_ids: Iterable[int]) -> list[int]:
 
 
 @dataclass(frozen=True)
+class StopResult:
+    stopped: list[int]
+    skipped: int
+    jobs_stopped: bool = True
+
+
+STOP_REASON = "stopped by an operator"
+
+
+def runs_stop(run_ids: Iterable[int], *, by: str = "") -> StopResult:
+    """Stop the running runs among `run_ids`: each is canceled, keeping its checkpoints (a
+    retry resumes from its last finished stage), then its worker kills the work-horse (RQ's
+    `send_stop_job_command`). The database moves first, under the run's lock: a horse about
+    to publish either published already (the run is not stopped) or can publish nothing.
+    Waiting and finished runs are skipped (Cancel is for waiting ones)."""
+    ids = list(dict.fromkeys(run_ids))
+    reason = f"{STOP_REASON} ({by})" if by else STOP_REASON
+    runs = lifecycle.runs_stop(ids, reason=reason)
+    stopped = _jobs_stop(runs)
+    logger.info("Stopped %s running run(s): %s", len(runs), [run.pk for run in runs])
+    return StopResult(
+        stopped=[run.pk for run in runs], skipped=len(ids) - len(runs), jobs_stopped=stopped
+    )
+
+
+def _jobs_stop(runs: list[GenerationRun]) -> bool:
+    """Ask each run's worker to kill its horse; False if Redis failed. A job no worker is
+    executing (its worker just died) has nothing to stop: the run is canceled all the same."""
+    try:
+        for run in runs:
+            connection = queues.get_queue(run.queue_name).connection
+            with contextlib.suppress(NoSuchJobError, InvalidJobOperation):
+                send_stop_job_command(connection, queues.job_id_for(run.pk))
+    except (RedisError, OSError) as exc:
+        logger.warning("Stopped runs' jobs could not be reached in Redis: %s", exc)
+        return False
+    return True
+
+
+@dataclass(frozen=True)
 class EmptyResult:
     queue: str
     runs_canceled: int
     jobs_deleted: int
+    delayed_removed: int = 0  # delayed and retrying jobs taken off too (with_delayed)
+    delayed_left: int = 0  # delayed and retrying jobs left in place (they run when due)
 
 
-def queue_empty(queue_name: str) -> EmptyResult:
+def queue_empty(queue_name: str, *, with_delayed: bool = False) -> EmptyResult:
     """Take every waiting job off `queue_name`: generation runs are canceled (their jobs
-    withdrawn), any other job is deleted. Running and scheduled jobs are left alone."""
+    withdrawn), any other job is deleted. Running jobs are left alone; delayed and retrying
+    ones (RQ's scheduled registry) too, unless `with_delayed`."""
     queue = queues.get_queue(queue_name)
     job_ids = queue.get_job_ids()
+    canceled, deleted = _take_off(queue, job_ids)
+    # What is left is jobs of runs that were no longer waiting (already running elsewhere,
+    # finished): their workers find nothing to do, so they go too.
+    deleted += queue.empty() or 0
+    registry = queue.scheduled_job_registry
+    delayed = registry.get_job_ids(cleanup=False)
+    removed = 0
+    if with_delayed and delayed:
+        delayed_canceled, delayed_deleted = _take_off(queue, delayed)
+        canceled += delayed_canceled
+        for job_id in registry.get_job_ids(cleanup=False):  # runs no longer waiting
+            registry.remove(job_id, delete_job=True)
+        removed = len(delayed) - len(registry.get_job_ids(cleanup=False))
+        deleted += delayed_deleted
+    logger.info(
+        "Emptied queue %s: %s run(s) canceled, %s job(s) deleted, %s delayed left",
+        queue_name,
+        canceled,
+        deleted,
+        len(delayed) - removed,
+    )
+    return EmptyResult(
+        queue=queue_name,
+        runs_canceled=canceled,
+        jobs_deleted=deleted,
+        delayed_removed=removed,
+        delayed_left=len(delayed) - removed,
+    )
+
+
+def _take_off(queue: Any, job_ids: list[str]) -> tuple[int, int]:
+    """Cancel the runs of the generation jobs among `job_ids`, delete the other jobs;
+    returns (runs canceled, other jobs deleted)."""
     run_ids = [rid for rid in map(queues.run_id_from_job_id, job_ids) if rid is not None]
     canceled = runs_cancel(run_ids).canceled if run_ids else 0
     deleted = 0
@@ -143,13 +220,7 @@ def queue_empty(queue_name: str) -> EmptyResult:
             with contextlib.suppress(NoSuchJobError):
                 Job.fetch(job_id, connection=queue.connection).delete()
                 deleted += 1
-    # What is left is jobs of runs that were no longer waiting (already running elsewhere,
-    # finished): their workers find nothing to do, so they go too.
-    deleted += queue.empty() or 0
-    logger.info(
-        "Emptied queue %s: %s run(s) canceled, %s job(s) deleted", queue_name, canceled, deleted
-    )
-    return EmptyResult(queue=queue_name, runs_canceled=canceled, jobs_deleted=deleted)
+    return canceled, deleted
 
 
 # --- Failed jobs and workers (the queue_* commands) ---------------------------------------

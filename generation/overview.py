@@ -18,7 +18,7 @@ from django.db.models.functions import TruncDate
 from django.utils import timezone
 from redis.exceptions import RedisError
 
-from generation import budget, estimates, health, monitoring
+from generation import budget, estimates, health, monitoring, pause
 from generation.models import STAGE_ORDER, GenerationRun, RunStatus
 
 CHART_DAYS = 30
@@ -123,9 +123,9 @@ def chart(series: list[dict[str, Any]], *, height: int = 60, bar: int = 12) -> d
 
 def queues_and_workers() -> dict[str, Any]:
     try:
-        return {"redis": True, **monitoring.queue_overview()}
+        return {"redis": True, "paused": pause.pause_state(), **monitoring.queue_overview()}
     except (RedisError, OSError) as exc:
-        return {"redis": False, "error": str(exc), "queues": [], "workers": []}
+        return {"redis": False, "error": str(exc), "queues": [], "workers": [], "paused": None}
 
 
 def overview() -> dict[str, Any]:

@@ -18,7 +18,11 @@ JOB_FUNC = "generation.jobs.generate_post"
 
 
 def redis_url_display(url: str | None = None) -> str:
-    """The Redis URL without its password, fit for messages and logs."""
+    """The Redis URL without its password, fit for messages and logs (with Sentinel: the
+    master's name and the sentinels)."""
+    if url is None and settings.REDIS_SENTINELS:
+        sentinels = ",".join(f"{host}:{port}" for host, port in settings.REDIS_SENTINELS)
+        return f"sentinel master {settings.REDIS_SENTINEL_MASTER} via {sentinels}"
     parts = urlsplit(url or settings.REDIS_URL)
     host = parts.hostname or ""
     netloc = f"{host}:{parts.port}" if parts.port else host

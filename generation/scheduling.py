@@ -21,8 +21,9 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from redis.exceptions import RedisError
 
-from generation import budget, cron, service
+from generation import budget, cron, pause, service
 from generation import schedule_selectors as selectors
 from generation.exceptions import BudgetExceeded, InvalidRequest, QueueUnavailable
 from generation.models import (
@@ -172,7 +173,18 @@ def _fire(
         return _settle(
             occurrence, OccurrenceOutcome.SKIPPED_BUDGET, spend.message(), level=logging.WARNING
         )
+    if paused := _paused():
+        return _settle(occurrence, OccurrenceOutcome.SKIPPED_PAUSED, paused, level=logging.WARNING)
     return _enqueue(schedule, occurrence)
+
+
+def _paused() -> str:
+    """Why the occurrence is skipped while generation is paused ("" when it is not)."""
+    try:
+        state = pause.pause_state()
+    except (RedisError, OSError):
+        return ""  # enqueueing will say Redis is down
+    return f"Skipped: {state.summary()}." if state else ""
 
 
 def _enqueue(schedule: GenerationSchedule, occurrence: ScheduleOccurrence) -> ScheduleOccurrence:

@@ -12,15 +12,17 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_GET, require_POST
+from redis.exceptions import RedisError
 
-from generation import overview, permissions, selectors
+from generation import overview, pause, permissions, selectors
 from generation.exceptions import BudgetExceeded, InvalidRequest, QueueUnavailable
 from generation.forms import GeneratePostsForm
 from generation.models import GenerationRun, Origin
 from generation.service import enqueue_posts
 
 VIEW_PERMISSION = "generation.view_generationrun"
+QUEUES_PERMISSION = "generation.manage_queues"
 
 
 def queued_message(count: int) -> str:
@@ -75,11 +77,35 @@ def _overview_page(request: HttpRequest) -> HttpResponse:
         "title": "Generation overview",
         "opts": GenerationRun._meta,
         **overview.overview(),
+        "may_pause": request.user.has_perm(QUEUES_PERMISSION),
     }
     return TemplateResponse(request, "admin/generation/overview.html", context)
 
 
 overview_page = admin.site.admin_view(_overview_page)
+
+
+@require_POST
+def _pause_toggle(request: HttpRequest) -> HttpResponse:
+    """The overview's Pause / Resume buttons: RQ's suspend and resume (generation.pause)."""
+    if not request.user.has_perm(QUEUES_PERMISSION):
+        raise PermissionDenied("Pausing generation needs the generation.manage_queues permission.")
+    try:
+        if request.POST.get("action") == "resume":
+            pause.generation_resume()
+            messages.success(request, "Resumed: workers take jobs again.")
+        else:
+            reason = request.POST.get("reason", "").strip()
+            pause.generation_pause(reason=reason, by=request.user.get_username())
+            messages.warning(
+                request, "Paused: each worker finishes its current job and takes no new one."
+            )
+    except (RedisError, OSError) as exc:
+        messages.error(request, f"Redis is unreachable ({exc}); nothing changed.")
+    return redirect("generation:overview")
+
+
+pause_toggle = admin.site.admin_view(_pause_toggle)
 
 
 def _parse_ids(raw: str) -> list[int]:

@@ -14,6 +14,8 @@ What stock RQ lacks, and what this adds:
   counting the attempt; stock RQ notices only after the job's heartbeat expires and its
   600 s maintenance interval comes round.
 - A horse killed on its own (out of memory) has its run's error recorded with the signal.
+- `queue_pause` (RQ's suspend) holds the workers of `content` and `video`; the email
+  worker (email, default) goes on sending alerts and running the schedules' tick.
 - `request_restart` (queue_restart): every worker stops after its current job. A
   pub/sub shutdown reaches live workers at once; a restart time stored in Redis also stops,
   at their next job boundary, workers that missed the message (starting up, reconnecting).
@@ -47,11 +49,15 @@ from rq.exceptions import StopRequested
 from rq.worker import Worker
 
 from config.redaction import redact
-from generation import reaper
+from generation import reaper, worker_births
 
 logger = logging.getLogger(__name__)
 
 PR_SET_PDEATHSIG = 1
+# queue_pause (RQ's suspend) holds the workers of these queues. A worker serving neither (the
+# email worker: email, default) keeps going, so alerts, mails and the schedules' tick
+# (which records "skipped: paused") are not paused with the posts.
+PAUSED_QUEUES = frozenset({"content", "video"})
 RESTART_KEY = "drb:workers:restart"
 # What a job imports on first use, imported by the worker before it forks any horse.
 PRELOAD = ("generation.jobs", "generation.pipeline.runner")
@@ -155,6 +161,13 @@ class GenerationWorker(Worker):
         preload()
         super().bootstrap(*args, **kwargs)
 
+    def register_birth(self) -> None:
+        super().register_birth()
+        try:  # a crash loop shows as many births under one name (queue_health: worker_churn)
+            worker_births.birth_record(self.connection, self.name)
+        except Exception:  # bookkeeping must never stop a worker from starting
+            logger.exception("Worker birth not recorded")
+
     def _shutdown(self) -> None:
         if not self._in_work_loop:
             self._stop_requested = True  # the work loop checks it before its first dequeue
@@ -167,6 +180,8 @@ class GenerationWorker(Worker):
         if restart_requested_since(self.connection, self.started_epoch):
             self.log.info("Worker %s: restart requested (queue_restart); stopping", self.name)
             raise StopRequested()
+        if PAUSED_QUEUES.isdisjoint(self.queue_names()):
+            return
         super().check_for_suspension(burst)
 
     def fork_work_horse(self, job, queue) -> None:

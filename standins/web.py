@@ -5,18 +5,25 @@
         web.host_port       # 127.0.0.1:<port>, for RESEARCH_ALLOW_HOSTS
         web.requests        # Counter by kind: "search", "page", "redirect", "big", ...
         web.max_in_flight   # most requests handled at the same time
+        web.max_per_host    # most page requests (not searches) at once, by Host header
+        web.robots = "User-agent: *\nDisallow: /pages/private"   # served at /robots.txt
+        web.fixed_results = [...]   # the search's answer on page 1 (later pages: none)
 
 Routes: GET /search?q=…&format=json[&pageno=2], /pages/<slug>, /redirect?to=<url>[&code=308],
 /chain/<n> (n redirects, then a page), /big (larger than any sane cap), /image.png,
 /status/<code>, /slow/<seconds>, and the hostile ones of standins/messy.py: /bomb,
 /bomb/stream, /hang, /trickle/search, /slowloris, /silent, /binary/<kind>, /empty,
-/misencoded/<kind>. `messy=True` makes every other search result unusable, as real
-result lists are. Standalone: `python -m standins.web --port 8899 [--messy]`.
+/misencoded/<kind>, /robots.txt (404 until `robots` is set). Pages carry an ETag and
+Last-Modified and answer a matching conditional request with 304 (counted as
+"not-modified"); `cache_control` adds that header to them. `messy=True` makes every
+other search result unusable, as real result lists are.
+Standalone: `python -m standins.web --port 8899 [--messy]`.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import re
 import ssl
@@ -139,6 +146,10 @@ class WebStandin:
         for page in load_corpus(Path(corpus_dir)) if corpus_dir else []:
             self.pages[page.slug] = page
         self.pinned: list[dict[str, str]] = []
+        self.fixed_results: list[dict[str, str]] | None = None
+        self.robots: str | None = None
+        self.cache_control = ""
+        self.files: dict[str, tuple[str, bytes]] = {}  # path?query -> (content type, body)
         self.page_delay = page_delay
         self.big_bytes = big_bytes
         self.max_results = max_results
@@ -151,6 +162,8 @@ class WebStandin:
         self.finished_at: dict[str, float] = {}  # path -> when its answer was sent
         self.in_flight = 0
         self.max_in_flight = 0
+        self.host_in_flight: Counter[str] = Counter()
+        self.max_per_host: Counter[str] = Counter()
         self._lock = threading.Lock()
         self._server = _Server(("127.0.0.1", port), _handler_for(self))
         self._server.daemon_threads = True
@@ -199,6 +212,12 @@ class WebStandin:
             self.pages[slug] = Page(slug, title, text, date, list(tags or []))
         return self.page_url(slug)
 
+    def add_file(self, path: str, body: bytes, content_type: str = "text/html") -> str:
+        """Serve `body` as it is at `path` (with its query, if any); returns its URL."""
+        with self._lock:
+            self.files[path] = (content_type, body)
+        return f"{self.base_url}{path}"
+
     def page_url(self, slug: str) -> str:
         return f"{self.base_url}/pages/{quote(slug)}"
 
@@ -210,6 +229,8 @@ class WebStandin:
     def search(self, query: str, pageno: int = 1) -> list[dict[str, str]]:
         """Corpus pages ranked by term overlap with the query, pinned results first;
         `pageno` 2, 3, ... are the next `max_results` each (pinned results on page 1 only)."""
+        if self.fixed_results is not None:
+            return [dict(result) for result in self.fixed_results] if pageno <= 1 else []
         wanted = _terms(query)
         with self._lock:
             pages = list(self.pages.values())
@@ -236,17 +257,26 @@ class WebStandin:
         return (pinned if pageno <= 1 else []) + found
 
     # --- accounting --------------------------------------------------------------------
-    def _enter(self, kind: str, path: str) -> None:
+    def _enter(self, kind: str, path: str, host: str = "") -> None:
         with self._lock:
             self.requests[kind] += 1
             self.paths.append(path)
             self.in_flight += 1
             self.max_in_flight = max(self.max_in_flight, self.in_flight)
+            if kind not in ("search", "robots"):
+                self.host_in_flight[host] += 1
+                self.max_per_host[host] = max(self.max_per_host[host], self.host_in_flight[host])
 
-    def _leave(self, path: str) -> None:
+    def _leave(self, path: str, kind: str = "", host: str = "") -> None:
         with self._lock:
             self.in_flight -= 1
             self.finished_at[path] = time.monotonic()
+            if kind not in ("search", "robots"):
+                self.host_in_flight[host] -= 1
+
+    def _count(self, kind: str) -> None:
+        with self._lock:
+            self.requests[kind] += 1
 
     def reset_counts(self) -> None:
         with self._lock:
@@ -254,6 +284,7 @@ class WebStandin:
             self.paths.clear()
             self.finished_at.clear()
             self.max_in_flight = self.in_flight
+            self.max_per_host = Counter(self.host_in_flight)
 
 
 def _handler_for(web: WebStandin) -> type[BaseHTTPRequestHandler]:
@@ -275,14 +306,22 @@ class _Handler(HostileRoutes, BaseHTTPRequestHandler):
         parts = urlsplit(self.path)
         route, _, rest = parts.path.strip("/").partition("/")
         query = {key: values[0] for key, values in parse_qs(parts.query).items()}
-        kind = {"pages": "page", "image.png": "image"}.get(route, route or "root")
-        self.standin._enter(kind, self.path)
+        kind = {"pages": "page", "image.png": "image", "robots.txt": "robots"}.get(
+            route, route or "root"
+        )
+        host = self.headers.get("Host", "")
+        saved = self.standin.files.get(self.path)
+        kind = "file" if saved else kind
+        self.standin._enter(kind, self.path, host)
         try:
+            if saved:
+                self._send_validated(*saved)
+                return
             getattr(self, f"_route_{route.replace('.', '_')}", self._not_found)(rest, query)
         except (BrokenPipeError, ConnectionResetError):
             pass  # the client gave up (timeouts, size caps): nothing left to answer
         finally:
-            self.standin._leave(self.path)
+            self.standin._leave(self.path, kind, host)
 
     # --- routes ------------------------------------------------------------------------
     def _route_search(self, rest: str, query: dict[str, str]) -> None:
@@ -300,7 +339,27 @@ class _Handler(HostileRoutes, BaseHTTPRequestHandler):
         if page is None:
             self._not_found(rest, query)
             return
-        self._send(200, "text/html; charset=utf-8", render_page(page).encode())
+        self._send_validated("text/html; charset=utf-8", render_page(page).encode())
+
+    def _send_validated(self, content_type: str, body: bytes) -> None:
+        """A page with an ETag and Last-Modified; 304 to a request that has it already."""
+        validators = {
+            "ETag": f'"{hashlib.sha256(body).hexdigest()[:16]}"',
+            "Last-Modified": "Mon, 01 Jan 2024 00:00:00 GMT",
+        }
+        if self.standin.cache_control:
+            validators["Cache-Control"] = self.standin.cache_control
+        if self.headers.get("If-None-Match") == validators["ETag"]:
+            self.standin._count("not-modified")
+            self._send(304, content_type, b"", headers=validators)
+            return
+        self._send(200, content_type, body, headers=validators)
+
+    def _route_robots_txt(self, rest: str, query: dict[str, str]) -> None:
+        if self.standin.robots is None:
+            self._not_found(rest, query)
+            return
+        self._send(200, "text/plain; charset=utf-8", self.standin.robots.encode())
 
     def _route_redirect(self, rest: str, query: dict[str, str]) -> None:
         code = int(query.get("code", 302))  # 301, 302, 303, 307 or 308
@@ -344,12 +403,23 @@ class _Handler(HostileRoutes, BaseHTTPRequestHandler):
     def _not_found(self, rest: str, query: dict[str, str]) -> None:
         self._send(404, "text/html", b"<h1>Not found</h1>")
 
-    def _send(self, code: int, content_type: str, body: bytes, *, location: str = "") -> None:
+    def _send(
+        self,
+        code: int,
+        content_type: str,
+        body: bytes,
+        *,
+        location: str = "",
+        headers: dict[str, str] | None = None,
+    ) -> None:
         self.send_response(code)
         self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(body)))
+        if code != 304:
+            self.send_header("Content-Length", str(len(body)))
         if location:
             self.send_header("Location", location)
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
         self.end_headers()
         self.wfile.write(body)
 

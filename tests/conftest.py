@@ -63,6 +63,7 @@ class Standins:
             "RESEARCH_PROVIDERS": "searxng",
             "SEARXNG_URL": self.web.base_url,
             "RESEARCH_ALLOW_HOSTS": self.web.host_port,
+            "RESEARCH_PER_HOST": "8",  # one stand-in host:port serves many "sites"
         }
 
 

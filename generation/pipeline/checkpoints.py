@@ -51,6 +51,8 @@ def _research_load(data: dict) -> ResearchResult:
         rounds=data.get("rounds", 1),
         cut=data.get("cut", 0),
         refused=data.get("refused", 0),
+        cache_hits=data.get("cache_hits", 0),
+        revalidated=data.get("revalidated", 0),
     )
 
 

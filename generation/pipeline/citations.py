@@ -8,18 +8,21 @@ copies, when it nearly copies one. A sentence that is right but for its number o
 product name is not supported, and neither is a near-copy that swaps one of the copied
 sentence's terms for another term of the same page ("a B-tree index" -> "a hash index"
 on a page about both): a paraphrase brings words of its own, a conflation moves the
-page's. generation/pipeline/verify.py runs the whole stage.
+page's. Nor is a claim that reverses the sentence it copies (a negation added or
+dropped, a word swapped for its antonym: generation/pipeline/polarity.py).
+generation/pipeline/verify.py runs the whole stage.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from difflib import SequenceMatcher
 
 from blog.links import map_prose
 from blog.markdown import CITATION_MARKER
 from generation.pipeline.claims import NUMBER_WORDS, Claim, figures_in_source
+from generation.pipeline.polarity import NEGATIONS, reversals
 from generation.pipeline.types import CitationReport, Framing, Outline
 from generation.research import tokenize
 from generation.research.text import STOPWORDS
@@ -27,7 +30,9 @@ from generation.research.text import STOPWORDS
 SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 WINDOW = 3
 COPY_SHARE = 0.8  # a claim with this share of one sentence's words is a copy of it
+POLARITY_SHARE = 0.5  # a claim with this share of a sentence's words must keep its polarity
 SWAP_SPAN = 3  # at most this many words replaced at one place count as a swap
+_NEGATION_STEMS = frozenset(tokenize(" ".join(NEGATIONS)))
 _RAW_WORD = re.compile(r"[a-z0-9][a-z0-9_+#-]*(?:\.[a-z0-9_+#-]+)*")
 
 
@@ -79,6 +84,7 @@ class SourceIndex:
         sentences = [s.strip() for s in SENTENCE_END.split(text) if s.strip()]
         self.vocabulary = frozenset(raw_words(text))
         spans = [Span.of(s) for s in sentences]
+        self.sentences = list({s.text: s for s in spans}.values())
         size = max(1, min(WINDOW, len(sentences)))
         self.windows = [
             Window(
@@ -100,37 +106,59 @@ class SourceIndex:
         # A claim that copies a sentence is judged against what it copies: a changed
         # number is not excused by a looser window elsewhere that happens to hold it.
         copies = [w for w in self.windows if w.scope(claim) is not w.whole]
-        verdicts = [(self._verdict(claim, w), w) for w in copies or self.windows]
+        flips, copied = self.reversals(claim)
+        verdicts = [(self._verdict(claim, w, flips, copied), w) for w in copies or self.windows]
         verdict, best = max(verdicts, key=lambda v: v[0].rank(threshold))
         reason = verdict.reason(threshold)
         return Support(number, not reason, verdict.score, reason, best.text)
 
-    def _verdict(self, claim: Claim, window: Window) -> Verdict:
-        """How a claim fares in one window: its score and what the window lacks."""
+    def reversals(self, claim: Claim) -> tuple[list[str], frozenset[str]]:
+        """How the claim reverses the sentence of the source it copies (the one with most
+        of its words; of several, the one it reverses least), and that sentence's text.
+        A claim that holds too little of any one sentence copies none."""
+        words = {w for w in claim.words if not w.isdigit()}
+        best = max((len(words & s.words) for s in self.sentences), default=0)
+        if not words or best < POLARITY_SHARE * len(words):
+            return [], frozenset()
+        closest = [s.text for s in self.sentences if len(words & s.words) == best]
+        others = [s.text for s in self.sentences if words & s.words and s.text not in closest]
+        found = (reversals(claim.text, text, others=others) for text in closest)
+        return min(found, key=len), frozenset(closest)
+
+    def _verdict(
+        self, claim: Claim, window: Window, flips: list[str], copied: frozenset[str]
+    ) -> Verdict:
+        """How a claim fares in one window: its score and what the window lacks (and,
+        for a claim that reverses its sentence, whether the window holds that sentence)."""
         score = round(len(claim.words & window.whole.words) / len(claim.words), 2)
         scope = window.scope(claim)
         figures = [f for f in claim.all_figures if f not in scope.figures]
         names, swaps = claim.names, []
         if scope is not window.whole:  # a copy that changes its subject ("Celery supports…")
-            names = names | claim.opening
+            names = names | (claim.opening - _NEGATION_STEMS)  # "None of…": polarity's
             swaps = swapped_terms(claim.text, scope.text, vocabulary=self.vocabulary)
-        return Verdict(score, figures, sorted(names - scope.words), swaps)
+        holds = any(s.text in copied for s in window.sentences)
+        return Verdict(score, figures, sorted(names - scope.words), swaps, flips, holds)
 
 
 @dataclass(frozen=True)
 class Verdict:
-    """(support score, figures missing, names missing, terms swapped) in one window."""
+    """(support score, figures missing, names missing, terms swapped, polarity reversed,
+    holds the sentence the claim copies) in one window."""
 
     score: float
     figures: list[str]
     names: list[str]
     swaps: list[str]
+    reversals: list[str] = field(default_factory=list)
+    holds: bool = False
 
     def rank(self, threshold: float) -> tuple:
         enough = self.score >= threshold
         clean = enough and not self.figures
         backed = clean and not self.names
-        return (backed and not self.swaps, backed, clean, self.score)
+        upright = backed and not self.swaps
+        return (upright and not self.reversals, upright, backed, clean, self.score, self.holds)
 
     def reason(self, threshold: float) -> str:
         if self.score < threshold:
@@ -141,6 +169,11 @@ class Verdict:
             return f"{', '.join(self.names)} not in the cited passage"
         if self.swaps:
             return f"swaps {'; '.join(self.swaps)} (another term of the same source)"
+        if self.reversals:
+            return (
+                f"says the opposite of the cited passage ({'; '.join(self.reversals)}); "
+                "keep the passage's negations and directions"
+            )
         return ""
 
 

@@ -104,13 +104,17 @@ METADATA_SYSTEM = (
 REPAIR_SYSTEM = (
     "You are a careful fact-checking editor. Each numbered sentence of a draft failed its "
     "citation check. Rewrite each one so that it states only what its passage supports, "
-    "in the same place and tone, using the passage's own figures and names; end it with "
+    "in the same place and tone, using the passage's own figures and names and keeping "
+    "what it affirms and what it negates; end it with "
     "the passage's citation, like [3]. If the passage supports nothing close to the "
     "sentence, return an empty string for it. " + UNTRUSTED_NOTE
 )
 JUDGE_SYSTEM = (
     "You are a strict fact-checker. For each numbered claim, decide whether its passage "
-    "supports it: every fact, figure and name in the claim must be stated by the passage. "
+    "supports it: every fact, figure and name in the claim must be stated by the passage, "
+    "with the same polarity. A claim that negates what the passage affirms or affirms what "
+    "it negates (not, never, no longer, without, none), or reverses a direction (increased "
+    "for decreased, higher for lower, before for after), is not supported. "
     "Answer for every claim, with a short reason. " + UNTRUSTED_NOTE
 )
 

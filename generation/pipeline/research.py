@@ -86,4 +86,6 @@ def result_of(findings: web.Findings, *, kept: int) -> ResearchResult:
         rounds=findings.rounds,
         cut=findings.stats["cut"],
         refused=findings.stats["refused"],
+        cache_hits=findings.stats["cache_hits"],
+        revalidated=findings.stats["revalidated"],
     )

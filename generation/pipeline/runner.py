@@ -236,13 +236,13 @@ def _research(ctx: Context) -> ResearchResult:
     providers = web.providers_from_settings()
 
     async def work(llm: LLMClient) -> web.Findings:
-        async with web.http_client_from_settings() as http:
+        async with web.http_client_from_settings() as http, web.visitor_from_settings() as visit:
             return await research.investigate(
                 llm,
                 http,
                 plan=plan,
                 providers=providers,
-                options=web.research_options_from_settings(),
+                options={**web.research_options_from_settings(), "visitor": visit},
                 on_progress=lambda message: ctx.note(Stage.RESEARCH, message),
             )
 

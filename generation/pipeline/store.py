@@ -138,6 +138,7 @@ def sources_save(run: GenerationRun, docs: list[SourceDoc]) -> int:
                 status=doc.status,
                 reason=doc.reason[:300],
                 relevance=doc.relevance,
+                from_cache=doc.cache,
             )
             for doc in docs
         ]

@@ -39,6 +39,8 @@ class ResearchResult:
     rounds: int = 1
     cut: int = 0
     refused: int = 0
+    cache_hits: int = 0  # pages reused from the research cache without a request
+    revalidated: int = 0  # cached pages a conditional request confirmed (304, no body)
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ from generation.research.factory import (
     http_client_from_settings,
     providers_from_settings,
     research_options_from_settings,
+    visitor_from_settings,
 )
 from generation.research.fetch import FetchedPage, fetch_page
 from generation.research.guard import Guard, make_http_client
@@ -34,4 +35,5 @@ __all__ = [
     "research_options_from_settings",
     "select_passages",
     "tokenize",
+    "visitor_from_settings",
 ]

@@ -39,8 +39,10 @@ class SearchHit:
 class Provider(Protocol):
     """A search backend. Providers that are not on the web may also define `read(url)`.
 
-    `page` 2, 3, ... asks for the next `limit` results (research's second round); a
-    provider that cannot page returns no hits for them. Page 1 is asked without it.
+    `limit` is how many results to ask for where the API takes a number; every result
+    returned is used. `page` 2, 3, ... asks for the next results (only once the pool's
+    reserve is empty); a provider that cannot page sets `can_page = False` (or returns no
+    hits for them). Page 1 is asked without it.
     """
 
     name: str
@@ -64,6 +66,7 @@ class SourceDoc:
     status: str  # "kept" | "dropped" | "failed"
     reason: str = ""
     relevance: float = 0.0
+    cache: str = ""  # "hit" (reused from the research cache), "revalidated" (a 304), or ""
 
     def __post_init__(self) -> None:
         self.url = self.url[:MAX_URL]

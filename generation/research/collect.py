@@ -24,11 +24,14 @@ from generation.research.guard import GuardedClient
 from generation.research.harvest import Harvest, Limits, Progress
 from generation.research.pool import Candidate, new_candidates, precheck, search_all
 from generation.research.ranking import above_floor
+from generation.research.text import canonical_url
+from generation.research.visit import FROM_CACHE, REVALIDATED, Visitor
 
 logger = logging.getLogger(__name__)
 
 MoreQueries = Callable[[list[str]], Awaitable[list[str]]]
 MESSAGE_PAGES = 12  # pages named in a failure message; the run's sources list them all
+MAX_PAGE = 5  # the last page of results asked for any one query
 
 
 @dataclass
@@ -57,6 +60,7 @@ class _Search:
     queries: list[str]  # every query searched (relevance is judged by the first round's)
     seen: set[str] = field(default_factory=set)
     rounds: int = 1
+    paging: dict[str, int] = field(default_factory=dict)  # query -> the next page to ask
 
     async def add(self, found: list[Candidate]) -> int:
         """Put new candidates in the pool, refused addresses dropped first; how many were new."""
@@ -81,8 +85,10 @@ async def research(
     more_queries: MoreQueries | None = None,
     on_progress: Progress | None = None,
     max_bytes: int = DEFAULT_MAX_BYTES,
+    visitor: Visitor | None = None,
 ) -> Findings:
-    """Up to `max_sources` usable, on-topic pages; NotEnoughSources below `min_sources`."""
+    """Up to `max_sources` usable, on-topic pages; NotEnoughSources below `min_sources`.
+    `visitor` reads each page (the cache, robots.txt, host slots, the stall cut)."""
     queries = _clean(queries)
     _validate(queries, providers, max_sources, fetch_concurrency, results_per_query, min_sources)
     if min_sources > max_sources:
@@ -97,7 +103,9 @@ async def research(
         straggler_factor=straggler_factor,
         relevance_floor=relevance_floor,
     )
-    harvest = Harvest(http=http, queries=list(queries), limits=limits, progress=progress)
+    harvest = Harvest(
+        http=http, queries=list(queries), limits=limits, progress=progress, visitor=visitor
+    )
     search = _Search(http, providers, results_per_query, harvest, progress, list(queries))
     await _rounds(search, queries, more_queries, limits)
     docs = choose_sources(harvest, max_sources=max_sources, relevance_floor=relevance_floor)
@@ -116,7 +124,8 @@ async def research(
 async def _rounds(
     search: _Search, queries: list[str], more_queries: MoreQueries | None, limits: Limits
 ) -> None:
-    """The first round; the second only when too few usable, on-topic pages are in."""
+    """The first round; the second only when too few usable, on-topic pages are in and the
+    pool's reserve is spent; then further pages of queries that still bring new pages."""
     harvest = search.harvest
     try:
         found = await search.add(
@@ -124,16 +133,23 @@ async def _rounds(
         )
         search.progress(f"Search found {found} distinct pages for {len(queries)} queries")
         await harvest.run(can_refill=True)
-        if harvest.on_topic() < limits.enough and time.monotonic() < limits.deadline:
-            await _second_round(search, queries, more_queries, limits.deadline)
-            await harvest.run()
+        if _too_few(harvest, limits):
+            search.paging = dict.fromkeys(queries, 2)
+            await _second_round(search, more_queries, limits.deadline)
+            await harvest.run(can_refill=True)
+        while _too_few(harvest, limits) and search.paging and await _next_pages(search):
+            await harvest.run(can_refill=True)
+        await harvest.run()
     finally:
         harvest.close()
+        await harvest.settle()
 
 
-async def _second_round(
-    search: _Search, first: list[str], more_queries: MoreQueries | None, deadline: float
-) -> None:
+def _too_few(harvest: Harvest, limits: Limits) -> bool:
+    return harvest.on_topic() < limits.enough and time.monotonic() < limits.deadline
+
+
+async def _second_round(search: _Search, more_queries: MoreQueries | None, deadline: float) -> None:
     """New queries from other angles (when the caller can make them) and the next page of
     results for the first ones, into the same pool."""
     search.rounds = 2
@@ -143,15 +159,43 @@ async def _second_round(
             fresh = await _more(more_queries, search.queries)
             search.queries.extend(fresh)
             search.progress(f"Too few usable pages: searching again ({len(fresh)} new queries)")
-            angles, next_page = await asyncio.gather(
-                _search_quietly(search, fresh, page=1),
-                _search_quietly(search, first, page=2),
-            )
-            found = await search.add([*angles, *next_page])
+            search.paging.update(dict.fromkeys(fresh, 1))
+            found = await _search_pages(search)
     except TimeoutError:
         search.progress("The research deadline passed during the second search")
         return
     search.progress(f"Second round found {found} new pages")
+
+
+async def _next_pages(search: _Search) -> int:
+    """Later rounds: the next page of every query still paging; how many pages were new."""
+    found = await _search_pages(search)
+    search.progress(f"The next page of results found {found} new pages")
+    return found
+
+
+async def _search_pages(search: _Search) -> int:
+    """The next page of every query still paging, into the pool; how many pages were new.
+    A query whose page brings only known addresses (or none) is not paged again."""
+    asked = [(query, page) for query, page in search.paging.items() if page <= MAX_PAGE]
+    answers = await asyncio.gather(
+        *(_search_quietly(search, [query], page=page) for query, page in asked)
+    )
+    search.paging = {}
+    for (query, page), found in zip(asked, answers, strict=True):
+        if any(canonical_url(item.hit.url) not in search.seen for item in found):
+            search.paging[query] = page + 1
+    return await search.add(_by_rank(answers))
+
+
+def _by_rank(answers: list[list[Candidate]]) -> list[Candidate]:
+    """Several queries' hits merged by their rank, then by query (as search_all merges)."""
+    ranked = [
+        (rank, order, item)
+        for order, found in enumerate(answers)
+        for rank, item in enumerate(found)
+    ]
+    return [item for _rank, _order, item in sorted(ranked, key=lambda entry: entry[:2])]
 
 
 async def _more(more_queries: MoreQueries | None, tried: list[str]) -> list[str]:
@@ -169,9 +213,14 @@ async def _more(more_queries: MoreQueries | None, tried: list[str]) -> list[str]
 async def _search_quietly(search: _Search, queries: list[str], *, page: int) -> list[Candidate]:
     if not queries:
         return []
+    providers = search.providers
+    if page > 1:
+        providers = [provider for provider in providers if getattr(provider, "can_page", True)]
+    if not providers:
+        return []
     try:
         return await search_all(
-            queries, search.providers, http=search.http, limit=search.per_query, page=page
+            queries, providers, http=search.http, limit=search.per_query, page=page
         )
     except ProviderError as exc:
         logger.warning("Second-round search failed: %s", exc)
@@ -236,6 +285,8 @@ def _stats(docs: list[SourceDoc], found: int) -> dict[str, int]:
         "kept": sum(doc.status == KEPT for doc in docs),
         "cut": sum(doc.reason.startswith("cut:") for doc in docs),
         "refused": sum(doc.reason.startswith("refused") for doc in docs),
+        "cache_hits": sum(doc.cache == FROM_CACHE for doc in docs),
+        "revalidated": sum(doc.cache == REVALIDATED for doc in docs),
     }
 
 

@@ -8,11 +8,17 @@ one byte) at a time, and stacked or unknown encodings are refused outright.
 
 from __future__ import annotations
 
+import asyncio
 import zlib
+from collections.abc import Awaitable
+from typing import TypeVar
 
 import httpx
 
 from generation.exceptions import FetchRefused
+from generation.research.base import FetchFailed
+
+T = TypeVar("T")
 
 # The encodings the client asks for ("Accept-Encoding: gzip, deflate"), as zlib wbits.
 _WBITS = {"gzip": 16 + zlib.MAX_WBITS, "x-gzip": 16 + zlib.MAX_WBITS, "deflate": zlib.MAX_WBITS}
@@ -80,10 +86,27 @@ class BoundedDecoder:
         return piece
 
 
-async def read_body(response: httpx.Response, *, max_bytes: int) -> bytes:
-    """The decoded body of a streamed response, never holding more than `max_bytes` of it."""
+async def read_body(
+    response: httpx.Response, *, max_bytes: int, stall_s: float | None = None
+) -> bytes:
+    """The decoded body of a streamed response, never holding more than `max_bytes` of it;
+    FetchFailed when no bytes arrive for `stall_s` seconds."""
     decoder = BoundedDecoder(content_encoding(response.headers), max_bytes=max_bytes)
     body = bytearray()
-    async for raw in response.aiter_raw():
+    chunks = response.aiter_raw()
+    while True:
+        try:
+            raw = await stalling(anext(chunks), stall_s)
+        except StopAsyncIteration:
+            return bytes(body)
         body += decoder.decode(raw)
-    return bytes(body)
+
+
+async def stalling(step: Awaitable[T], stall_s: float | None) -> T:
+    """`step`, cut with FetchFailed when it takes longer than `stall_s` (None: no limit).
+    Each step is a wait for bytes: a page may be slow, but not silent."""
+    try:
+        async with asyncio.timeout(stall_s):
+            return await step
+    except TimeoutError as exc:
+        raise FetchFailed(f"stalled: no bytes for {stall_s:g}s") from exc

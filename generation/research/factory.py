@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import httpx
 from django.conf import settings
+from redis.asyncio import Redis
 
 from generation.exceptions import ConfigurationError
 from generation.research.base import Provider
+from generation.research.cache import PageCache
 from generation.research.guard import make_http_client, parse_allow_hosts
+from generation.research.polite import Manners
 from generation.research.providers import (
     ArxivProvider,
     BraveProvider,
@@ -20,6 +24,7 @@ from generation.research.providers import (
     TavilyProvider,
     WikipediaProvider,
 )
+from generation.research.visit import Visitor
 
 
 def _required(variable: str, provider: str) -> str:
@@ -96,3 +101,28 @@ def research_options_from_settings() -> dict[str, int | float]:
         "straggler_factor": settings.RESEARCH_STRAGGLER_FACTOR,
         "relevance_floor": settings.RESEARCH_RELEVANCE_FLOOR,
     }
+
+
+@contextlib.asynccontextmanager
+async def visitor_from_settings() -> AsyncIterator[Visitor]:
+    """How pages are read: the shared cache and robots.txt and host slots (both in Redis,
+    REDIS_URL) and the stall cut. Open it inside the event loop that uses it."""
+    redis = Redis.from_url(settings.REDIS_URL)
+    try:
+        cache = None
+        if settings.RESEARCH_CACHE_TTL > 0:
+            cache = PageCache(
+                redis,
+                ttl=settings.RESEARCH_CACHE_TTL,
+                max_bytes=settings.RESEARCH_CACHE_MAX_MB * 1024 * 1024,
+            )
+        manners = Manners(
+            redis,
+            user_agent=settings.RESEARCH_USER_AGENT,
+            per_host=settings.RESEARCH_PER_HOST,
+            max_delay=settings.RESEARCH_CRAWL_DELAY_MAX,
+            slot_s=settings.RESEARCH_FETCH_TIMEOUT + settings.RESEARCH_CRAWL_DELAY_MAX + 5,
+        )
+        yield Visitor(cache=cache, manners=manners, stall_s=settings.RESEARCH_STALL_S)
+    finally:
+        await redis.aclose()

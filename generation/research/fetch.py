@@ -10,7 +10,7 @@ import httpx
 
 from generation.exceptions import FetchRefused
 from generation.research.base import FetchFailed
-from generation.research.decode import read_body
+from generation.research.decode import read_body, stalling
 
 HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
 TEXT_TYPES = frozenset({"text/plain", "text/markdown"})
@@ -28,6 +28,11 @@ class FetchedPage:
     content_type: str
     body: bytes
     encoding: str | None = None
+    status: int = 200  # 304: the cached copy named in `validators` is still good (no body)
+    hops: tuple[str, ...] = ()  # every URL asked on the way, the first one included
+    etag: str = ""
+    last_modified: str = ""
+    cache_control: str = ""
 
 
 async def fetch_page(
@@ -37,15 +42,20 @@ async def fetch_page(
     max_bytes: int = DEFAULT_MAX_BYTES,
     timeout: float | None = None,
     max_redirects: int = MAX_REDIRECTS,
+    stall_s: float | None = None,
+    validators: dict[str, str] | None = None,
 ) -> FetchedPage:
     """GET a page, following at most `max_redirects` redirects, each through the guard.
 
-    `timeout` bounds the whole fetch, redirects included (default: the client's read timeout).
+    `timeout` bounds the whole fetch, redirects included (default: the client's read timeout);
+    `stall_s` cuts it sooner when no byte arrives for that long. With `validators`
+    (If-None-Match / If-Modified-Since) a 304 comes back as a page with status 304, no body.
     """
     deadline = timeout or http.timeout.read or 30.0
+    fetch = _Fetch(http, max_bytes, max_redirects, stall_s, validators or {})
     try:
         async with asyncio.timeout(deadline):
-            return await _follow(http, url, max_bytes=max_bytes, max_redirects=max_redirects)
+            return await fetch.follow(url)
     except (TimeoutError, httpx.TimeoutException) as exc:
         raise FetchFailed("timeout") from exc
     except httpx.InvalidURL as exc:
@@ -56,27 +66,57 @@ async def fetch_page(
         raise FetchFailed(f"connection failed ({type(exc).__name__})") from exc
 
 
-async def _follow(
-    http: httpx.AsyncClient, url: str, *, max_bytes: int, max_redirects: int
-) -> FetchedPage:
-    current = httpx.URL(url)
-    for _hop in range(max_redirects + 1):
-        if current.scheme not in ("http", "https"):
-            raise FetchRefused(f"refused: scheme {current.scheme!r} is not allowed")
-        async with http.stream("GET", current) as response:
-            location = response.headers.get("location")
-            if response.status_code in _REDIRECTS and location:
-                current = current.join(location)
-                continue
-            return await _read(response, current, max_bytes)
-    raise FetchFailed(f"too many redirects (more than {max_redirects})")
+class _Fetch:
+    """One fetch's settings, for the hops it follows."""
 
+    def __init__(
+        self,
+        http: httpx.AsyncClient,
+        max_bytes: int,
+        max_redirects: int,
+        stall_s: float | None,
+        validators: dict[str, str],
+    ) -> None:
+        self.http = http
+        self.max_bytes = max_bytes
+        self.max_redirects = max_redirects
+        self.stall_s = stall_s
+        self.validators = validators
 
-async def _read(response: httpx.Response, url: httpx.URL, max_bytes: int) -> FetchedPage:
-    if response.status_code >= 300:
-        raise FetchFailed(f"HTTP {response.status_code}")
-    content_type = response.headers.get("content-type", "").split(";")[0].strip().lower()
-    if content_type not in ALLOWED_TYPES:
-        raise FetchRefused(f"content type {content_type or 'missing'}")
-    body = await read_body(response, max_bytes=max_bytes)
-    return FetchedPage(str(url), content_type, body, response.charset_encoding)
+    async def follow(self, url: str) -> FetchedPage:
+        current, hops = httpx.URL(url), []
+        for _hop in range(self.max_redirects + 1):
+            if current.scheme not in ("http", "https"):
+                raise FetchRefused(f"refused: scheme {current.scheme!r} is not allowed")
+            hops.append(str(current))
+            request = self.http.build_request("GET", current, headers=self.validators)
+            response = await stalling(self.http.send(request, stream=True), self.stall_s)
+            try:
+                location = response.headers.get("location")
+                if response.status_code in _REDIRECTS and location:
+                    current = current.join(location)
+                    continue
+                return await self.read(response, current, tuple(hops))
+            finally:
+                await response.aclose()
+        raise FetchFailed(f"too many redirects (more than {self.max_redirects})")
+
+    async def read(
+        self, response: httpx.Response, url: httpx.URL, hops: tuple[str, ...]
+    ) -> FetchedPage:
+        headers = response.headers
+        meta = {
+            "hops": hops,
+            "etag": headers.get("etag", ""),
+            "last_modified": headers.get("last-modified", ""),
+            "cache_control": headers.get("cache-control", "").lower(),
+        }
+        if response.status_code == 304 and self.validators:
+            return FetchedPage(str(url), "", b"", None, status=304, **meta)
+        if response.status_code >= 300:
+            raise FetchFailed(f"HTTP {response.status_code}")
+        content_type = headers.get("content-type", "").split(";")[0].strip().lower()
+        if content_type not in ALLOWED_TYPES:
+            raise FetchRefused(f"content type {content_type or 'missing'}")
+        body = await read_body(response, max_bytes=self.max_bytes, stall_s=self.stall_s)
+        return FetchedPage(str(url), content_type, body, response.charset_encoding, **meta)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
 from collections import deque
 from collections.abc import Callable
@@ -24,10 +25,11 @@ import httpx
 from generation.exceptions import FetchRefused
 from generation.research.base import DROPPED, FAILED, KEPT, FetchFailed, SearchHit, SourceDoc
 from generation.research.extract import Extracted, extract
-from generation.research.fetch import FetchedPage, fetch_page
+from generation.research.fetch import FetchedPage
 from generation.research.pool import Candidate, domain_of, failed_doc
 from generation.research.ranking import above_floor, rank_tokenized, tokenized_passages
 from generation.research.text import content_hash
+from generation.research.visit import Visit, Visitor
 
 logger = logging.getLogger(__name__)
 
@@ -62,9 +64,16 @@ class Harvest:
     """The fetch loop over a pool that the caller may refill between runs."""
 
     def __init__(
-        self, *, http: httpx.AsyncClient, queries: list[str], limits: Limits, progress: Progress
+        self,
+        *,
+        http: httpx.AsyncClient,
+        queries: list[str],
+        limits: Limits,
+        progress: Progress,
+        visitor: Visitor | None = None,
     ) -> None:
         self.http = http
+        self.visitor = visitor or Visitor()
         self.queries = queries  # what relevance is measured against: the first round's
         self.limits = limits
         self.progress = progress
@@ -77,6 +86,7 @@ class Harvest:
         self._admitted = 0
         self._durations: list[float] = []
         self._flights: dict[asyncio.Task[_Arrival], tuple[Candidate, float, int]] = {}
+        self._cut_tasks: list[asyncio.Task[_Arrival]] = []
         self._on_topic: tuple[int, int] = (0, 0)  # (usable count it was computed for, result)
 
     def admit(self, candidates: list[Candidate], refusals: list[str | None]) -> None:
@@ -125,6 +135,11 @@ class Harvest:
         """Cut whatever is still in flight (research is over)."""
         self._cut_all("research ended")
 
+    async def settle(self) -> None:
+        """Wait until every fetch that was cut has unwound (given back its host slot)."""
+        cut, self._cut_tasks = self._cut_tasks, []
+        await asyncio.gather(*cut, return_exceptions=True)
+
     def _launch(self) -> None:
         while (
             self.pool
@@ -133,7 +148,10 @@ class Harvest:
         ):
             place, item = self.pool.popleft()
             task = asyncio.create_task(self._fetch(item, place))
-            self._flights[task] = (item, time.monotonic(), place)
+            # A page fetched over HTTP starts its clock once it holds a host slot (see
+            # _begin): waiting behind another fetch to the same host is not straggling.
+            began = time.monotonic() if item.reader is not None else math.inf
+            self._flights[task] = (item, began, place)
 
     async def _wait(self) -> None:
         timeout = max(self._next_check() - time.monotonic(), 0.01)
@@ -173,7 +191,7 @@ class Harvest:
         return bool(self._flights) and len(self._stragglers()) == len(self._flights)
 
     def _cut_stragglers(self) -> None:
-        slowest = max(self._durations)
+        slowest = max(self._durations, default=0.0)
         for task in self._stragglers():
             waited = time.monotonic() - self._flights[task][1]
             why = f"still loading after {waited:.1f}s (arrived pages took {slowest:.1f}s at most)"
@@ -186,6 +204,7 @@ class Harvest:
     def _cut(self, task: asyncio.Task[_Arrival], why: str) -> None:
         item, _started, place = self._flights.pop(task)
         task.cancel()
+        self._cut_tasks.append(task)
         doc = _doc(item.hit, item.hit.url, status=DROPPED, reason=f"cut: {why}")
         self._add_doc(doc, place)
         self.progress(f"Cut {doc.url}: {why}")
@@ -235,20 +254,37 @@ class Harvest:
 
     # --- one fetch ------------------------------------------------------------------------
 
+    def _begin(self) -> float:
+        """The fetch of the calling task starts now (it holds its host slot)."""
+        now = time.monotonic()
+        task = asyncio.current_task()
+        if task is not None and task in self._flights:
+            item, _began, place = self._flights[task]
+            self._flights[task] = (item, now, place)
+        return now
+
     async def _fetch(self, item: Candidate, order: int) -> _Arrival:
         started = time.monotonic()
         hit = item.hit
+
+        def begin() -> None:
+            nonlocal started
+            started = self._begin()
+
         try:
             if item.reader is not None:
-                page = await item.reader(hit.url)
+                visit = Visit(await item.reader(hit.url))
             else:
-                page = await fetch_page(self.http, hit.url, max_bytes=self.limits.max_bytes)
+                visit = await self.visitor.read(
+                    self.http, hit.url, max_bytes=self.limits.max_bytes, on_start=begin
+                )
         except (FetchRefused, FetchFailed) as exc:
             logger.info("Research fetch of %s failed: %s", hit.url, exc)
             seconds = time.monotonic() - started
             failed = _doc(hit, hit.url, status=FAILED, reason=str(exc))
             return _Arrival(failed, [], seconds, arrived=False, order=order)
         seconds = time.monotonic() - started
+        page = visit.page
         try:
             extracted, passages = await asyncio.to_thread(_read, page)
         except Exception as exc:
@@ -265,6 +301,7 @@ class Harvest:
             text=extracted.text,
             published=extracted.published or hit.published,
         )
+        doc.cache = visit.cache
         return _Arrival(doc, passages, seconds, arrived=True, order=order)
 
 

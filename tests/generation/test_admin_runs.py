@@ -182,7 +182,9 @@ def test_retry_requeues_failed_runs_from_their_checkpoint(
     FailedJobRegistry(queue=queue).add(old, ttl=600)
     with django_capture_on_commit_callbacks(execute=True):
         response = _action(admin_client_, "retry_failed", [failed, done])
-    assert "1 failed run queued again. 1 skipped: not failed." in response.content.decode()
+    assert (
+        "1 failed run queued again. 1 skipped: not failed or canceled." in response.content.decode()
+    )
     failed.refresh_from_db()
     assert (failed.status, failed.attempts, failed.stage) == (RunStatus.QUEUED, 0, "outline")
     assert failed.checkpoints == {"topic": {"topic": "LLM optimization"}}

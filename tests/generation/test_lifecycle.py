@@ -49,8 +49,11 @@ def test_every_pair_outside_the_table_raises(transition):
 
 
 def test_finished_runs_never_move_again():
-    for finished in (RunStatus.SUCCEEDED, RunStatus.CANCELED):
-        assert not [pair for pair in lifecycle.ALLOWED if pair[0] == finished]
+    assert not [pair for pair in lifecycle.ALLOWED if pair[0] == RunStatus.SUCCEEDED]
+    # A canceled run (stopped mid-flight, or canceled waiting) leaves only by an operator's retry.
+    leaving_canceled = {t for t, pairs in RULES.items() for pair in pairs if pair[0] == "canceled"}
+    assert leaving_canceled == {Transition.RETRY}
+    assert ("running", "canceled") in RULES[Transition.STOP]
     # A failed run leaves only by a retry, a requeue, or RQ's own retry decision.
     leaving_failed = {t for t, pairs in RULES.items() for pair in pairs if pair[0] == "failed"}
     assert leaving_failed == {Transition.RETRY, Transition.REQUEUE, Transition.RETRY_DECIDED}

@@ -52,6 +52,27 @@ def test_emptying_a_queue_cancels_its_runs_and_deletes_other_jobs(author):
     assert GenerationRun.objects.get(pk=other[0].pk).status == RunStatus.QUEUED  # other queue
 
 
+def test_emptying_says_what_delayed_jobs_it_left_and_takes_them_off_when_asked(author):
+    waiting = service.enqueue_posts(count=1, topic="Redis", author=author)
+    delayed = service.enqueue_posts(count=2, topic="Later", author=author, delay=3600)
+    queues.get_queue().enqueue_in(timedelta(hours=1), "os.getpid")
+    out = command("queue_jobs", "--empty", "content", "--yes")
+    assert out.strip() == (
+        "Emptied content: 1 run(s) canceled, 0 other job(s) deleted. Left 3 delayed/retrying "
+        "job(s), which run when due; --with-delayed takes them off too."
+    )
+    assert GenerationRun.objects.get(pk=waiting[0].pk).status == RunStatus.CANCELED
+    assert {GenerationRun.objects.get(pk=r.pk).status for r in delayed} == {RunStatus.QUEUED}
+
+    out = command("queue_jobs", "--empty", "content", "--with-delayed", "--yes")
+    assert out.strip() == (
+        "Emptied content: 2 run(s) canceled, 1 other job(s) deleted. "
+        "3 delayed/retrying job(s) taken off."
+    )
+    assert {GenerationRun.objects.get(pk=r.pk).status for r in delayed} == {RunStatus.CANCELED}
+    assert queues.get_queue().scheduled_job_registry.count == 0
+
+
 def test_emptying_refuses_unknown_queues_and_asks_first(author):
     service.enqueue_posts(count=1, topic="Redis", author=author)
     with pytest.raises(CommandError, match="Unknown queue 'nope'"):

@@ -219,8 +219,10 @@ def test_searxng_parses_results():
     }
     with ApiStandin(json.dumps(body)) as api:
         hits = search(SearxngProvider(api.base_url), api, limit=1)
+    # Every result in the answer is a candidate, however many were asked for.
     assert [(h.url, h.title, h.snippet, h.published) for h in hits] == [
         ("https://a.example/x", "A", "about a", ""),
+        ("https://b.example/y", "B", "about b", ""),
     ]
     assert api.requests[0]["query"]["format"] == ["json"]
 

@@ -58,6 +58,7 @@ def test_every_overridden_worker_hook_exists_in_rq_with_the_same_parameters(name
 def test_the_overrides_are_the_hooks_this_file_pins():
     assert set(HOOKS) == {
         "bootstrap",
+        "register_birth",  # worker starts recorded (test_pause_stop: one start, one birth)
         "_shutdown",
         "check_for_suspension",
         "fork_work_horse",

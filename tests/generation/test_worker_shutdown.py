@@ -108,21 +108,25 @@ def test_a_restart_that_the_worker_missed_stops_it_at_the_next_job(worker_env, r
 
 
 @pytest.mark.llm_options(latency=0.4)
-def test_stopping_a_generation_job_fails_its_run_once_without_retries(worker_env, author):
+def test_stopping_a_generation_job_in_rq_cancels_its_run_once_without_retries(worker_env, author):
+    """django-rq's "Stop job" (and `rq stop-job`) is RQ's send_stop_job_command: the run
+    ends canceled, its checkpoints kept, and nothing runs it again."""
     (run,) = service.enqueue_posts(count=1, topic="LLM optimization", author=author)
     worker = start_worker({**worker_env, "GENERATION_RETRY_INTERVALS": "1,1,1"})
     connection = queues.get_queue().connection
     try:
         wait_for(
-            lambda: GenerationRun.objects.filter(pk=run.pk, status=RunStatus.RUNNING).exists(),
+            lambda: GenerationRun.objects.filter(
+                pk=run.pk, status=RunStatus.RUNNING, checkpoints__has_key="topic"
+            ).exists(),
             timeout=20,
         )
         send_stop_job_command(connection, job_id_for(run.pk))
         run = wait_for(
-            lambda: GenerationRun.objects.filter(pk=run.pk, status=RunStatus.FAILED).first(),
+            lambda: GenerationRun.objects.filter(pk=run.pk, status=RunStatus.CANCELED).first(),
             timeout=20,
         )
-        # The stop callback fails the run just before RQ files the job: poll for RQ's side.
+        # The stop callback cancels the run just before RQ files the job: poll for RQ's side.
         registry = queues.get_queue().failed_job_registry
         wait_for(lambda: job_id_for(run.pk) in registry.get_job_ids(cleanup=False), timeout=10)
         assert Job.fetch(job_id_for(run.pk), connection=connection).get_status() == "stopped"
@@ -130,5 +134,8 @@ def test_stopping_a_generation_job_fails_its_run_once_without_retries(worker_env
     finally:
         stop(worker)
     run.refresh_from_db()
-    assert run.status == RunStatus.FAILED and run.attempts == 1 and run.finished_at
-    assert [(e["attempt"], e["error"]) for e in run.errors] == [(1, "stopped by an operator")]
+    assert run.status == RunStatus.CANCELED and run.attempts == 1 and run.finished_at
+    assert run.lease_token == "" and "topic" in run.checkpoints
+    assert [(e["attempt"], e["kind"], e["error"]) for e in run.errors] == [
+        (1, "stopped", "stopped by an operator (RQ stop-job)")
+    ]

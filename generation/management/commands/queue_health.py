@@ -13,7 +13,8 @@ from generation import alerts, health
 class Command(BaseCommand):
     help = (
         "Health checks (Redis, queue depth, failures, workers, scheduler, stuck runs, queue "
-        "wait): one line each; exit status 0 OK, 1 warning, 2 critical."
+        "wait, paused, overdue delayed jobs, worker churn): one line each; exit status 0 OK, "
+        "1 warning, 2 critical."
     )
     requires_system_checks: list = []
 

@@ -17,12 +17,18 @@ from generation.exceptions import GenerationError
 class Command(BaseCommand):
     help = (
         "Jobs waiting in each queue (or one: queue_jobs content), oldest first. "
-        "`queue_jobs --empty content --yes` empties that queue and cancels its runs."
+        "`queue_jobs --empty content --yes` empties that queue and cancels its runs "
+        "(--with-delayed: its delayed and retrying jobs too)."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("queue", nargs="?", help="Only this queue.")
         parser.add_argument("--empty", metavar="QUEUE", help="Empty this queue (cancels runs).")
+        parser.add_argument(
+            "--with-delayed",
+            action="store_true",
+            help="With --empty: also take off delayed and retrying jobs (canceling their runs).",
+        )
         parser.add_argument("--yes", action="store_true", help="Do not ask before emptying.")
         parser.add_argument("--json", action="store_true", help="Machine-readable output.")
 
@@ -35,7 +41,12 @@ class Command(BaseCommand):
         try:
             queues.ensure_reachable()
             if options["empty"]:
-                self._empty(options["empty"], yes=options["yes"], as_json=options["json"])
+                self._empty(
+                    options["empty"],
+                    yes=options["yes"],
+                    with_delayed=options["with_delayed"],
+                    as_json=options["json"],
+                )
             else:
                 self._list(options["queue"], as_json=options["json"])
         except GenerationError as exc:
@@ -56,20 +67,30 @@ class Command(BaseCommand):
             table.add_row(job.queue, job.job_id, str(job.run_id or "-"), topic, waited)
         Console(file=self.stdout, width=160, highlight=False).print(table)
 
-    def _empty(self, name: str, *, yes: bool, as_json: bool) -> None:
-        waiting = queues.get_queue(name).count
-        if not yes and not self._confirm(
-            f"Empty {name} ({waiting} waiting job(s)), canceling their runs? [y/N] "
-        ):
+    def _empty(self, name: str, *, yes: bool, with_delayed: bool, as_json: bool) -> None:
+        queue = queues.get_queue(name)
+        waiting, delayed = queue.count, queue.scheduled_job_registry.count
+        what = f"{waiting} waiting job(s)"
+        if with_delayed:
+            what += f" and {delayed} delayed/retrying job(s)"
+        if not yes and not self._confirm(f"Empty {name} ({what}), canceling their runs? [y/N] "):
             raise CommandError("Nothing emptied.")
-        result = operations.queue_empty(name)
+        result = operations.queue_empty(name, with_delayed=with_delayed)
         if as_json:
             self.stdout.write(json.dumps(vars(result)))
-        else:
-            self.stdout.write(
-                f"Emptied {name}: {result.runs_canceled} run(s) canceled, "
-                f"{result.jobs_deleted} other job(s) deleted."
+            return
+        line = (
+            f"Emptied {name}: {result.runs_canceled} run(s) canceled, "
+            f"{result.jobs_deleted} other job(s) deleted."
+        )
+        if result.delayed_removed:
+            line += f" {result.delayed_removed} delayed/retrying job(s) taken off."
+        if result.delayed_left:
+            line += (
+                f" Left {result.delayed_left} delayed/retrying job(s), which run when due; "
+                "--with-delayed takes them off too."
             )
+        self.stdout.write(line)
 
     def _confirm(self, question: str) -> bool:
         if not sys.stdin.isatty():

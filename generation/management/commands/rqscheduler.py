@@ -2,7 +2,8 @@
 
 Registration is idempotent (stable job ids), so restarts and a second scheduler process
 never duplicate a job. The polling interval defaults to 10 s instead of 60 s, so a job due
-at 09:00:00 reaches its queue by 09:00:10.
+at 09:00:00 reaches its queue by 09:00:10. Its Redis connection waits out an outage or a
+Sentinel failover (the workers' patient retry) instead of exiting.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from django_rq.management.commands.rqscheduler import Command as RQSchedulerComm
 from rq_scheduler.utils import setup_loghandlers
 
 from generation.periodic import periodic_register
+from generation.worker import patient_retry
 
 DEFAULT_INTERVAL = 10
 
@@ -38,5 +40,7 @@ class Command(RQSchedulerCommand):
         verbosity = options["verbosity"]
         setup_loghandlers("DEBUG" if verbosity >= 2 else "WARNING" if verbosity == 0 else "INFO")
         scheduler = django_rq.get_scheduler(name=options["queue"], interval=options["interval"])
+        # Like the workers: a Redis restart or a Sentinel failover is waited out, not fatal.
+        scheduler.connection.set_retry(patient_retry())
         periodic_register(scheduler)
         scheduler.run()

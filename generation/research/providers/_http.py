@@ -82,10 +82,11 @@ def as_text(value: Any) -> str:
 
 
 def web_hits(
-    items: list, provider: str, *, limit: int, snippet: str, published: tuple[str, ...]
+    items: list, provider: str, *, snippet: str, published: tuple[str, ...]
 ) -> list[SearchHit]:
     """Search hits from a web-search API's list of results (url, title and the named
-    snippet and date fields); results without a URL are skipped."""
+    snippet and date fields); results without a URL are skipped. Every result is kept,
+    however many were asked for: an unusable one is then replaced from the same answer."""
     hits = [
         SearchHit(
             url=as_text(item.get("url")),
@@ -96,4 +97,4 @@ def web_hits(
         )
         for item in items
     ]
-    return [hit for hit in hits if hit.url][:limit]
+    return [hit for hit in hits if hit.url]

@@ -44,7 +44,7 @@ class ArxivProvider:
         except ElementTree.ParseError as exc:
             raise ProviderError(f"{self.name}: response is not valid Atom XML") from exc
         hits = [self._hit(entry) for entry in root.iter(f"{_ATOM}entry")]
-        return [hit for hit in hits if hit.url.startswith(("http://", "https://"))][:limit]
+        return [hit for hit in hits if hit.url.startswith(("http://", "https://"))]
 
     def _hit(self, entry: ElementTree.Element) -> SearchHit:
         def field(tag: str) -> str:

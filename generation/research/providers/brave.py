@@ -37,6 +37,4 @@ class BraveProvider:
         )
         web = data.get("web") if isinstance(data, dict) else None
         items = as_list(web.get("results") if isinstance(web, dict) else None)
-        return web_hits(
-            items, self.name, limit=limit, snippet="description", published=("page_age", "age")
-        )
+        return web_hits(items, self.name, snippet="description", published=("page_age", "age"))

@@ -26,7 +26,7 @@ class HackerNewsProvider:
         data = await api_json(http, self.name, f"{self.api_url}/search", params=params)
         items = as_list(data.get("hits") if isinstance(data, dict) else None)
         hits = [self._hit(item) for item in items]
-        return [hit for hit in hits if hit.url and hit.title][:limit]
+        return [hit for hit in hits if hit.url and hit.title]
 
     def _hit(self, item: dict) -> SearchHit:
         url = as_text(item.get("url"))

@@ -22,6 +22,4 @@ class SearxngProvider:
             params["pageno"] = str(page)
         data = await api_json(http, self.name, f"{self.base_url}/search", params=params)
         items = as_list(data.get("results") if isinstance(data, dict) else None)
-        return web_hits(
-            items, self.name, limit=limit, snippet="content", published=("publishedDate",)
-        )
+        return web_hits(items, self.name, snippet="content", published=("publishedDate",))

@@ -12,6 +12,7 @@ DEFAULT_API = "https://api.tavily.com"
 
 class TavilyProvider:
     name = "tavily"
+    can_page = False  # research asks no further pages of it
 
     def __init__(self, api_key: str, api_url: str = DEFAULT_API) -> None:
         self.api_key = api_key
@@ -34,6 +35,4 @@ class TavilyProvider:
             json_body={"query": query, "max_results": limit, "search_depth": "basic"},
         )
         items = as_list(data.get("results") if isinstance(data, dict) else None)
-        return web_hits(
-            items, self.name, limit=limit, snippet="content", published=("published_date",)
-        )
+        return web_hits(items, self.name, snippet="content", published=("published_date",))

@@ -35,7 +35,7 @@ class WikipediaProvider:
         }
         data = await api_json(http, self.name, self.api_url, params=params)
         results = as_list(data.get("query", {}).get("search") if isinstance(data, dict) else None)
-        return [self._hit(item) for item in results if as_text(item.get("title"))][:limit]
+        return [self._hit(item) for item in results if as_text(item.get("title"))]
 
     def _hit(self, item: dict) -> SearchHit:
         title = as_text(item.get("title"))

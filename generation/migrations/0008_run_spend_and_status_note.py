@@ -7,7 +7,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("generation", "0005_generationrun_usage_by_stage"),
+        ("generation", "0007_occurrence_skipped_paused"),
     ]
 
     operations = [

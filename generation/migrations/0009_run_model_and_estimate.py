@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("generation", "0006_run_spend_and_status_note"),
+        ("generation", "0008_run_spend_and_status_note"),
     ]
 
     operations = [
