@@ -42,13 +42,18 @@ class PostAdmin(admin.ModelAdmin):
     )
 
     def save_model(self, request: HttpRequest, obj: Post, form, change: bool) -> None:
+        if not change and not permissions.may_choose_author(request.user):
+            obj.author = request.user  # the author field is read-only for them
         services.post_update(obj)
 
     def get_readonly_fields(self, request: HttpRequest, obj: Post | None = None):
-        # Whether readers see a post is the publish permission's, not the editor's.
+        # Whether readers see a post is the publish permission's, not the editor's; whose
+        # name it carries is choose_author's (the same rule as the generate doors).
         fields = tuple(super().get_readonly_fields(request, obj))
         if not permissions.may_publish(request.user):
             fields += ("status", "published_at")
+        if not permissions.may_choose_author(request.user):
+            fields += ("author",)
         return fields
 
     def has_publish_permission(self, request: HttpRequest) -> bool:

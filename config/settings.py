@@ -22,6 +22,7 @@ from config.envtools import (
     parse_sentinels,
     parse_webhook_url,
 )
+from config.placeholders import placeholder_problems
 from config.redisconf import redis_cache_options, redis_connection_config
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -87,6 +88,8 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # Admin lists: date-part filters out of range are refused with a message, not a 500.
+    "config.admin_dates.AdminDateQueryMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "config.security_headers.SiteCSPMiddleware",
 ]
@@ -336,9 +339,25 @@ if ALERT_WEBHOOK_FORMAT not in ("slack", "json"):
     )
 # /metrics answers only with "Authorization: Bearer <METRICS_TOKEN>"; empty = 404.
 METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+# A production start refuses the example file's placeholders; `check --deploy` lists each.
+if not DEBUG and sys.argv[1:2] != ["check"]:
+    _placeholders = placeholder_problems(
+        secret_key=SECRET_KEY,
+        metrics_token=METRICS_TOKEN,
+        database_password=str(DATABASES["default"].get("PASSWORD") or ""),
+    )
+    if _placeholders:
+        raise ImproperlyConfigured(
+            f"{_placeholders[0][1]} (DEBUG is off; manage.py check --deploy lists every one)"
+        )
 # Estimated USD a day; once reached, no new runs start until tomorrow. Empty = no limit.
 GENERATION_DAILY_BUDGET_USD = parse_budget(
     env.str("GENERATION_DAILY_BUDGET_USD", default=""), variable="GENERATION_DAILY_BUDGET_USD"
+)
+# Most one post may spend (USD, estimated): a run reaching it is held at its next stage
+# boundary, checkpoints kept. ~3x a gpt-4o post by the README's formula; empty = no ceiling.
+GENERATION_MAX_RUN_USD = parse_budget(
+    env.str("GENERATION_MAX_RUN_USD", default="1.00"), variable="GENERATION_MAX_RUN_USD"
 )
 # Mail a post's author when a background run has written it.
 GENERATION_NOTIFY_AUTHOR = _get("GENERATION_NOTIFY_AUTHOR", env.bool, False)

@@ -26,6 +26,21 @@ class InvalidRequest(GenerationError):
     permanent = True
 
 
+NO_LLM_ENDPOINT = (
+    "No LLM endpoint configured: set OPENAI_API_KEY to use api.openai.com, or "
+    "OPENAI_BASE_URL (e.g. http://localhost:11434/v1 for Ollama) to use any "
+    "OpenAI-compatible server."
+)
+
+
+class NoLLMEndpoint(ConfigurationError, InvalidRequest):
+    """Neither OPENAI_API_KEY nor OPENAI_BASE_URL is set: refused at the door (a request
+    every run of which would fail), shown as every door shows a refused request."""
+
+    def __init__(self, message: str = NO_LLM_ENDPOINT) -> None:
+        super().__init__(message)
+
+
 class QueueUnavailable(GenerationError):
     """Redis could not be reached; nothing was queued."""
 
@@ -75,3 +90,12 @@ class RunNotClaimable(IllegalTransition):
 
 class BudgetExceeded(GenerationError):
     """Today's estimated spend reached GENERATION_DAILY_BUDGET_USD: no new runs today."""
+
+
+class CostCeilingReached(GenerationError):
+    """The run's estimated spend reached GENERATION_MAX_RUN_USD. Permanent (no automatic
+    retry spends more): the run is held with its checkpoints; an operator's retry after
+    raising the ceiling resumes where it stopped."""
+
+    permanent = True
+    held = True  # the message is the run's status note

@@ -80,6 +80,8 @@ class GenerationRun(models.Model):
     max_attempts = models.PositiveSmallIntegerField(default=4)
     next_retry_at = models.DateTimeField(null=True, blank=True)
     errors = models.JSONField(default=list, blank=True, help_text="One entry per failed attempt.")
+    # Why a run waits or is held, in one line (the daily budget, its cost ceiling).
+    status_note = models.CharField(max_length=300, blank=True)
     scheduled_for = models.DateTimeField(null=True, blank=True)
 
     # Who holds the run now: a token per execution, renewed by a heartbeat.
@@ -96,6 +98,9 @@ class GenerationRun(models.Model):
     completion_tokens = models.PositiveIntegerField(default=0)
     llm_calls = models.PositiveIntegerField(default=0)
     cost_usd = models.DecimalField(max_digits=10, decimal_places=6, default=Decimal("0"))
+    # What the post was expected to cost when it was queued, and with which writing model.
+    model = models.CharField(max_length=100, blank=True)
+    estimate_usd = models.DecimalField(max_digits=10, decimal_places=6, null=True, blank=True)
     citations_total = models.PositiveIntegerField(default=0)
     citations_verified = models.PositiveIntegerField(default=0)
     citations_removed = models.PositiveIntegerField(default=0)
@@ -127,6 +132,24 @@ class GenerationRun(models.Model):
     @property
     def total_tokens(self) -> int:
         return self.prompt_tokens + self.completion_tokens
+
+
+class RunSpend(models.Model):
+    """What one attempt of a run spent on LLM calls on one day (TIME_ZONE): the daily
+    budget counts money on the day it was spent, not the day the run was asked for."""
+
+    run = models.ForeignKey(GenerationRun, on_delete=models.CASCADE, related_name="spends")
+    attempt = models.PositiveSmallIntegerField(default=0)
+    day = models.DateField(db_index=True)
+    cost_usd = models.DecimalField(max_digits=10, decimal_places=6, default=Decimal("0"))
+    calls = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-day", "-id"]
+
+    def __str__(self) -> str:
+        return f"Run {self.run_id}, attempt {self.attempt}, {self.day}: ${self.cost_usd}"
 
 
 class ResearchSource(models.Model):

@@ -100,3 +100,52 @@ def test_bad_schedule_settings_name_the_variable():
     result = manage("check", **{**PRODUCTION, "SCHEDULE_GRACE_SECONDS": "90"})  # < 2 x 60 s
     assert result.returncode != 0
     assert "SCHEDULE_GRACE_SECONDS must be at least twice SCHEDULE_TICK_SECONDS" in result.stderr
+
+
+# --- Placeholders from deploy/production.env.example ------------------------------------
+
+
+def _example_env() -> dict[str, str]:
+    """deploy/production.env.example as the environment, logs kept in the test folder."""
+    values = {}
+    for line in (ROOT / "deploy" / "production.env.example").read_text().splitlines():
+        if line.strip() and not line.lstrip().startswith("#") and "=" in line:
+            name, _, value = line.partition("=")
+            values[name.strip()] = value.strip().strip('"')
+    return {**values, "LOG_DIR": str(ROOT / "logs" / "test")}
+
+
+def test_check_deploy_fails_on_the_example_env_file():
+    result = manage("check", "--deploy", **_example_env())
+    assert result.returncode != 0
+    assert "config.E001" in result.stderr and "SECRET_KEY is a placeholder" in result.stderr
+    assert "config.E002" in result.stderr and "METRICS_TOKEN is a placeholder" in result.stderr
+    assert "config.E004" in result.stderr and "password is the placeholder" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"SECRET_KEY": "replace-with-a-real-key-0123456789"}, "SECRET_KEY is a placeholder"),
+        ({"SECRET_KEY": "x" * 40 + "change-me"}, "SECRET_KEY is a placeholder"),
+        ({"METRICS_TOKEN": "an-example-token-" + "x" * 40}, "METRICS_TOKEN is a placeholder"),
+        ({"METRICS_TOKEN": "short-but-random-31-characters!"}, "METRICS_TOKEN is 31 characters"),
+        (
+            {"DATABASE_URL": "postgres://drb:change-me@127.0.0.1:5432/drb"},
+            "DATABASE_URL's password is the placeholder",
+        ),
+    ],
+)
+def test_a_production_start_refuses_placeholders(overrides, message):
+    result = manage("showmigrations", **{**PRODUCTION, **overrides})
+    assert result.returncode != 0
+    assert message in result.stderr
+    assert "check --deploy lists every one" in result.stderr
+    result = manage("check", "--deploy", **{**PRODUCTION, **overrides})
+    assert result.returncode != 0 and message in result.stderr
+
+
+def test_development_starts_with_placeholders():
+    env = {**PRODUCTION, "DEBUG": "true", "SECRET_KEY": "replace-with-anything"}
+    result = manage("check", **env)
+    assert result.returncode == 0, result.stderr

@@ -32,7 +32,7 @@ Enqueue = Callable[..., list[GenerationRun]]
 
 def has_generate_permission(modeladmin: admin.ModelAdmin, request: HttpRequest) -> bool:
     """`permissions=["generate"]` on an action: only users who may generate posts see it."""
-    return request.user.has_perm(permissions.GENERATE_PERMISSION)
+    return permissions.may_generate(request.user)
 
 
 @admin.action(description="Generate posts in the selected categories", permissions=["generate"])
@@ -84,8 +84,8 @@ def _generate_for_selection(
     describe: Callable[[Any], tuple[str, str]],
     enqueue: Enqueue,
 ) -> HttpResponse | None:
-    if not request.user.has_perm(permissions.GENERATE_PERMISSION):
-        raise PermissionDenied("You may not generate posts.")
+    if refusal := permissions.generate_refusal(request.user):
+        raise PermissionDenied(refusal)
     items = list(queryset)
     form = GenerateForSelectionForm(
         request.POST if "_generate" in request.POST else None, user=request.user

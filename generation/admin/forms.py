@@ -21,6 +21,7 @@ from generation import cron
 from generation.admin import permissions
 from generation.exceptions import InvalidRequest
 from generation.models import GenerationSchedule
+from generation.operations import estimates
 from generation.validators import MAX_DELAY_SECONDS, validate_count, validate_delay
 
 
@@ -75,10 +76,13 @@ class GeneratePostsForm(forms.Form):
             }
         )
         author = self.fields["author"]
-        author.queryset = get_user_model().objects.filter(is_staff=True, is_active=True)
+        author.queryset = permissions.author_choices(user)
         author.initial = user.pk
         self.user = user
         self.category_names = list(Category.objects.values_list("name", flat=True))
+        # Shown before queueing: what a post is expected to cost, and where it stops.
+        self.estimate = estimates.post_estimate()
+        self.ceiling = settings.GENERATION_MAX_RUN_USD
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
@@ -162,13 +166,23 @@ class ScheduleForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         self.fields["cron"].required = False
         _limit_count(self.fields["count"])
-        author = self.fields["author"]
-        author.queryset = get_user_model().objects.filter(is_staff=True, is_active=True)
-        author.empty_label = "(GENERATION_DEFAULT_AUTHOR)"
+        self._limit_authors(self.fields["author"])
         if self.instance.pk is None:
             self.initial.setdefault("timezone", settings.TIME_ZONE)
         else:
             self._init_preset(self.instance.cron)
+
+    def _limit_authors(self, author: forms.ModelChoiceField) -> None:
+        """Everyone for a user who may choose the author; else themselves (and the stored
+        author, so the page shows it; saving it is refused)."""
+        author.queryset = get_user_model().objects.filter(is_staff=True, is_active=True)
+        author.empty_label = "(GENERATION_DEFAULT_AUTHOR)"
+        if self.user is None or permissions.may_choose_author(self.user):
+            return
+        mine = [self.user.pk, self.instance.author_id]
+        author.queryset = author.queryset.filter(pk__in=[pk for pk in mine if pk])
+        author.empty_label = None  # the default author is someone else
+        self.initial.setdefault("author", self.user.pk)
 
     def _init_preset(self, expression: str) -> None:
         preset = cron.cron_preset(expression)
@@ -196,7 +210,8 @@ class ScheduleForm(forms.ModelForm):
         if not data.get("author") and not settings.GENERATION_DEFAULT_AUTHOR:
             self.add_error("author", "Choose an author: GENERATION_DEFAULT_AUTHOR is not set.")
         if self.user is not None:
-            _refuse_request(self, data)
+            # Only an enabled schedule makes runs: saving one needs the generate right too.
+            _refuse_request(self, data, generates=bool(data.get("enabled")))
         return data
 
     def _clean_custom_cron(self, data: dict[str, Any]) -> None:
@@ -223,16 +238,23 @@ class GenerateForSelectionForm(forms.Form):
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
-        if refusal := permissions.publish_refusal(self.user, publish=bool(data.get("publish"))):
+        # The actions write as the user who takes them: the same rule as every door.
+        refusal = permissions.request_refusal(
+            self.user, publish=bool(data.get("publish")), author_id=self.user.pk
+        )
+        if refusal:
             self.add_error(None, refusal)
         return data
 
 
-def _refuse_request(form: forms.Form, data: dict[str, Any]) -> None:
-    """A form error when `form.user` may not publish, or write as the chosen author."""
+def _refuse_request(form: forms.Form, data: dict[str, Any], *, generates: bool = True) -> None:
+    """A form error when `form.user` may not generate (when the form makes runs), publish,
+    or write as the chosen author (empty: the default author, someone else)."""
     author = data.get("author")
-    refusal = permissions.request_refusal(
-        form.user, publish=bool(data.get("publish")), author_id=author.pk if author else None
+    user, publish, author_id = form.user, bool(data.get("publish")), author.pk if author else None
+    refusal = (permissions.generate_refusal(user) if generates else None) or (
+        permissions.publish_refusal(user, publish=publish)
+        or permissions.author_refusal(user, author_id=author_id)
     )
     if refusal:
         form.add_error(None, refusal)

@@ -22,7 +22,6 @@ from generation.execution.operator import runs_cancel, runs_retry, runs_stop
 from generation.models import STAGE_ORDER, GenerationRun, ResearchSource, Stage
 from generation.pipeline import checkpoints
 from generation.runs import selectors
-from generation.runs.refusals import refused
 
 EMPTY = "—"
 CHANGE_PERMISSION = "generation.change_generationrun"
@@ -229,12 +228,15 @@ class GenerationRunAdmin(ReadonlyWithoutHelp, admin.ModelAdmin):
         title = f"Next try at {run.next_retry_at:%Y-%m-%d %H:%M:%S}" if run.next_retry_at else ""
         return format_html(
             '<span class="run-badge run-badge--{}" data-run-id="{}" data-run-active="{}" '
-            'title="{}">{}</span>',
+            'title="{}">{}</span>{}',
             run.status,
             run.pk,
             "1" if selectors.run_is_active(run) else "0",
-            title,
+            run.status_note or title,
             run.get_status_display(),
+            format_html('<br><span class="quiet">{}</span>', run.status_note)
+            if run.status_note
+            else "",
         )
 
     @admin.display(description="Stage", ordering="stage")
@@ -259,7 +261,10 @@ class GenerationRunAdmin(ReadonlyWithoutHelp, admin.ModelAdmin):
 
     @admin.display(description="Cost", ordering="cost_usd")
     def cost(self, run: GenerationRun) -> str:
-        return selectors.cost_label(run.cost_usd)
+        if run.estimate_usd is None:
+            return selectors.cost_label(run.cost_usd)
+        estimate = selectors.cost_label(run.estimate_usd)
+        return f"{selectors.cost_label(run.cost_usd)} (est. {estimate})"
 
     @admin.display(description="Claims backed")
     def citations(self, run: GenerationRun) -> str:
@@ -364,19 +369,19 @@ class GenerationRunAdmin(ReadonlyWithoutHelp, admin.ModelAdmin):
 
     @admin.action(description="Retry failed or stopped runs", permissions=["retry"])
     def retry_failed(self, request: HttpRequest, queryset: QuerySet[GenerationRun]) -> None:
-        # A retry runs the request again as it was made (its author stays), but a run
-        # that publishes is retried only by someone who may publish.
-        ids, not_allowed = [], 0
-        for run_id, publish in queryset.values_list("pk", "publish"):
-            if permissions.publish_refusal(request.user, publish=publish):
-                not_allowed += 1
+        # A retry runs the request again as it was made (its author stays): the user must
+        # be allowed to make that request themselves (generate, publish, that author).
+        ids, refusals = [], {}
+        for run_id, publish, author_id in queryset.values_list("pk", "publish", "author_id"):
+            refusal = permissions.request_refusal(
+                request.user, publish=publish, author_id=author_id
+            )
+            if refusal:
+                refusals[refusal] = refusals.get(refusal, 0) + 1
             else:
                 ids.append(run_id)
-        if not_allowed:
-            message = permissions.publish_refusal(request.user, publish=True)
-            self.message_user(
-                request, f"{not_allowed} run(s) not retried. {message}", messages.ERROR
-            )
+        for message, refused in refusals.items():
+            self.message_user(request, f"{refused} run(s) not retried. {message}", messages.ERROR)
         if not ids:
             return
         with refused(partial(self.message_user, request, level=messages.ERROR)) as refusal:

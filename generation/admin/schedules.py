@@ -77,7 +77,7 @@ class GenerationScheduleAdmin(admin.ModelAdmin):
         scheduling.schedule_save(schedule=obj)
 
     def has_run_permission(self, request: HttpRequest) -> bool:
-        return request.user.has_perm(permissions.GENERATE_PERMISSION)
+        return permissions.may_generate(request.user)
 
     # --- Columns ---------------------------------------------------------------------------
 

@@ -58,8 +58,8 @@ def queued_message(runs: list[GenerationRun], *, linked: bool) -> SafeString:
 
 
 def _generate_posts(request: HttpRequest) -> HttpResponse:
-    if not request.user.has_perm(permissions.GENERATE_PERMISSION):
-        raise PermissionDenied("You may not generate posts.")
+    if refusal := permissions.generate_refusal(request.user):
+        raise PermissionDenied(refusal)
     form = GeneratePostsForm(request.POST or None, user=request.user)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
@@ -77,6 +77,8 @@ def _generate_posts(request: HttpRequest) -> HttpResponse:
         if not refusal:
             linked = request.user.has_perm(VIEW_PERMISSION)
             messages.success(request, queued_message(runs, linked=linked))
+            estimate = (runs[0].estimate_usd or 0) * len(runs)
+            messages.info(request, f"Estimated cost of these posts: ${estimate:.4f}.")
             if linked:
                 return redirect("admin:generation_generationrun_changelist")
             return redirect("admin:index")

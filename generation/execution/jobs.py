@@ -41,17 +41,23 @@ def generate_post(run_id: int) -> int | None:
     job = get_current_job()
     if job is not None and job.enqueued_at is not None:
         metrics.observe("queue_wait_seconds", _waited(job), queue=job.origin)
-    if job is not None and state["status"] in WAITING and not budget.budget_allows_runs():
-        _wait_for_budget(job, run_id)
-        return None
     if state["status"] == RunStatus.FAILED and job is not None:
         # Only an operator's requeue in RQ (dashboard, `rq requeue`) runs a failed run's job.
         lifecycle.run_requeued_by_rq(run_id, retries_left=rq_private.retries_left(job))
+    # The budget's gate, as the run starts executing: delayed, scheduled, retried and
+    # requeued runs all pass here, whenever they were asked for.
+    if job is not None and not budget.budget_allows_runs() and _waiting(run_id):
+        _wait_for_budget(job, run_id)
+        return None
     try:
         return service.run_generation(run_id, worker_name=job.worker_name if job else "").post_id
     except RunNotClaimable as exc:
         logger.info("Run %s: not run here: %s", run_id, exc)
         return None
+
+
+def _waiting(run_id: int) -> bool:
+    return GenerationRun.objects.filter(pk=run_id, status__in=WAITING).exists()
 
 
 def _waited(job: Job) -> float:
@@ -64,7 +70,7 @@ def _wait_for_budget(job: Job, run_id: int) -> None:
     its job comes back at the next check (RQ's own repeat of this same job)."""
     until = budget.next_budget_check()
     rq_private.repeat_once_in(job, max(1, math.ceil((until - timezone.now()).total_seconds())))
-    lifecycle.run_wait_for_budget(run_id, until=until)
+    lifecycle.run_wait_for_budget(run_id, until=until, note=budget.wait_note(until))
     alerts.alert_budget()
 
 

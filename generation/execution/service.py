@@ -17,7 +17,7 @@ from generation.operations import metrics
 from generation.runs import lifecycle
 from generation.runs.progress import EventKind, EventSink, RunEvent, fan_out, ignore
 from generation.runs.request import PostOptions, request_build
-from generation.runs.service import budget_require
+from generation.runs.service import budget_require, endpoint_require, estimated
 
 
 def generate_posts(
@@ -27,7 +27,8 @@ def generate_posts(
 
     Each run gets a single attempt; a failed one is recorded and the next one still runs.
     """
-    request = request_build(count=count, origin=Origin.SYNC, max_attempts=1, **options)
+    request = estimated(request_build(count=count, origin=Origin.SYNC, max_attempts=1, **options))
+    endpoint_require()
     budget_require()
     with transaction.atomic():
         runs = lifecycle.runs_create(request)

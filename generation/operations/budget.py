@@ -1,16 +1,18 @@
-"""The daily spend budget (GENERATION_DAILY_BUDGET_USD): reads, and the gate new runs pass.
+"""The daily spend budget (GENERATION_DAILY_BUDGET_USD): reads, and the gate runs pass.
 
-A run's estimated cost counts on the day it was requested (TIME_ZONE), the same rule the
-run list's daily table and the overview use, so every figure agrees. Once today's spend
-reaches the budget, the command and the admin button refuse new runs, queued runs wait
-(see `generation.execution.jobs`), and schedules skip their occurrences through
-`budget_allows_runs`.
+Money counts on the day it is spent: each attempt books its LLM calls' estimated cost on
+the days the calls were made (TIME_ZONE, `RunSpend`), so a run asked for yesterday and
+delayed to today spends today's budget. Once today's spend reaches the budget, the command
+and the admin button refuse new runs, and every run meets the gate again when it starts
+executing (`generation.execution.jobs`: queued, delayed, scheduled, retried or requeued from the
+dashboard): it waits, queued, until tomorrow or until the budget is raised. Schedules skip
+their occurrences through `budget_allows_runs`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
 from django.conf import settings
@@ -18,7 +20,7 @@ from django.db.models import Sum
 from django.utils import timezone
 
 from generation.exceptions import BudgetExceeded
-from generation.models import GenerationRun
+from generation.models import RunSpend
 
 # How long a queued run waits before it looks at the budget again.
 RECHECK_SECONDS = 600
@@ -47,11 +49,15 @@ def day_start(day=None) -> datetime:
     return timezone.make_aware(datetime.combine(day, time.min))
 
 
+def spend_between(first: date, last: date) -> Decimal:
+    """Estimated USD spent on LLM calls from day `first` to day `last`, both included."""
+    spends = RunSpend.objects.filter(day__gte=first, day__lte=last)
+    return spends.aggregate(total=Sum("cost_usd"))["total"] or Decimal(0)
+
+
 def spend_today() -> Decimal:
-    total = GenerationRun.objects.filter(created_at__gte=day_start()).aggregate(
-        total=Sum("cost_usd")
-    )["total"]
-    return total or Decimal(0)
+    today = timezone.localdate()
+    return spend_between(today, today)
 
 
 def budget_state() -> BudgetState:
@@ -75,3 +81,14 @@ def next_budget_check() -> datetime:
     """When a waiting run looks again: in RECHECK_SECONDS, or at midnight if sooner."""
     tomorrow = day_start(timezone.localdate() + timedelta(days=1))
     return min(timezone.now() + timedelta(seconds=RECHECK_SECONDS), tomorrow)
+
+
+def wait_note(until: datetime) -> str:
+    """What a run waiting for the budget says in its status."""
+    state = budget_state()
+    local = timezone.localtime(until)
+    return (
+        f"Waiting for the daily budget: ${state.spent:.4f} of ${state.limit or 0:.2f} "
+        f"(GENERATION_DAILY_BUDGET_USD) spent today; looks again at {local:%Y-%m-%d %H:%M}, "
+        "or raise the budget."
+    )

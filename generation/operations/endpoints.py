@@ -10,6 +10,7 @@ from django.urls import path
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from redis.exceptions import RedisError
 
 from generation.operations import health, metrics
 
@@ -53,7 +54,16 @@ def metrics_view(request: HttpRequest) -> HttpResponse:
         return response
     registry = CollectorRegistry(auto_describe=False)
     registry.register(metrics.RedisCollector())
-    return HttpResponse(generate_latest(registry), content_type=CONTENT_TYPE_LATEST)
+    try:
+        body = generate_latest(registry)
+    except (RedisError, OSError) as exc:
+        # The figures live in Redis: without it there are none to give (as /readyz says).
+        return HttpResponse(
+            f"Metrics unavailable: Redis is unreachable ({type(exc).__name__}).\n",
+            status=503,
+            content_type="text/plain; charset=utf-8",
+        )
+    return HttpResponse(body, content_type=CONTENT_TYPE_LATEST)
 
 
 PROBES = {"/healthz": healthz, "/readyz": readyz, "/metrics": metrics_view}

@@ -1,8 +1,8 @@
 """Reads for the admin's generation overview: runs, success, stage times, spend, queues.
 
-Every figure is a sum over GenerationRun rows with the same day rule as the budget and
-the run list (a run counts on the day it was requested, in TIME_ZONE), so the overview,
-the run list's daily table and the budget always agree.
+Runs count on the day they were requested (in TIME_ZONE), as in the run list's daily
+table. Spend today and this month are the budget's own figures: money on the day it was
+spent (`generation.budget`), so the overview and the budget's gate always agree.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from django.utils import timezone
 from redis.exceptions import RedisError
 
 from generation.models import STAGE_ORDER, GenerationRun, RunStatus
-from generation.operations import budget, health, monitoring, pause
+from generation.operations import budget, estimates, health, monitoring, pause
 
 CHART_DAYS = 30
 
@@ -129,13 +129,14 @@ def queues_and_workers() -> dict[str, Any]:
 
 
 def overview() -> dict[str, Any]:
-    series = daily()
+    series, today = daily(), timezone.localdate()
     return {
         "periods": periods(),
         "stage_medians": stage_medians(),
         "spend_today": budget.spend_today(),
-        "spend_month": period_summary("", timezone.localdate().replace(day=1)).cost_usd,
+        "spend_month": budget.spend_between(today.replace(day=1), today),
         "budget": budget.budget_state(),
+        "estimates": estimates.estimate_accuracy(),
         "daily": series,
         "chart": chart(series),
         "checks": health.run_checks(),

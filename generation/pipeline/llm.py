@@ -25,8 +25,8 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import best_match
 
 from config.redaction import redact
-from generation.exceptions import ConfigurationError, LLMError
-from generation.runs.usage import CallUsage, UsageLedger, estimate_cost
+from generation.exceptions import ConfigurationError, LLMError, NoLLMEndpoint
+from generation.operations.usage import CallUsage, UsageLedger, estimate_cost
 
 __all__ = ["CallUsage", "LLMClient", "UsageLedger", "estimate_cost"]
 
@@ -98,11 +98,7 @@ class LLMClient:
         key = settings.OPENAI_API_KEY.strip()
         base_url = settings.OPENAI_BASE_URL.strip()
         if not key and not base_url:
-            raise ConfigurationError(
-                "No LLM endpoint configured: set OPENAI_API_KEY to use api.openai.com, or "
-                "OPENAI_BASE_URL (e.g. http://localhost:11434/v1 for Ollama) to use any "
-                "OpenAI-compatible server."
-            )
+            raise NoLLMEndpoint()
         return cls(
             api_key=key or PLACEHOLDER_KEY,
             base_url=base_url or None,

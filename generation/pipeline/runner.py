@@ -21,8 +21,14 @@ from typing import Any
 from django.conf import settings
 
 from generation import research as web
-from generation.exceptions import NoFreshTopic, NotEnoughSources, RunNotClaimable
+from generation.exceptions import (
+    CostCeilingReached,
+    NoFreshTopic,
+    NotEnoughSources,
+    RunNotClaimable,
+)
 from generation.models import STAGE_ORDER, GenerationRun, Stage
+from generation.operations.usage import usage_by_stage_merged
 from generation.pipeline import (
     checkpoints,
     metadata,
@@ -49,7 +55,6 @@ from generation.runs import lifecycle
 from generation.runs.leases import Heartbeat, Lease
 from generation.runs.logcontext import run_context, set_topic
 from generation.runs.progress import EventKind, EventSink, RunEvent, counted, ignore
-from generation.runs.usage import usage_by_stage_merged
 
 logger = logging.getLogger(__name__)
 
@@ -63,6 +68,7 @@ class Context:
     emit: EventSink
     ledger: UsageLedger = field(default_factory=UsageLedger)
     base: dict = field(default_factory=dict)  # the run's usage before this attempt
+    booked: int = 0  # the ledger's calls already booked to the daily spend
 
     def __post_init__(self) -> None:
         self.base = {name: getattr(self.run, name) for name in USAGE_FIELDS}
@@ -84,6 +90,13 @@ class Context:
                 return await work(llm)
 
         return asyncio.run(main())
+
+    def book_spend(self) -> None:
+        """Book this attempt's calls made since the last booking, on their days."""
+        calls = self.ledger.calls
+        if len(calls) > self.booked:
+            store.spend_book(self.run.pk, attempt=self.run.attempts, calls=calls[self.booked :])
+            self.booked = len(calls)
 
     def usage(self) -> dict:
         """The run's usage fields: what it had before this attempt plus this attempt's."""
@@ -114,15 +127,30 @@ def execute_run(
                     continue
                 if heartbeat.lost.is_set():
                     raise RunNotClaimable(f"Run {run.pk} lost its lease; stopping.")
+                _ceiling_check(ctx, stage)
                 _run_stage(ctx, stage)
         except BaseException as exc:
             logger.exception("Run %s failed in stage %s", run.pk, run.stage)
+            ctx.book_spend()
             store.usage_keep(lease, timings=run.timings, **ctx.usage())
             lifecycle.run_record_error(lease, exc)
             raise
         run.refresh_from_db()
         logger.info("Run %s succeeded: post %s", run.pk, run.post_id)
     return run
+
+
+def _ceiling_check(ctx: Context, stage: str) -> None:
+    """At each stage boundary: a run that has spent GENERATION_MAX_RUN_USD stops here,
+    its checkpoints kept, until the ceiling is raised and the run retried."""
+    ceiling = settings.GENERATION_MAX_RUN_USD
+    spent = ctx.usage()["cost_usd"]
+    if ceiling is not None and spent >= ceiling:
+        raise CostCeilingReached(
+            f"Held before {stage}: this post has spent ${spent:.4f}, reaching "
+            f"GENERATION_MAX_RUN_USD (${ceiling:.2f}). Its finished stages are kept: "
+            "raise the ceiling and retry the run to resume."
+        )
 
 
 def _run_stage(ctx: Context, stage: str) -> None:
@@ -132,6 +160,7 @@ def _run_stage(ctx: Context, stage: str) -> None:
     started = time.perf_counter()
     output = STAGES[stage](ctx)
     elapsed = round(time.perf_counter() - started + _spent_ahead(ctx, stage), 3)
+    ctx.book_spend()
     run.timings = {**run.timings, stage: round(run.timings.get(stage, 0) + elapsed, 3)}
     if stage == Stage.PUBLISH:
         publishing.post_publish_run(ctx.lease, run, output, timings=run.timings, **ctx.usage())

@@ -14,7 +14,8 @@ interleave.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from decimal import Decimal
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -22,7 +23,8 @@ from django.utils import timezone
 from taggit.models import Tag
 
 from blog.models import Category, Post
-from generation.models import GenerationRun, ResearchSource, RunStatus
+from generation.models import GenerationRun, ResearchSource, RunSpend, RunStatus
+from generation.operations.usage import COST_QUANTUM, CallUsage
 from generation.pipeline.types import Source, TopicPlan
 from generation.research.base import SourceDoc
 from generation.runs.leases import Lease, run_update
@@ -195,3 +197,23 @@ def progress_save(lease: Lease, **fields: object) -> None:
 def usage_keep(lease: Lease, **fields: object) -> None:
     """A failed attempt's tokens are real cost: keep them, unless the run was taken over."""
     run_update(lease, strict=False, **fields)
+
+
+def spend_book(run_id: int, *, attempt: int, calls: Sequence[CallUsage]) -> None:
+    """Book what `calls` cost on the days they were made (TIME_ZONE), whatever became of
+    the lease: money spent is spent, and the daily budget counts it that day."""
+    by_day: dict = {}
+    for call in calls:
+        day = timezone.localdate(call.at)
+        cost, count = by_day.get(day, (Decimal(0), 0))
+        by_day[day] = (cost + call.cost_usd, count + 1)
+    RunSpend.objects.bulk_create(
+        RunSpend(
+            run_id=run_id,
+            attempt=attempt,
+            day=day,
+            cost_usd=cost.quantize(COST_QUANTUM),
+            calls=count,
+        )
+        for day, (cost, count) in by_day.items()
+    )

@@ -1,5 +1,5 @@
-"""The SSRF guard: every connection goes to a public address that was checked, or to an
-allow-listed host:port. It lives in the HTTP transport, so provider API calls, page
+"""The SSRF guard: every connection goes to a public address that was checked, on port 80
+or 443, or to an allow-listed host:port. It lives in the HTTP transport, so provider API calls, page
 fetches and every redirect hop are checked alike, and it connects to the exact address
 it checked (no second DNS lookup an attacker could rebind)."""
 
@@ -23,6 +23,7 @@ Resolver = Callable[[str, int], list[str]]
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 ALLOWED_SCHEMES = ("http", "https")
+PUBLIC_PORTS = (80, 443)  # others only as an allow-listed host:port
 _CGNAT = ipaddress.ip_network("100.64.0.0/10")
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")
 _GLOBAL_UNICAST_V6 = ipaddress.ip_network("2000::/3")
@@ -114,9 +115,12 @@ def parse_allow_hosts(entries: Iterable[str]) -> frozenset[str]:
     return frozenset(allowed)
 
 
+def _port(url: httpx.URL) -> int:
+    return url.port or (443 if url.scheme == "https" else 80)
+
+
 def host_port(url: httpx.URL) -> str:
-    host = url.host.lower()
-    port = url.port or (443 if url.scheme == "https" else 80)
+    host, port = url.host.lower(), _port(url)
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
@@ -145,14 +149,21 @@ class Guard:
             if reason:
                 named = "" if _is_address(url.host) else f"{url.host} resolves to "
                 raise FetchRefused(f"refused: {named}{reason}")
+        port = _port(url)
+        if port not in PUBLIC_PORTS:
+            # A public host's SSH, SMTP or Redis is no web page (and a cross-protocol
+            # attack's target): only the web's ports, or an allow-listed host:port.
+            raise FetchRefused(
+                f"refused: port {port} of {url.host} (public hosts on 80 and 443 only; "
+                "RESEARCH_ALLOW_HOSTS lists host:port exceptions)"
+            )
         return str(addresses[0])
 
     async def _addresses(self, url: httpx.URL) -> list[IPAddress]:
         if _is_address(url.host):
             return [ipaddress.ip_address(url.host)]
-        port = url.port or (443 if url.scheme == "https" else 80)
         try:
-            found = await asyncio.to_thread(self.resolve, url.host, port)
+            found = await asyncio.to_thread(self.resolve, url.host, _port(url))
         except (OSError, UnicodeError) as exc:
             raise FetchFailed(f"DNS lookup failed for {url.host}") from exc
         try:

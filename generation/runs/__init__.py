@@ -2,7 +2,7 @@
 
 Owns the request types (`request`), the enqueue door (`service.enqueue_posts`), the
 selection doors (`selection`), every transition of a run (`lifecycle`), the run lease
-(`leases`), reads of runs (`selectors`), progress events, usage accounting, titles and
+(`leases`), reads of runs (`selectors`), progress events, titles and
 the log context of a run.
 
 May import: the generation foundation (`models`, `exceptions`, `validators`, `cron`,

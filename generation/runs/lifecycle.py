@@ -22,6 +22,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import F, Q
 from django.db.models.functions import Coalesce
@@ -159,6 +160,8 @@ def runs_create(request: GenerationRequest) -> list[GenerationRun]:
             max_attempts=request.max_attempts,
             scheduled_for=scheduled_for,
             schedule_occurrence_id=request.occurrence_id,
+            model=settings.GENERATION_MODEL,
+            estimate_usd=request.estimate_usd,
         )
         for index in range(request.count)
     ]
@@ -215,6 +218,7 @@ def run_claim(run_id: int, *, worker_name: str = "") -> Lease:
             attempt_started_at=now,
             next_retry_at=None,
             finished_at=None,
+            status_note="",
         )
     )
     if claimed:
@@ -249,6 +253,8 @@ def run_record_error(lease: Lease, error: BaseException) -> bool:
         ],
         **RELEASED,
         finished_at=timezone.now() if failed else None,
+        # A held run (its cost ceiling) says why in its status.
+        status_note=str(error)[:300] if getattr(error, "held", False) else "",
     )
     return True
 
@@ -384,6 +390,7 @@ def runs_retry(run_ids: Iterable[int], *, kept: CheckpointsKept) -> list[Generat
         attempts=0,
         next_retry_at=None,
         finished_at=None,
+        status_note="",
         **RELEASED,
     )
     return runs
@@ -422,12 +429,13 @@ def run_requeued_by_rq(run_id: int, *, retries_left: int = 0) -> bool:
 
 
 @transaction.atomic
-def run_wait_for_budget(run_id: int, *, until: datetime) -> bool:
+def run_wait_for_budget(run_id: int, *, until: datetime, note: str = "") -> bool:
     """A waiting run held back by the daily budget: it stays queued (or retrying), no
-    attempt counted, and shows when it looks again. False if it no longer waits."""
+    attempt counted, and shows when it looks again (and `note`, why). False if it no
+    longer waits."""
     run = _locked(run_id)
     if run is None or run.status not in sources(Transition.BUDGET_WAIT):
         return False
-    _move(run, Transition.BUDGET_WAIT, run.status, next_retry_at=until)
+    _move(run, Transition.BUDGET_WAIT, run.status, next_retry_at=until, status_note=note[:300])
     logger.info("Run %s waits for the daily budget until %s", run_id, until.isoformat())
     return True

@@ -7,6 +7,7 @@ and the run lifecycle, which builds runs from it, so none of them imports a door
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import TypedDict
 
 from django.conf import settings
@@ -53,6 +54,7 @@ class GenerationRequest:
     queue: str = "content"
     origin: str = Origin.COMMAND
     occurrence_id: int | None = None  # the schedule occurrence asking, if any
+    estimate_usd: Decimal | None = None  # one post's expected cost, recorded on its run
     max_attempts: int = field(default_factory=lambda: len(settings.GENERATION_RETRY_INTERVALS) + 1)
 
 

@@ -90,6 +90,7 @@ def run_status_row(run: GenerationRun, *, now: datetime | None = None) -> dict[s
         "id": run.pk,
         "status": run.status,
         "status_label": run.get_status_display(),
+        "status_note": run.status_note,
         "active": run_is_active(run),
         "stage": run.stage,
         "stage_label": run.get_stage_display() if run.stage else "—",

@@ -8,15 +8,17 @@ half's door (`generation.execution.service`); this module never loads the pipeli
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from datetime import datetime
 from typing import Unpack
 
+from django.conf import settings
 from django.db import transaction
 
 from generation import queues
-from generation.exceptions import BudgetExceeded, QueueUnavailable
+from generation.exceptions import BudgetExceeded, NoLLMEndpoint, QueueUnavailable
 from generation.models import GenerationRun
-from generation.operations import alerts, budget
+from generation.operations import alerts, budget, estimates
 from generation.runs import lifecycle
 from generation.runs.request import GenerationRequest, QueueOptions, request_build
 
@@ -30,7 +32,8 @@ def enqueue_posts(*, count: int, **options: Unpack[QueueOptions]) -> list[Genera
     reach Redis only after the runs' transaction commits, so a rolled-back caller leaves
     no job behind; should Redis fail at that moment, the runs are removed again.
     """
-    request = request_build(count=count, **options)
+    request = estimated(request_build(count=count, **options))
+    endpoint_require()
     budget_require()
     queues.ensure_reachable()
     with transaction.atomic():
@@ -56,6 +59,18 @@ def budget_require() -> None:
     except BudgetExceeded:
         alerts.alert_budget()
         raise
+
+
+def endpoint_require() -> None:
+    """Refuse, in one line saying what to set, a request no run of which could be written:
+    no LLM endpoint (the offline demo's stand-ins set OPENAI_BASE_URL, so they count)."""
+    if not settings.OPENAI_API_KEY.strip() and not settings.OPENAI_BASE_URL.strip():
+        raise NoLLMEndpoint()
+
+
+def estimated(request: GenerationRequest) -> GenerationRequest:
+    """The request with one post's expected cost, recorded on each of its runs."""
+    return replace(request, estimate_usd=estimates.post_estimate().usd)
 
 
 def _push_or_undo(run_ids: list[int], request: GenerationRequest, *, at: datetime | None) -> None:

@@ -37,7 +37,10 @@ def test_bg_command_queues_runs_and_prints_their_ids(author, django_capture_on_c
     with django_capture_on_commit_callbacks(execute=True):
         out = bg("--count", "2", "--topic", "Redis streams", "--author", "writer")
     runs = list(GenerationRun.objects.order_by("pk"))
-    assert out.splitlines()[0] == "Queued successfully!"
+    estimate, queued = out.splitlines()[:2]
+    assert queued == "Queued successfully!"
+    # Shown before queueing: no finished run yet, so the documented formula.
+    assert estimate.startswith("Estimated cost: ~$0.0189 a post, ~$0.0378 for 2 (formula: 7 rounds")
     assert all(str(run.pk) in out for run in runs) and len(runs) == 2
     assert {run.topic for run in runs} == {"Redis streams"}
     assert all(run.status == RunStatus.QUEUED and run.origin == "command" for run in runs)
@@ -53,7 +56,13 @@ def test_bg_command_json_prints_only_the_object(author, django_capture_on_commit
         out = bg("--count", "3", "--author", str(author.pk), "--delay", "60", "--json")
     payload = json.loads(out)
     ids = list(GenerationRun.objects.order_by("pk").values_list("pk", flat=True))
-    assert payload == {"queued": 3, "run_ids": ids, "queue": "content", "delay": 60.0}
+    assert payload == {
+        "queued": 3,
+        "run_ids": ids,
+        "queue": "content",
+        "delay": 60.0,
+        "estimate_usd": "0.018900",  # one post's, recorded on each run
+    }
     assert queues.get_queue("content").scheduled_job_registry.count == 3
 
 
@@ -87,7 +96,8 @@ def test_bg_command_with_redis_down_fails_in_one_line_and_writes_nothing(worker_
         timeout=30,
     )
     assert result.returncode != 0
-    assert result.stdout == ""
+    assert result.stdout.startswith("Estimated cost: ")  # shown first, nothing queued
+    assert len(result.stdout.splitlines()) == 1 and "Queued" not in result.stdout
     assert len(result.stderr.strip().splitlines()) == 1
     assert "Redis is unreachable at redis://127.0.0.1:6390/0" in result.stderr
     assert GenerationRun.objects.count() == 0
@@ -174,3 +184,36 @@ def test_bg_command_follow_warns_when_no_worker_serves_the_queue(worker_env, aut
     assert "`python manage.py rqworker content --with-scheduler`" in warning
     assert started.status == RunStatus.QUEUED
     assert "Stopped following" in out and follow.returncode == 0
+
+
+def test_bg_command_without_an_llm_endpoint_is_refused_in_one_line(worker_env, author):
+    env = {**worker_env, "OPENAI_API_KEY": "", "OPENAI_BASE_URL": ""}
+    result = subprocess.run(
+        [sys.executable, "manage.py", "generate_deep_research_bg", "--author", "writer"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert result.returncode != 0 and "Queued" not in result.stdout
+    (line,) = result.stderr.strip().splitlines()
+    assert "set OPENAI_API_KEY" in line and "OPENAI_BASE_URL" in line
+    assert GenerationRun.objects.count() == 0
+
+
+@pytest.mark.django_db
+def test_every_door_refuses_without_an_llm_endpoint(author, settings, admin_client_):
+    from generation.scheduling import service as scheduling
+    from tests.factories import make_schedule
+
+    settings.OPENAI_API_KEY = settings.OPENAI_BASE_URL = ""
+    response = admin_client_.post(
+        "/admin/generation/generate/",
+        {"count": "1", "author": str(author.pk), "delay": "0", "tags": "on"},
+    )
+    assert response.status_code == 200 and "set OPENAI_API_KEY" in response.content.decode()
+    schedule = make_schedule(author=author, enabled=False)
+    occurrence = scheduling.schedule_run_now(schedule_id=schedule.pk)
+    assert occurrence.outcome == "failed" and "OPENAI_BASE_URL" in occurrence.message
+    assert GenerationRun.objects.count() == 0

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from generation import queues
 from generation.models import STAGE_ORDER, GenerationRun, RunStatus
 from generation.runs import service
-from tests.workers import running_worker, wait_for
+from tests.workers import ROOT, running_worker, wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -85,3 +89,26 @@ def test_runs_recorded_in_work_horses_add_up_in_any_process(
         assert value(samples, "drb_stage_duration_seconds_count", stage=stage) == 2, stage
         assert value(samples, "drb_stage_duration_seconds_bucket", stage=stage, le="+Inf") == 2
     assert queues.get_queue().count == 0
+
+
+def test_metrics_answer_503_with_a_reason_while_redis_is_down():
+    """A fresh process (its Redis connection made from REDIS_URL) with Redis gone."""
+    script = (
+        "import django; django.setup()\n"
+        "from django.test import Client\n"
+        "r = Client().get('/metrics', HTTP_AUTHORIZATION='Bearer ' + 'm' * 40)\n"
+        "print(r.status_code, r.content.decode().strip())\n"
+    )
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "config.settings",
+        "REDIS_URL": "redis://127.0.0.1:6390/0",  # nothing listens there
+        "METRICS_TOKEN": "m" * 40,
+    }
+    result = subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr
+    status, _, reason = result.stdout.strip().partition(" ")
+    assert status == "503"
+    assert reason == "Metrics unavailable: Redis is unreachable (ConnectionError)."

@@ -10,7 +10,7 @@ from statistics import median
 import pytest
 from django.utils import timezone
 
-from generation.models import GenerationRun, RunStatus
+from generation.models import GenerationRun, RunSpend, RunStatus
 from generation.operations import budget, overview
 from generation.runs import selectors
 
@@ -34,7 +34,10 @@ def _run(
     created = budget.day_start(timezone.localdate() - timedelta(days=days_ago)) + timedelta(
         hours=12
     )
-    GenerationRun.objects.filter(pk=run.pk).update(created_at=min(created, timezone.now()))
+    created = min(created, timezone.now())
+    GenerationRun.objects.filter(pk=run.pk).update(created_at=created)
+    # Spent on the day it was asked for: the budget's ledger and the run agree here.
+    RunSpend.objects.create(run=run, day=timezone.localdate(created), cost_usd=run.cost_usd)
     return run
 
 

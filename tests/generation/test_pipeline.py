@@ -123,7 +123,15 @@ def test_no_tags_option_leaves_the_post_untagged(standins, author):
 def test_missing_llm_configuration_names_both_variables(author, settings):
     settings.OPENAI_API_KEY = ""
     settings.OPENAI_BASE_URL = ""
-    (run,) = generate(author=author)
+    # Refused at the door, before any run is written.
+    with pytest.raises(InvalidRequest, match=r"set OPENAI_API_KEY .* or OPENAI_BASE_URL"):
+        generate(author=author)
+    assert not GenerationRun.objects.exists()
+    # A run queued before the endpoint went away fails on its first call, saying the same.
+    run = GenerationRun.objects.create(author=author, topic="Redis", max_attempts=1)
+    with pytest.raises(Exception, match="No LLM endpoint configured"):
+        service.run_generation(run.pk)
+    run.refresh_from_db()
     assert run.status == RunStatus.FAILED
     assert (
         "OPENAI_API_KEY" in run.errors[0]["error"] and "OPENAI_BASE_URL" in run.errors[0]["error"]

@@ -18,12 +18,14 @@ import django_rq
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
 
 from generation.models import (
     GenerationRun,
     OccurrenceOutcome,
     OccurrenceTrigger,
     Origin,
+    RunSpend,
     RunStatus,
     ScheduleOccurrence,
 )
@@ -257,7 +259,8 @@ def test_without_overlapping_off_runs_alongside_unfinished_runs(author):
 
 def test_over_budget_an_occurrence_is_skipped_and_recorded_with_why(author, settings, caplog):
     settings.GENERATION_DAILY_BUDGET_USD = Decimal("0.05")
-    GenerationRun.objects.create(author=author, status=RunStatus.SUCCEEDED, cost_usd="0.05")
+    run = GenerationRun.objects.create(author=author, status=RunStatus.SUCCEEDED, cost_usd="0.05")
+    RunSpend.objects.create(run=run, day=timezone.localdate(), cost_usd=run.cost_usd)
     schedule = make_schedule(author=author, effective_from=utc(2026, 1, 1))
     with caplog.at_level(logging.WARNING, logger="generation.scheduling.service"):
         scheduling.schedules_tick(now=utc(2026, 1, 1, 9, 1))

@@ -236,3 +236,82 @@ def test_local_only_names_are_refused_before_any_lookup(host):
         raise AssertionError(f"{name} was looked up")
 
     assert refusal(f"http://{host}/", resolve=resolve) == f"refused: {host} is a local-only name"
+
+
+# --- Ports: public hosts on 80 and 443 only ------------------------------------------------
+
+
+def _fetch_public(url: str, *, allow=()) -> list[str]:
+    """Fetch `url` with its name resolving to a public address; the URLs sent."""
+    sent: list[str] = []
+
+    def record(request: httpx.Request) -> httpx.Response:
+        sent.append(str(request.url))
+        return httpx.Response(200, headers={"content-type": "text/plain"}, text="hello")
+
+    async def go():
+        async with make_http_client(
+            allow_hosts=allow,
+            user_agent="test",
+            timeout=5,
+            max_bytes=1000,
+            resolve=lambda host, port: ["93.184.215.14"],
+            inner=httpx.MockTransport(record),
+        ) as http:
+            return await fetch_page(http, url)
+
+    asyncio.run(go())
+    return sent
+
+
+@pytest.mark.parametrize("port", [22, 25, 6379, 8080, 8443])
+def test_public_hosts_are_refused_on_other_ports(port):
+    with pytest.raises(FetchRefused) as caught:
+        _fetch_public(f"http://public.example:{port}/")
+    assert str(caught.value).startswith(f"refused: port {port} of public.example")
+    assert "RESEARCH_ALLOW_HOSTS" in str(caught.value)
+    with pytest.raises(FetchRefused, match=f"refused: port {port} of 93.184.215.14"):
+        _fetch_public(f"http://93.184.215.14:{port}/")
+
+
+@pytest.mark.parametrize(
+    ("url", "sent"),
+    [
+        ("http://public.example/", "http://93.184.215.14/"),
+        ("https://public.example/", "https://93.184.215.14/"),
+        ("http://public.example:443/", "http://93.184.215.14:443/"),
+    ],
+)
+def test_public_hosts_are_fetched_on_80_and_443(url, sent):
+    assert _fetch_public(url) == [sent]
+
+
+def test_an_allow_listed_host_port_opens_that_port_only():
+    allow = ["public.example:8443"]
+    assert _fetch_public("https://public.example:8443/", allow=allow) == [
+        "https://93.184.215.14:8443/"
+    ]
+    with pytest.raises(FetchRefused, match="refused: port 8444"):
+        _fetch_public("https://public.example:8444/", allow=allow)
+
+
+def test_refused_ports_are_named_in_the_source_report(web):
+    from tests import standins_web_fixtures
+
+    failing = {
+        "http://93.184.215.14:22/": "refused: port 22 of 93.184.215.14",
+        "http://93.184.215.14:6379/": "refused: port 6379 of 93.184.215.14",
+        f"{web.base_url}/redirect?to=http://93.184.215.14:25/": "refused: port 25 of",
+    }
+    for url in failing:
+        web.pin_result(url, "Looks relevant: speculative decoding")
+    findings = standins_web_fixtures.research_on(
+        web,
+        ["speculative decoding draft model"],
+        results_per_query=20,
+        max_sources=20,
+        fetch_concurrency=4,
+    )
+    reasons = {doc.url: doc.reason for doc in findings.docs}
+    for url, reason in failing.items():
+        assert reasons[url].startswith(reason), (url, reasons.get(url))

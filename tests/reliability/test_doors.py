@@ -12,11 +12,13 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 import django_rq
 import pytest
 from django.contrib.auth.models import Permission
 from django.test import Client, TestCase
+from django.utils import timezone
 from django.utils.crypto import get_random_string
 from rq.registry import ScheduledJobRegistry
 
@@ -98,8 +100,9 @@ def _runs_created(ctx: dict) -> bool:
 
 
 def _failed_run(ctx: dict) -> None:
+    # The user's own run: retrying another author's run is choose_author's (tested below).
     ctx["run"] = GenerationRun.objects.create(
-        author=ctx["owner"], topic="Redis", status=RunStatus.FAILED, attempts=4, max_attempts=4
+        author=ctx["user"], topic="Redis", status=RunStatus.FAILED, attempts=4, max_attempts=4
     )
 
 
@@ -127,6 +130,58 @@ def _category(ctx: dict) -> None:
     ctx["category"] = Category.objects.first() or make_category("Databases")
 
 
+SCHEDULES_URL = "/admin/generation/generationschedule/"
+
+
+def _schedule_data(ctx: dict, **overrides: str) -> dict:
+    """The schedule form as a browser posts it: enabled, every minute, the user's own."""
+    return {
+        "name": ctx.get("schedule_name", "every-minute"),
+        "enabled": "on",
+        "frequency": "custom",
+        "at": "",
+        "weekday": "1",
+        "cron": "* * * * *",
+        "timezone": "UTC",
+        "count": "100",
+        "topic": "Redis",
+        "category": "",
+        "author": str(ctx["user"].pk),
+        **overrides,
+    }
+
+
+def _disabled_schedule(ctx: dict) -> None:
+    from tests.factories import make_schedule
+
+    ctx["schedule"] = make_schedule(
+        enabled=False, cron="* * * * *", author=ctx["user"], topic="Redis"
+    )
+    ctx["schedule_name"] = ctx["schedule"].name
+
+
+def _disabled_schedule_page(ctx: dict) -> None:
+    _disabled_schedule(ctx)
+    ctx["url"] = f"{SCHEDULES_URL}{ctx['schedule'].pk}/change/"
+
+
+def _schedule_enabled(ctx: dict) -> bool:
+    """The schedule exists, enabled, and the scheduler's next tick makes its runs."""
+    from generation.scheduling import service as scheduling
+
+    name = ctx.get("schedule_name", "every-minute")
+    if not GenerationSchedule.objects.filter(name=name, enabled=True).exists():
+        return False
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        scheduling.schedules_tick(now=timezone.now() + timedelta(minutes=2))
+    return _runs_created(ctx)
+
+
+def _schedule_action(name: str) -> Callable[[dict], dict]:
+    return lambda ctx: {"action": name, "_selected_action": [str(ctx["schedule"].pk)]}
+
+
+SCHEDULE_RIGHTS = ("view_generationschedule", "add_generationschedule", "change_generationschedule")
 VIEW_RUNS = ("view_generationrun",)
 DOORS = [
     Door("generate form (GET)", ("add_generationrun",), url=GENERATE_URL),
@@ -154,8 +209,46 @@ DOORS = [
         acted=_runs_created,
     ),
     Door(
+        "schedule: add (enabled)",
+        ("add_generationrun",),
+        base=SCHEDULE_RIGHTS,
+        method="POST",
+        url=f"{SCHEDULES_URL}add/",
+        data=_schedule_data,
+        acted=_schedule_enabled,
+    ),
+    Door(
+        "schedule: change (enable it)",
+        ("add_generationrun",),
+        base=SCHEDULE_RIGHTS,
+        method="POST",
+        setup=_disabled_schedule_page,
+        data=_schedule_data,
+        acted=_schedule_enabled,
+    ),
+    Door(
+        "schedule: enable (action)",
+        ("add_generationrun",),
+        base=SCHEDULE_RIGHTS,
+        method="POST",
+        url=SCHEDULES_URL,
+        setup=_disabled_schedule,
+        data=_schedule_action("enable_selected"),
+        acted=_schedule_enabled,
+    ),
+    Door(
+        "schedule: run now (action)",
+        ("add_generationrun",),
+        base=SCHEDULE_RIGHTS,
+        method="POST",
+        url=SCHEDULES_URL,
+        setup=_disabled_schedule,
+        data=_schedule_action("run_now"),
+        acted=_runs_created,
+    ),
+    Door(
         "run admin: retry (action)",
-        ("change_generationrun",),
+        ("change_generationrun", "add_generationrun"),
         base=VIEW_RUNS,
         method="POST",
         url=RUNS_URL,
@@ -233,12 +326,14 @@ def test_only_staff_with_the_permission_pass_the_door(door: Door, reliability_re
         reliability_report.row(
             "Doors", door=door.name, role=role, expected=EXPECTED[role], got=got, acted=acted
         )
-        assert acted == (role == "staff with"), (door.name, role, got)
+        assert acted == (role == "staff with"), (door.name, role, got, _errors(response))
         if role in ("anonymous", "non-staff"):
             assert got in ("login", "403"), (door.name, role, got)
         if not acted:
             assert GenerationRun.objects.count() == ctx["runs"], (door.name, role)
             assert _jobs() == ctx["jobs"], (door.name, role)
+        GenerationSchedule.objects.update(enabled=False)  # the next role starts afresh
+        GenerationSchedule.objects.filter(name="every-minute").delete()
 
 
 def test_post_without_a_csrf_token_is_refused_and_creates_nothing(reliability_report):
@@ -477,3 +572,130 @@ def test_running_a_publishing_schedule_now_needs_the_publish_permission(extra, r
     )
     assert acted == bool(extra)
     assert (_jobs() > 0) == bool(extra)
+
+
+# --- One rule at every door that makes runs ------------------------------------------------
+
+
+def test_schedule_rights_alone_make_no_runs(reliability_report):
+    """The review's hole: add/change on schedules but no generate right, an enabled
+    every-minute schedule of 100 posts. Refused; the tick queues nothing."""
+    from generation.scheduling import service as scheduling
+
+    user = make_user(is_staff=True)
+    _perms(user, *SCHEDULE_RIGHTS)
+    response = _post(_client(user), f"{SCHEDULES_URL}add/", _schedule_data({"user": user}))
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        scheduling.schedules_tick(now=timezone.now() + timedelta(minutes=5))
+    reliability_report.row(
+        "Doors",
+        door="schedule: enabled * * * * * x100",
+        role="staff with schedule rights only",
+        expected="refused",
+        got=_outcome(response),
+        acted=GenerationRun.objects.exists(),
+    )
+    assert response.status_code == 200
+    assert "generation.add_generationrun" in response.content.decode()
+    assert not GenerationSchedule.objects.filter(name="every-minute").exists()
+    assert not GenerationRun.objects.exists() and _jobs() == 0
+    # A disabled schedule makes no runs: saving one needs no generate right.
+    data = _schedule_data({"user": user})
+    del data["enabled"]
+    _post(_client(user), f"{SCHEDULES_URL}add/", data)
+    assert GenerationSchedule.objects.filter(name="every-minute", enabled=False).exists()
+
+
+@pytest.mark.parametrize("extra", [(), ("choose_author",)])
+def test_an_empty_schedule_author_is_another_author(settings, extra, reliability_report):
+    owner = make_user("default-author", is_staff=True)
+    settings.GENERATION_DEFAULT_AUTHOR = str(owner.pk)
+    user = make_user(is_staff=True)
+    _perms(user, *SCHEDULE_RIGHTS, "add_generationrun", *extra)
+    response = _post(
+        _client(user), f"{SCHEDULES_URL}add/", _schedule_data({"user": user}, author="")
+    )
+    saved = GenerationSchedule.objects.filter(name="every-minute").exists()
+    reliability_report.row(
+        "Doors",
+        door="schedule: empty author (the default)",
+        role=f"staff with generate{'+choose_author' if extra else ''}",
+        expected="acts" if extra else "refused",
+        got=_outcome(response),
+        acted=saved,
+    )
+    assert saved == bool(extra)
+    if not extra:
+        assert "blog.choose_author" in response.content.decode()
+
+
+@pytest.mark.parametrize("extra", [(), ("choose_author",)])
+def test_retrying_another_users_run_needs_choose_author(extra, reliability_report):
+    owner = make_user("owner", is_staff=True)
+    run = GenerationRun.objects.create(
+        author=owner, topic="Redis", status=RunStatus.FAILED, attempts=4, max_attempts=4
+    )
+    user = make_user(is_staff=True)
+    _perms(user, "view_generationrun", "change_generationrun", "add_generationrun", *extra)
+    response = _post(_client(user), RUNS_URL, _action("retry_failed")({"run": run}))
+    run.refresh_from_db()
+    acted = run.status == RunStatus.QUEUED
+    reliability_report.row(
+        "Doors",
+        door="run admin: retry another user's run",
+        role=f"staff with generate+change{'+choose_author' if extra else ''}",
+        expected="acts" if extra else "refused",
+        got=_outcome(response),
+        acted=acted,
+    )
+    assert acted == bool(extra) and (_jobs() == 1) == bool(extra)
+    assert run.author_id == owner.pk
+
+
+@pytest.mark.parametrize("extra", [(), ("choose_author",)])
+def test_author_lists_show_only_the_user_without_choose_author(extra):
+    other = make_user("someone-else", is_staff=True)
+    user = _generator(*extra)
+    _perms(user, *SCHEDULE_RIGHTS)
+    client = _client(user)
+    for url in (GENERATE_URL, f"{SCHEDULES_URL}add/"):
+        page = client.get(url).content.decode()
+        options = re.findall(r'<option value="(\d+)"', page)
+        assert str(user.pk) in options, url
+        assert (str(other.pk) in options) == bool(extra), url
+
+
+@pytest.mark.parametrize("extra", [(), ("choose_author",)])
+def test_the_post_admins_author_field_follows_choose_author(extra, reliability_report):
+    owner = make_user("owner", is_staff=True)
+    other = make_user("other", is_staff=True)
+    post = make_post(author=owner, status=Post.Status.DRAFT)
+    user = make_user(is_staff=True)
+    _perms(user, "view_post", "change_post", *extra)
+    data = {
+        "title": post.title,
+        "slug": post.slug,
+        "author": str(other.pk),
+        "excerpt": "",
+        "body": post.body,
+        "tags": "",
+        "meta_description": "",
+        "sources-TOTAL_FORMS": "0",
+        "sources-INITIAL_FORMS": "0",
+    }
+    response = _post(_client(user), f"{POSTS_URL}{post.pk}/change/", data)
+    post.refresh_from_db()
+    reliability_report.row(
+        "Doors",
+        door="post admin: set another author",
+        role=f"staff with change_post{'+choose_author' if extra else ''}",
+        expected="acts" if extra else "ignored",
+        got=_outcome(response),
+        acted=post.author_id == other.pk,
+    )
+    assert response.status_code == 302, response.content.decode()[:2000]
+    assert post.author_id == (other.pk if extra else owner.pk)
+
+
+def _errors(response) -> list[str]:
+    return re.findall(r'class="errorlist[^"]*"[^>]*>(.*?)</ul>', response.content.decode(), re.S)

@@ -8,9 +8,13 @@ providers' keys, SECRET_KEY. Each place is searched for every secret and for its
 
 from __future__ import annotations
 
+import base64
+import html
 import logging
+import re
 import sys
 from pathlib import Path
+from urllib.parse import quote, quote_plus
 
 import pytest
 from django.conf import settings as django_settings
@@ -198,3 +202,120 @@ def test_a_failed_job_keeps_no_secret_in_redis_or_the_worker_log(
     assert "RuntimeError: provider refused [redacted]" in stored
     _report(reliability_report, "failed job's traceback in Redis (dashboard)", stored)
     _report(reliability_report, "worker log", (tmp_path / "worker.log").read_text("utf-8"))
+
+
+# --- Each form a secret is written in -----------------------------------------------------
+
+AT_PASSWORD = "rds@Pw-4f3e2d1c0b"  # redis-py takes an unencoded "@" in a password
+AT_URL = f"redis://:{AT_PASSWORD}@127.0.0.1:6379/11"
+ODD_KEY = "Sp3c!al+Key/with&chars=9f8e7d"  # every encoding writes it differently
+
+
+def _logged(*lines: str) -> str:
+    """What the log file shows for `lines`, each logged as its own record."""
+    log = _log_file()
+    start = log.stat().st_size if log.exists() else 0
+    for line in lines:
+        logging.getLogger("generation.jobs").warning("%s", line)
+    for handler in logging.getLogger().handlers:
+        handler.flush()
+    return log.read_bytes()[start:].decode("utf-8")
+
+
+def _shared_runs(shown: str, written: str, run: int = 6) -> list[str]:
+    """Runs of `run` characters of `written` that `shown` still holds."""
+    return [
+        written[i : i + run] for i in range(len(written) - run + 1) if written[i : i + run] in shown
+    ]
+
+
+@pytest.fixture
+def odd_secrets(settings):
+    settings.REDIS_URL = AT_URL
+    settings.CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": AT_URL}
+    }
+    settings.RQ_QUEUES = {"content": {"URL": AT_URL, "DEFAULT_TIMEOUT": 900}}
+    settings.TAVILY_API_KEY = ODD_KEY
+    settings.OPENAI_API_KEY = LLM_KEY
+    settings.ADMINS = [("Ops", "ops@example.com")]
+    return settings
+
+
+def test_a_password_with_an_at_sign_is_masked_whole_in_logs_and_the_mail(
+    odd_secrets, reliability_report
+):
+    written = _logged(f"cannot reach {AT_URL}", "unconfigured redis://:ab@cd-ef99@host:1/0")
+    assert "redis://:***@127.0.0.1:6379/11" in written and "redis://:***@host:1/0" in written
+    assert "Pw-4f3e" not in written and "cd-ef99" not in written
+    request = _request()
+    try:
+        raise ConnectionError(f"cannot reach {AT_URL}")
+    except ConnectionError:
+        logging.getLogger("django.request").error(
+            "Internal Server Error: %s", request.path, exc_info=True, extra={"request": request}
+        )
+    message = mail.outbox[-1]
+    sent = "\n".join([message.subject, message.body, *(alt[0] for alt in message.alternatives)])
+    assert "RQ_QUEUES" in sent and "CACHES" in sent and "REDIS_URL" in sent
+    for place, text in (("log file", written), ("mail to ADMINS (settings)", sent)):
+        found = [piece for piece in ("rds@Pw", "Pw-4f3e2d1c0b") if piece in text]
+        reliability_report.row(
+            "Secrets", place=f"{place}: password with '@'", secrets_tried=1, found=len(found)
+        )
+        assert not found, (place, found)
+
+
+FORMS = {
+    "URL-encoded": quote(ODD_KEY, safe=""),
+    "URL-encoded, path-safe": quote(ODD_KEY),
+    "URL-encoded, lower-case hex": re.sub(
+        r"%[0-9A-F]{2}", lambda m: m[0].lower(), quote(ODD_KEY, safe="")
+    ),
+    "+ for space": quote_plus(ODD_KEY),
+    "+ read as a space": ODD_KEY.replace("+", " "),
+    "HTML-escaped": html.escape(ODD_KEY),
+    "base64": base64.b64encode(ODD_KEY.encode()).decode(),
+    "base64, URL-safe": base64.urlsafe_b64encode(ODD_KEY.encode()).decode().rstrip("="),
+    "Basic auth": base64.b64encode(f"api:{ODD_KEY}".encode()).decode(),
+    "truncated echo": ODD_KEY[:9] + "***" + ODD_KEY[-4:],
+}
+
+
+@pytest.mark.parametrize("form", FORMS, ids=list(FORMS))
+def test_every_form_of_a_secret_is_masked_in_the_log(form, odd_secrets, reliability_report):
+    shown = FORMS[form]
+    written = _logged(f"provider said: Authorization: Basic {shown} (status 401)")
+    assert "(status 401)" in written  # the line is there, its secret is not
+    leaked = _shared_runs(written, shown)
+    reliability_report.row("Secrets", place=f"log file: {form}", secrets_tried=1, found=len(leaked))
+    assert not leaked, (form, leaked)
+
+
+def test_an_upper_case_scheme_counts(odd_secrets, reliability_report):
+    written = _logged("dial REDIS://:Up-Pass-123456@10.0.0.9:6379/0 and POSTGRES://u:pgpw-55@db/x")
+    assert "REDIS://:***@10.0.0.9" in written and "POSTGRES://u:***@db" in written
+    found = [p for p in ("Up-Pass", "pgpw-55") if p in written]
+    reliability_report.row(
+        "Secrets", place="log file: upper-case scheme", secrets_tried=2, found=len(found)
+    )
+    assert not found
+
+
+@pytest.mark.parametrize("cut", [2, 4, 5, 7])
+def test_a_secret_split_across_two_log_records_is_masked_in_both(
+    cut, odd_secrets, reliability_report
+):
+    """Cut before its 8th character: the second record starts with the rest of the key
+    (masked wherever a token starts), the first ends with its start (masked from 4
+    characters on; 1 to 3 characters are too common to mask and tell nothing)."""
+    first, rest = LLM_KEY[:cut], LLM_KEY[cut:]
+    written = _logged(f"key begins {first}", f"{rest} is the rest")
+    assert "is the rest" in written and "key begins" in written
+    leaked = [piece for piece in (rest[:6], rest[-6:]) if piece in written]
+    if cut >= 4 and f"begins {first}\n" in written:
+        leaked.append(first)
+    reliability_report.row(
+        "Secrets", place=f"log file: key split at {cut}", secrets_tried=1, found=len(leaked)
+    )
+    assert not leaked, leaked

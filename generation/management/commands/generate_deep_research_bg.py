@@ -11,7 +11,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from generation.management.commands.generate_deep_research import add_post_arguments, post_options
 from generation.management.display import RunProgressDisplay, console_logs_hidden, post_location
 from generation.models import GenerationRun, Origin, RunStatus
-from generation.operations import monitoring
+from generation.operations import estimates, monitoring
 from generation.runs import selectors, service
 from generation.runs.progress import FINISHED_STATUSES, RunRow, events_between
 from generation.runs.refusals import command_error, refused
@@ -37,6 +37,9 @@ class Command(BaseCommand):
             self._queue(options)
 
     def _queue(self, options: dict[str, Any]) -> None:
+        if not options["json"]:  # before queueing: what the request is expected to cost
+            estimate = estimates.post_estimate().describe(options["count"])
+            self.stdout.write(f"Estimated cost: {estimate}")
         with refused(command_error):
             runs = service.enqueue_posts(
                 **post_options(options),
@@ -47,6 +50,7 @@ class Command(BaseCommand):
         run_ids = [run.pk for run in runs]
         if options["json"]:
             payload = {"queued": len(run_ids), "run_ids": run_ids}
+            payload["estimate_usd"] = str(runs[0].estimate_usd)
             payload |= {"queue": options["queue"], "delay": options["delay"]}
             self.stdout.write(json.dumps(payload))
         else:

@@ -7,7 +7,8 @@ event loop), so it guards its list with a thread lock rather than an asyncio one
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from decimal import Decimal
 
 PER_MILLION = Decimal(1_000_000)
@@ -24,6 +25,7 @@ class CallUsage:
     cost_usd: Decimal
     seconds: float
     priced: bool
+    at: datetime = field(default_factory=lambda: datetime.now(UTC))  # when it was paid for
 
 
 def estimate_cost(
