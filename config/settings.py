@@ -13,7 +13,14 @@ from pathlib import Path
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
-from config.envtools import parse_admins, parse_bool, parse_budget, parse_int_list, parse_prices
+from config.envtools import (
+    parse_admins,
+    parse_bool,
+    parse_budget,
+    parse_int_list,
+    parse_prices,
+    parse_rate_limits,
+)
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -290,6 +297,15 @@ GENERATION_SECTIONS = _get("GENERATION_SECTIONS", env.int, 6)
 GENERATION_LLM_CONCURRENCY = _get(
     "GENERATION_LLM_CONCURRENCY", env.int, max(GENERATION_SECTIONS, 1) + 2
 )
+# Rate limits per LLM endpoint and model, shared by every worker through Redis
+# (generation/pipeline/ratelimit.py): requests and tokens per window, as "model=limit"
+# pairs ("*" or a bare number = every model). Empty = no limit.
+LLM_RPM = parse_rate_limits(env.str("LLM_RPM", default=""), variable="LLM_RPM")
+LLM_TPM = parse_rate_limits(env.str("LLM_TPM", default=""), variable="LLM_TPM")
+# The window LLM_RPM and LLM_TPM count over: a minute, as providers count.
+LLM_RATE_WINDOW_S = _get("LLM_RATE_WINDOW_S", env.float, 60.0)
+# 429 answers a call may wait out (each pauses the whole endpoint) before it fails.
+LLM_RATE_LIMIT_RETRIES = _get("LLM_RATE_LIMIT_RETRIES", env.int, 8)
 
 # --- Operations: health, alerts, metrics, budget ---------------------------------------
 # queue_health, the periodic alert job and /readyz: warn past these.
@@ -297,6 +313,9 @@ QUEUE_DEPTH_ALERT = _get("QUEUE_DEPTH_ALERT", env.int, 50)
 FAILED_JOBS_ALERT = _get("FAILED_JOBS_ALERT", env.int, 3)
 QUEUE_WAIT_ALERT_S = _get("QUEUE_WAIT_ALERT_S", env.int, 600)
 HEALTH_CHECK_INTERVAL = _get("HEALTH_CHECK_INTERVAL", env.int, 180)
+# queue_health warns when LLM calls spent more than this share of their time (over the
+# last 10 minutes) waiting for the rate limit: more workers would not help.
+LLM_RATE_WAIT_WARN_SHARE = _get("LLM_RATE_WAIT_WARN_SHARE", env.float, 0.5)
 # /metrics answers only with "Authorization: Bearer <METRICS_TOKEN>"; empty = 404.
 METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
 # Estimated USD a day; once reached, no new runs start until tomorrow. Empty = no limit.
@@ -354,7 +373,11 @@ RESEARCH_HN_API = env.str("RESEARCH_HN_API", default="https://hn.algolia.com/api
 RESEARCH_TAVILY_API = env.str("RESEARCH_TAVILY_API", default="https://api.tavily.com")
 RESEARCH_BRAVE_API = env.str("RESEARCH_BRAVE_API", default="https://api.search.brave.com")
 
-for _name in ("GENERATION_CITATION_THRESHOLD", "GENERATION_MAX_REMOVED_SHARE"):
+for _name in (
+    "GENERATION_CITATION_THRESHOLD",
+    "GENERATION_MAX_REMOVED_SHARE",
+    "LLM_RATE_WAIT_WARN_SHARE",
+):
     if not 0 <= globals()[_name] <= 1:
         raise ImproperlyConfigured(f"Environment variable {_name} must be between 0 and 1.")
 
@@ -379,6 +402,11 @@ for _name in (
 if RESEARCH_MIN_SOURCES > RESEARCH_MAX_SOURCES:
     raise ImproperlyConfigured(
         "Environment variable RESEARCH_MIN_SOURCES must not exceed RESEARCH_MAX_SOURCES."
+    )
+if LLM_RATE_WINDOW_S <= 0 or LLM_RATE_LIMIT_RETRIES < 0:
+    raise ImproperlyConfigured(
+        "Environment variable LLM_RATE_WINDOW_S must be above 0 and LLM_RATE_LIMIT_RETRIES "
+        "at least 0."
     )
 if RESEARCH_DEADLINE_S <= 0:
     raise ImproperlyConfigured("Environment variable RESEARCH_DEADLINE_S must be above 0.")

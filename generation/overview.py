@@ -20,6 +20,7 @@ from redis.exceptions import RedisError
 
 from generation import budget, health, monitoring
 from generation.models import STAGE_ORDER, GenerationRun, RunStatus
+from generation.pipeline import ratelimit
 
 CHART_DAYS = 30
 
@@ -128,6 +129,14 @@ def queues_and_workers() -> dict[str, Any]:
         return {"redis": False, "error": str(exc), "queues": [], "workers": []}
 
 
+def rate_limits() -> list[ratelimit.ModelRate]:
+    """Per LLM endpoint and model: tokens and requests a minute vs the limit, waits, 429s."""
+    try:
+        return ratelimit.report_from_settings(monitoring.connection())
+    except (RedisError, OSError):
+        return []
+
+
 def overview() -> dict[str, Any]:
     series = daily()
     return {
@@ -139,5 +148,6 @@ def overview() -> dict[str, Any]:
         "daily": series,
         "chart": chart(series),
         "checks": health.run_checks(),
+        "rate_limits": rate_limits(),
         **queues_and_workers(),
     }
