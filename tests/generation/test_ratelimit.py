@@ -268,7 +268,6 @@ def test_metrics_overview_and_health_show_waits_429s_and_tokens_against_the_limi
 
 
 def test_health_is_quiet_without_llm_calls(redis_conn):
-    settings.LLM_RATE_WAIT_WARN_SHARE = share - 0.1
     check = health.check_llm_rate()
     assert check.level == health.Level.OK and "no LLM calls" in check.summary
 
