@@ -356,9 +356,10 @@ class LLMClient:
             if status in RETRYABLE_STATUSES or status >= 500:
                 # Out of quota is a 429 too, but waiting will not refill it.
                 permanent = _error_code(exc) == "insufficient_quota"
+                gated_429 = status == 429 and self.limiter is not None and not permanent
+                retried = self.rate_limit_retries if gated_429 else self.max_retries
                 return LLMError(
-                    f"{where} failed with HTTP {status} (retried {self.max_retries} times): "
-                    f"{detail}",
+                    f"{where} failed with HTTP {status} (retried {retried} times): {detail}",
                     permanent=permanent,
                 )
             return LLMError(f"{where} was refused with HTTP {status}: {detail}", permanent=True)

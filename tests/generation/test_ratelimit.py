@@ -170,6 +170,23 @@ def test_after_an_outage_waiting_calls_resume_at_the_limits_pace_not_all_at_once
         assert server.over_limit == 0
 
 
+def test_retries_pass_the_gate_and_429s_have_their_own_allowance():
+    with LLMStandin() as server:
+        server.inject(status=500, retry_after=None)
+        assert run(
+            gated(server, max_retries=1), lambda llm: llm.text(system="s", user="u", stage="t")
+        )
+        assert [r.status for r in server.requests] == [500, 200]  # one resend, ours
+
+        server.reset()
+        server.inject(status=429, retry_after=0.1, times=None)
+        client = gated(server, max_retries=0, rate_limit_retries=2)
+        with pytest.raises(LLMError, match=r"HTTP 429 \(retried 2 times\)") as caught:
+            run(client, lambda llm: llm.text(system="s", user="u", stage="t"))
+        assert not caught.value.permanent
+        assert server.total == 3  # two 429s waited out, the third one ends the call
+
+
 KILLED_HOLDER = """
 import asyncio, sys
 from generation.pipeline.ratelimit import RateLimiter
