@@ -290,7 +290,13 @@ class Gate:
         ]
         keys = [limiter.bucket_key(model), limiter.pause_key, _reservation_key(ticket)]
         while True:
-            reserved, wait = await self._acquire(keys=keys, args=args)
+            try:
+                reserved, wait = await self._acquire(keys=keys, args=args)
+            except (RedisError, OSError) as exc:
+                # The limit is a courtesy to the endpoint; a Redis hiccup must not fail
+                # the post. The call goes unmetered (and a 429 still pauses this caller).
+                logger.warning("LLM rate limit unavailable, sending unmetered: %s", exc)
+                break
             if reserved:
                 break
             # Until the bucket holds enough (or the pause ends); others may take it first,
@@ -324,15 +330,23 @@ class Gate:
         """The call is answered: give back what its estimate held beyond `used` tokens."""
         limit = self.limiter.limit(ticket.model)
         keys = [_reservation_key(ticket), self.limiter.bucket_key(ticket.model)]
-        await self._settle(keys=keys, args=[limit.tokens or 0, used])
+        try:
+            await self._settle(keys=keys, args=[limit.tokens or 0, used])
+        except (RedisError, OSError) as exc:  # the reservation expires on its own
+            logger.warning("LLM rate limit not settled: %s", exc)
         await self._finish(ticket, tokens=used)
 
     async def rate_limited(self, ticket: Ticket, headers: Mapping[str, str]) -> float:
         """The endpoint answered 429: pause it for everyone; the call tries again later."""
         seconds = pause_seconds(headers)
         keys = [self.limiter.pause_key, self.limiter.bucket_key(ticket.model)]
-        paused = float(await self._pause(keys=keys, args=[seconds]))
-        await self.redis.delete(_reservation_key(ticket))
+        try:
+            paused = float(await self._pause(keys=keys, args=[seconds]))
+            await self.redis.delete(_reservation_key(ticket))
+        except (RedisError, OSError) as exc:
+            logger.warning("LLM rate limit pause not shared: %s", exc)
+            await asyncio.sleep(seconds)  # this caller, at least, stays away
+            paused = seconds
         logger.warning(
             "LLM 429 from %s (model %s): every worker pauses %.1f s",
             self.limiter.endpoint,

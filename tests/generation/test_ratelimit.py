@@ -187,6 +187,20 @@ def test_retries_pass_the_gate_and_429s_have_their_own_allowance():
         assert server.total == 3  # two 429s waited out, the third one ends the call
 
 
+def test_calls_go_unmetered_rather_than_fail_when_redis_is_unreachable():
+    with LLMStandin() as server:
+        limiter = RateLimiter(
+            redis_url="redis://127.0.0.1:9/0",  # nothing listens on the discard port
+            base_url=server.base_url,
+            requests={"*": 1},
+            tokens={},
+            window=60,
+            reservation_ttl=10,
+        )
+        client = make_client(server, limiter=limiter)
+        assert run(client, many(3)) and server.total == 3
+
+
 KILLED_HOLDER = """
 import asyncio, sys
 from generation.pipeline.ratelimit import RateLimiter
