@@ -109,13 +109,14 @@ def one_configuration(
     )
 
 
-def ceiling_posts_per_minute(llm: LLMStandin, outcome: Outcome, posts: int) -> float:
+def ceiling_posts_per_minute(
+    outcome: Outcome, posts: int, *, rpm: int, tpm: int, window: float
+) -> float:
     """The fastest the limit allows these posts: each bucket starts full (one window's
     worth at once), then refills at limit/window; the tighter of the two decides."""
-    per_post_tokens, per_post_calls = outcome.tokens / posts, outcome.calls / posts
     seconds = max(
-        (posts * per_post_tokens - llm.tpm) * llm.window / llm.tpm,
-        (posts * per_post_calls - llm.rpm) * llm.window / llm.rpm,
+        (outcome.tokens - tpm) * window / tpm,
+        (outcome.calls - rpm) * window / rpm,
         1e-9,
     )
     return posts / seconds * 60
@@ -176,7 +177,9 @@ def main() -> None:
                 llm, env, workers=args.workers, posts=args.posts, limited=limited
             )
             rate = out.posts / out.seconds * 60
-            ceiling = ceiling_posts_per_minute(llm, out, args.posts)
+            ceiling = ceiling_posts_per_minute(
+                out, out.posts, rpm=args.rpm, tpm=args.tpm, window=args.window
+            )
             print(
                 f"| {'on' if limited else 'off (no limits set)'} | {out.seconds:.1f} | "
                 f"{out.posts}/{out.failed} | {rate:.1f} | {ceiling:.1f} | {out.rate_limited} | "

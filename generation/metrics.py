@@ -151,7 +151,7 @@ RATE_COUNTERS = {
 }
 
 
-def _rate_limit_families(redis) -> Iterator:
+def _rate_limit_families(redis: object) -> Iterator:
     """Per endpoint and model: waits, 429s, and tokens and requests a minute vs the limit."""
     labels = ["endpoint", "model"]
     counters = {
