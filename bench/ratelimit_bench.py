@@ -15,7 +15,7 @@ tokens a minute used against the limit.
 Runs against a scratch PostgreSQL database (BENCH_DATABASE_URL, default
 postgres://postgres@127.0.0.1:5432/drb_ratelimit_bench, created if missing) and the Redis
 database BENCH_REDIS_URL (default redis://127.0.0.1:6379/11), which it flushes.
-Usage: .venv/bin/python bench/ratelimit_bench.py [--workers 8] [--posts 40] [--tpm 110000]
+Usage: .venv/bin/python bench/ratelimit_bench.py [--workers 8] [--posts 40] [--tpm 60000]
 """
 
 from __future__ import annotations
@@ -127,7 +127,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=8)
     parser.add_argument("--posts", type=int, default=40)
     parser.add_argument("--rpm", type=int, default=300, help="requests per window, per model")
-    parser.add_argument("--tpm", type=int, default=110_000, help="tokens per window, per model")
+    parser.add_argument("--tpm", type=int, default=60_000, help="tokens per window, per model")
     parser.add_argument("--window", type=float, default=60.0, help="seconds")
     parser.add_argument("--latency", type=float, default=1.0, help="seconds per LLM call")
     parser.add_argument("--only", choices=("on", "off"), default=None)

@@ -287,11 +287,13 @@ class LLMClient:
                     model=model, messages=messages, **params
                 )
             except openai.RateLimitError as exc:
-                if _error_code(exc) == "insufficient_quota" or limited >= self.rate_limit_retries:
+                if _error_code(exc) == "insufficient_quota":
                     await gate.abandon(ticket)
                     raise
-                limited += 1
                 await gate.rate_limited(ticket, exc.response.headers)
+                if limited >= self.rate_limit_retries:
+                    raise
+                limited += 1
                 continue
             except openai.APIError as exc:
                 await gate.abandon(ticket)

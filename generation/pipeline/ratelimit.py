@@ -7,7 +7,8 @@ turns a burst into a storm, so every call passes one gate first:
   `LLM_RATE_WINDOW_S`): full to the limit, refilling at limit/window, as providers count.
   A call reserves one request and its estimated tokens (prompt characters / 4 +
   `max_tokens`, what providers count against the limit before a reply exists) in one Lua
-  script, or is told how long until the bucket would hold enough; it sleeps that long
+  script (keeping a second's refill in hand for calls that reach the endpoint late), or
+  is told how long until the bucket would hold enough; it sleeps that long
   (asyncio, in the worker: not a failed attempt) and asks again. Waiting calls take tokens
   only as the bucket refills, so after a pause or an outage they go out at the limit's
   pace, never all at once.
@@ -17,8 +18,8 @@ turns a burst into a storm, so every call passes one gate first:
   as the bucket refills, and a settle after the expiry is ignored rather than counted twice.
 - A 429 pauses the whole endpoint for every worker, for its `Retry-After` (or
   `retry-after-ms`, or the `x-ratelimit-reset-*` headers). The pause empties the model's
-  bucket and starts its refill at the pause's end; calls that were waiting for their turn
-  take a new one, so the endpoint comes back at the limit's pace, not as a burst.
+  bucket and starts its refill at the pause's end, so the calls waiting for it come back
+  at the limit's pace, not as a burst.
 
 The openai SDK's own retries would resend behind the gate's back, so a gated client sets
 the SDK's `max_retries` to 0 and retries in llm.py: a 429 through the pause (up to
@@ -57,12 +58,16 @@ DEFAULT_PAUSE = 1.0  # a 429 that says nothing about when to come back
 MAX_PAUSE = 120.0  # the SDK's own cap on Retry-After
 STILL_WAITING = 10.0  # a waiting call says so again every this many seconds
 SEND_MARGIN = 0.02  # seconds past the computed turn, against clocks that round down
+# A call reaches the endpoint a little after the gate lets it through (a busy event loop,
+# a new connection), and late calls arrive bunched. The gate keeps this many seconds of
+# refill in hand, so that calls up to that late still find room at the endpoint.
+SEND_SLACK = 1.0
 STATS = ("requests", "tokens", "waits", "wait_seconds", "call_seconds", "rate_limited")
 
 # KEYS: bucket, pause, reservation. ARGV: request capacity, requests/s, token capacity,
 # tokens/s, tokens asked, seconds the bucket outlives its last use, seconds the reservation
-# lives. A capacity of 0 = no limit. Returns {reserved (1) or not (0), seconds until the
-# bucket (or the pause) would let it through}.
+# lives, requests and tokens kept in hand (SEND_SLACK). A capacity of 0 = no limit.
+# Returns {reserved (1) or not (0), seconds until the bucket (or the pause) lets it through}.
 ACQUIRE = """
 local clock = redis.call('TIME')
 local now = tonumber(clock[1]) + tonumber(clock[2]) / 1e6
@@ -73,14 +78,15 @@ end
 local rcap, rrate = tonumber(ARGV[1]), tonumber(ARGV[2])
 local tcap, trate = tonumber(ARGV[3]), tonumber(ARGV[4])
 local cost = tonumber(ARGV[5])
+local rkeep, tkeep = tonumber(ARGV[8]), tonumber(ARGV[9])
 local state = redis.call('HMGET', KEYS[1], 'r', 't', 'ts')
 local ts = tonumber(state[3]) or now
 local elapsed = math.max(0, now - ts)
 local r = math.min(rcap, (tonumber(state[1]) or rcap) + elapsed * rrate)
 local t = math.min(tcap, (tonumber(state[2]) or tcap) + elapsed * trate)
 local wait = 0
-if rcap > 0 and r < 1 then wait = math.max(wait, (1 - r) / rrate) end
-if tcap > 0 and t < cost then wait = math.max(wait, (cost - t) / trate) end
+if rcap > 0 and r < 1 + rkeep then wait = math.max(wait, (1 + rkeep - r) / rrate) end
+if tcap > 0 and t < cost + tkeep then wait = math.max(wait, (cost + tkeep - t) / trate) end
 if wait == 0 then
   r, t = r - 1, t - cost
   redis.call('SET', KEYS[3], tostring(cost), 'EX', tonumber(ARGV[7]))
@@ -276,8 +282,13 @@ class Gate:
     ) -> Ticket:
         """Wait (asyncio) until this call may be sent, holding its reservation."""
         limiter, limit = self.limiter, self.limiter.limit(model)
-        # A call larger than the whole bucket could never go: it asks for all of it.
-        cost = min(tokens, limit.tokens) if limit.tokens else tokens
+        # Kept in hand: the refill of SEND_SLACK seconds, at most a quarter of the bucket.
+        keep_requests = min(
+            (limit.requests or 0) / limit.window * SEND_SLACK, (limit.requests or 0) / 4
+        )
+        keep_tokens = min((limit.tokens or 0) / limit.window * SEND_SLACK, (limit.tokens or 0) / 4)
+        # A call larger than the bucket could never go: it asks for all there is to ask.
+        cost = min(tokens, int(limit.tokens - keep_tokens)) if limit.tokens else tokens
         ticket = Ticket(model, uuid.uuid4().hex, cost, started=time.monotonic())
         args = [
             limit.requests or 0,
@@ -287,6 +298,8 @@ class Gate:
             cost,
             math.ceil(limit.window) + 60,
             math.ceil(limiter.reservation_ttl),
+            keep_requests,
+            keep_tokens,
         ]
         keys = [limiter.bucket_key(model), limiter.pause_key, _reservation_key(ticket)]
         while True:
