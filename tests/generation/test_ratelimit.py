@@ -12,7 +12,6 @@ import sys
 import time
 
 import pytest
-import redis
 from django.core.exceptions import ImproperlyConfigured
 
 from config.envtools import parse_rate_limits
@@ -303,8 +302,8 @@ def test_health_is_quiet_without_llm_calls(redis_conn):
     assert check.level == health.Level.OK and "no LLM calls" in check.summary
 
 
-def test_redis_is_the_one_shared_state(redis_conn: redis.Redis, settings):
-    """Two limiters built from the same settings in two processes share one bucket key."""
+def test_every_process_names_an_endpoint_alike_and_without_credentials(settings):
+    """Limiters built from settings in any process share one bucket per endpoint."""
     one = RateLimiter.from_settings(base_url="http://user:pw@llm.example:8000/v1/", timeout=5)
     two = RateLimiter.from_settings(base_url="http://llm.example:8000/v1", timeout=5)
     assert one.bucket_key("m") == two.bucket_key("m")
