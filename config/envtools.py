@@ -110,3 +110,22 @@ def parse_webhook_url(raw: str, *, variable: str) -> str:
         f"loopback address such as 127.0.0.1); got scheme {parts.scheme or 'none'!r} "
         f"for host {host or 'none'!r}."
     )
+
+
+def parse_rate_limits(raw: str, *, variable: str) -> dict[str, int]:
+    """`"gpt-4.1=500, *=3000"` -> {"gpt-4.1": 500, "*": 3000}; a bare number is every
+    model's (`"500"` -> {"*": 500}); empty = no limit. Limits are whole numbers >= 1."""
+    limits: dict[str, int] = {}
+    for item in filter(None, (part.strip() for part in raw.split(","))):
+        model, equals, number = item.rpartition("=")
+        try:
+            value = int(number)
+        except ValueError:
+            value = 0
+        if value < 1 or (equals and not model.strip()):
+            raise ImproperlyConfigured(
+                f"Environment variable {variable}: {item!r} is not model=limit "
+                "(a whole number >= 1, e.g. gpt-4.1=500, or *=500 for every model)"
+            )
+        limits[model.strip() or "*"] = value
+    return limits

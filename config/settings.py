@@ -19,6 +19,7 @@ from config.envtools import (
     parse_budget,
     parse_int_list,
     parse_prices,
+    parse_rate_limits,
     parse_sentinels,
     parse_webhook_url,
 )
@@ -317,6 +318,15 @@ GENERATION_SECTIONS = _get("GENERATION_SECTIONS", env.int, 6)
 GENERATION_LLM_CONCURRENCY = _get(
     "GENERATION_LLM_CONCURRENCY", env.int, max(GENERATION_SECTIONS, 1) + 2
 )
+# Rate limits per LLM endpoint and model, shared by every worker through Redis
+# (generation/ratelimit.py): requests and tokens per window, as "model=limit"
+# pairs ("*" or a bare number = every model). Empty = no limit.
+LLM_RPM = parse_rate_limits(env.str("LLM_RPM", default=""), variable="LLM_RPM")
+LLM_TPM = parse_rate_limits(env.str("LLM_TPM", default=""), variable="LLM_TPM")
+# The window LLM_RPM and LLM_TPM count over: a minute, as providers count.
+LLM_RATE_WINDOW_S = _get("LLM_RATE_WINDOW_S", env.float, 60.0)
+# 429 answers a call may wait out (each pauses the whole endpoint) before it fails.
+LLM_RATE_LIMIT_RETRIES = _get("LLM_RATE_LIMIT_RETRIES", env.int, 8)
 
 # --- Operations: health, alerts, metrics, budget ---------------------------------------
 # queue_health, the periodic alert job and /readyz: warn past these.
@@ -337,6 +347,9 @@ if ALERT_WEBHOOK_FORMAT not in ("slack", "json"):
         "Environment variable ALERT_WEBHOOK_FORMAT must be slack or json; "
         f"got {ALERT_WEBHOOK_FORMAT!r}."
     )
+# queue_health warns when LLM calls spent more than this share of their time (over the
+# last 10 minutes) waiting for the rate limit: more workers would not help.
+LLM_RATE_WAIT_WARN_SHARE = _get("LLM_RATE_WAIT_WARN_SHARE", env.float, 0.5)
 # /metrics answers only with "Authorization: Bearer <METRICS_TOKEN>"; empty = 404.
 METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
 # A production start refuses the example file's placeholders; `check --deploy` lists each.
@@ -424,7 +437,11 @@ RESEARCH_HN_API = env.str("RESEARCH_HN_API", default="https://hn.algolia.com/api
 RESEARCH_TAVILY_API = env.str("RESEARCH_TAVILY_API", default="https://api.tavily.com")
 RESEARCH_BRAVE_API = env.str("RESEARCH_BRAVE_API", default="https://api.search.brave.com")
 
-for _name in ("GENERATION_CITATION_THRESHOLD", "GENERATION_MAX_REMOVED_SHARE"):
+for _name in (
+    "GENERATION_CITATION_THRESHOLD",
+    "GENERATION_MAX_REMOVED_SHARE",
+    "LLM_RATE_WAIT_WARN_SHARE",
+):
     if not 0 <= globals()[_name] <= 1:
         raise ImproperlyConfigured(f"Environment variable {_name} must be between 0 and 1.")
 
@@ -459,6 +476,11 @@ for _name in ("RESEARCH_STALL_S", "RESEARCH_CACHE_MAX_MB"):
 for _name in ("RESEARCH_CACHE_TTL", "RESEARCH_CRAWL_DELAY_MAX"):
     if globals()[_name] < 0:
         raise ImproperlyConfigured(f"Environment variable {_name} must not be negative.")
+if LLM_RATE_WINDOW_S <= 0 or LLM_RATE_LIMIT_RETRIES < 0:
+    raise ImproperlyConfigured(
+        "Environment variable LLM_RATE_WINDOW_S must be above 0 and LLM_RATE_LIMIT_RETRIES "
+        "at least 0."
+    )
 if RESEARCH_DEADLINE_S <= 0:
     raise ImproperlyConfigured("Environment variable RESEARCH_DEADLINE_S must be above 0.")
 if not 0 <= RESEARCH_RELEVANCE_FLOOR < 1:

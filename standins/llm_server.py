@@ -9,7 +9,12 @@
 A responder decides what the "model" says: `classify(request) -> kind` labels a request
 (for counting and fault matching) and `respond(request) -> content` answers it. Tokens
 are counted as words * 1.3, and a latency model (fixed seconds plus tokens per second)
-makes timings realistic for benchmarks. Run standalone for the offline demo:
+makes timings realistic for benchmarks. With `rpm` and/or `tpm` it enforces a provider's
+rate limit per model, as a token bucket over `window` seconds: a request is charged one
+request and its estimated tokens (prompt characters / 4 + max_tokens) on arrival, the
+unused part is given back once the reply's usage is known, and a request over the limit
+gets a 429 with the Retry-After that would let it through (`over_limit` counts them).
+Run standalone for the offline demo:
 
     python -m standins.llm_server --port 8898 --responder standins.writer:WriterResponder
 """
@@ -21,6 +26,7 @@ import contextlib
 import importlib
 import json
 import logging
+import math
 import re
 import threading
 import time
@@ -92,6 +98,9 @@ class LLMStandin:
         host: str = "127.0.0.1",
         port: int = 0,
         models: tuple[str, ...] = ("standin-writer", "standin-fast"),
+        rpm: int | None = None,
+        tpm: int | None = None,
+        window: float = 60.0,
     ) -> None:
         self.responder: Responder = responder or EchoResponder()
         self.latency = latency
@@ -104,6 +113,7 @@ class LLMStandin:
             raise ValueError(f"echo_key must be 'full' or 'truncated', got {echo_key!r}.")
         self.echo_key = echo_key
         self.models = models
+        self.rpm, self.tpm, self.window = rpm, tpm, window
         self._address = (host, port)
         self._lock = threading.Lock()
         self._faults: list[Fault] = []
@@ -178,6 +188,8 @@ class LLMStandin:
             self._requests: list[RequestRecord] = []
             self._in_flight = 0
             self._max_in_flight = 0
+            self._over_limit = 0
+            self._buckets: dict[str, list[float]] = {}  # model -> [requests, tokens, time]
 
     @property
     def counts(self) -> Counter[str]:
@@ -188,6 +200,12 @@ class LLMStandin:
     def total(self) -> int:
         with self._lock:
             return len(self._requests)
+
+    @property
+    def over_limit(self) -> int:
+        """Requests refused with a 429 because they were over the rate limit."""
+        with self._lock:
+            return self._over_limit
 
     @property
     def max_in_flight(self) -> int:
@@ -236,6 +254,16 @@ class LLMStandin:
                 else "Missing bearer token."
             )
             return 401, error_body(message, "invalid_request_error", "invalid_api_key"), {}
+        model, charge = str(request.get("model", "")), limit_estimate(request)
+        refused = self._admit(model, charge)
+        if refused is not None:
+            return refused
+        status, body, headers = self._reply(request, kind)
+        used = body["usage"]["total_tokens"] if status == 200 else 0
+        self._give_back(model, charge - used)
+        return status, body, headers
+
+    def _reply(self, request: dict, kind: str) -> tuple[int, dict, dict[str, str]]:
         fault = self._take_fault(kind)
         if fault and fault.delay:
             time.sleep(fault.delay)
@@ -247,6 +275,44 @@ class LLMStandin:
         body = completion_body(request, content)
         time.sleep(self.seconds_for(body["usage"]["completion_tokens"]))
         return 200, body, {}
+
+    # --- The rate limit (rpm / tpm per window, per model) --------------------------------
+
+    def _admit(self, model: str, charge: int) -> tuple[int, dict, dict[str, str]] | None:
+        """Charge one request and `charge` tokens, or refuse with a 429 saying when."""
+        if self.rpm is None and self.tpm is None:
+            return None
+        with self._lock:
+            requests, tokens = self._refilled(model)
+            short = []
+            if self.rpm is not None and requests < 1:
+                short.append((1 - requests) * self.window / self.rpm)
+            if self.tpm is not None and tokens < charge:
+                short.append((charge - tokens) * self.window / self.tpm)
+            if short:
+                self._over_limit += 1
+                wait = max(short)
+                message = f"Rate limit reached for {model}: try again in {wait:.3f}s."
+                body = error_body(message, "requests", "rate_limit_exceeded")
+                return 429, body, {"Retry-After": f"{math.ceil(wait * 1000) / 1000:g}"}
+            self._buckets[model] = [requests - 1, tokens - charge, time.monotonic()]
+        return None
+
+    def _refilled(self, model: str) -> tuple[float, float]:
+        rpm, tpm = self.rpm or 0, self.tpm or 0
+        requests, tokens, then = self._buckets.get(model, [rpm, tpm, time.monotonic()])
+        elapsed = time.monotonic() - then
+        return (
+            min(rpm, requests + elapsed * rpm / self.window),
+            min(tpm, tokens + elapsed * tpm / self.window),
+        )
+
+    def _give_back(self, model: str, tokens: int) -> None:
+        if self.tpm is None:
+            return
+        with self._lock:
+            requests, level = self._refilled(model)
+            self._buckets[model] = [requests, min(self.tpm, level + tokens), time.monotonic()]
 
     def _echo(self, token: str) -> str:
         if self.echo_key == "truncated" and len(token) > 14:
@@ -301,6 +367,13 @@ def completion_body(request: dict, content: str) -> dict:
             "total_tokens": prompt + completion,
         },
     }
+
+
+def limit_estimate(request: dict) -> int:
+    """What a provider counts against the limit on arrival: characters / 4 + max_tokens."""
+    chars = sum(len(str(m.get("content") or "")) for m in request.get("messages", []))
+    limit = request.get("max_completion_tokens") or request.get("max_tokens") or 0
+    return math.ceil(chars / 4) + int(limit)
 
 
 def error_body(message: str, type_: str, code: str | None = None) -> dict:
@@ -457,6 +530,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--responder", default="standins.llm_server:EchoResponder")
     parser.add_argument("--latency", type=float, default=0.0, help="seconds per request")
     parser.add_argument("--tokens-per-second", type=float, default=0.0, help="0 = instant")
+    parser.add_argument("--rpm", type=int, default=None, help="requests per window, per model")
+    parser.add_argument("--tpm", type=int, default=None, help="tokens per window, per model")
+    parser.add_argument("--window", type=float, default=60.0, help="seconds (default 60)")
     args = parser.parse_args(argv)
     standin = LLMStandin(
         load_responder(args.responder),
@@ -464,6 +540,9 @@ def main(argv: list[str] | None = None) -> None:
         tokens_per_second=args.tokens_per_second,
         host=args.host,
         port=args.port,
+        rpm=args.rpm,
+        tpm=args.tpm,
+        window=args.window,
     )
     with standin:
         print(f"LLM stand-in listening: OPENAI_BASE_URL={standin.base_url}", flush=True)

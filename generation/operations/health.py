@@ -1,6 +1,6 @@
 """Health checks: is generation working, and if not, what is wrong (reads only).
 
-Ten checks (and the daily budget when one is set), each an OK / WARNING / CRITICAL
+Eleven checks (and the daily budget when one is set), each an OK / WARNING / CRITICAL
 verdict with a one-line summary; `queue_health`, the alert job and the overview page all
 show these. A check that needs Redis while Redis is down is UNKNOWN rather than failed:
 the `redis` check already says what is wrong, and an alert goes out once, not six times.
@@ -24,7 +24,7 @@ from rq.job import Job
 from rq.scheduler import RQScheduler
 from rq_scheduler import Scheduler
 
-from generation import queues
+from generation import queues, ratelimit
 from generation.models import GenerationRun, RunStatus
 from generation.operations import budget, monitoring, pause, worker_births
 
@@ -242,11 +242,30 @@ def check_budget() -> CheckResult:
     return CheckResult("budget", Level.OK, f"${state.spent:.4f} of ${state.limit:.2f} spent today")
 
 
+def check_llm_rate() -> CheckResult:
+    """Calls that spend most of their time waiting for the LLM rate limit: the limit, not
+    the number of workers, sets the pace."""
+    limit = settings.LLM_RATE_WAIT_WARN_SHARE
+    rows = [row for row in ratelimit.report_from_settings(_redis()) if row.recent]
+    if not rows:
+        return CheckResult("llm_rate", Level.OK, "no LLM calls in the last 10 minutes")
+    worst = max(rows, key=lambda row: row.wait_share)
+    summary = (
+        f"{worst.model} calls spent {worst.wait_share:.0%} of their time waiting for the "
+        f"rate limit in the last 10 minutes (warn over {limit:.0%})"
+    )
+    if worst.wait_share > limit:
+        advice = "; more workers would not help: raise LLM_RPM/LLM_TPM with the provider"
+        return CheckResult("llm_rate", Level.WARNING, summary + advice)
+    return CheckResult("llm_rate", Level.OK, summary)
+
+
 REDIS_CHECKS: list[Callable[[], CheckResult]] = [
     check_queue_depth,
     check_workers,
     check_scheduler,
     check_queue_wait,
+    check_llm_rate,
     check_paused,
     check_scheduled,
     check_worker_churn,
@@ -260,6 +279,7 @@ NAMES = [
     "scheduler",
     "stuck_runs",
     "queue_wait",
+    "llm_rate",
     "paused",
     "scheduled",
     "worker_churn",

@@ -23,7 +23,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Histo
 from prometheus_client.registry import Collector
 from redis.exceptions import RedisError
 
-from generation import queues
+from generation import queues, ratelimit
 from generation.operations import health, monitoring, pause
 
 logger = logging.getLogger(__name__)
@@ -97,6 +97,7 @@ class RedisCollector(Collector):
     def collect(self) -> Iterator:
         redis = _connection()
         yield from _live_gauges()
+        yield from _rate_limit_families(redis)
         for name, (doc, labels) in COUNTERS.items():
             family = CounterMetricFamily(f"drb_{name}", doc, labels=labels)
             for field, value in redis.hgetall(KEY + name).items():
@@ -144,3 +145,51 @@ def _live_gauges() -> Iterator:
     )
     paused.add_metric([], 1 if pause.pause_state(_connection()) else 0)
     yield from (depth, failed, oldest, workers, paused)
+
+
+RATE_COUNTERS = {
+    "waits": ("llm_rate_waits", "LLM calls that waited for the rate limit"),
+    "wait_seconds": ("llm_rate_wait_seconds", "Seconds LLM calls waited for the rate limit"),
+    "rate_limited": ("llm_rate_limited", "429 answers received (each paused the endpoint)"),
+    "requests": ("llm_rate_requests", "LLM requests sent through the rate limit"),
+}
+
+
+def _rate_limit_families(redis: object) -> Iterator:
+    """Per endpoint and model: waits, 429s, and tokens and requests a minute vs the limit."""
+    labels = ["endpoint", "model"]
+    counters = {
+        name: CounterMetricFamily(f"drb_{metric}", doc, labels=labels)
+        for name, (metric, doc) in RATE_COUNTERS.items()
+    }
+    gauges = {
+        "tpm": GaugeMetricFamily(
+            "drb_llm_tokens_per_minute", "LLM tokens used in the last minute", labels=labels
+        ),
+        "tpm_limit": GaugeMetricFamily(
+            "drb_llm_tokens_per_minute_limit", "LLM_TPM, a minute", labels=labels
+        ),
+        "rpm": GaugeMetricFamily(
+            "drb_llm_requests_per_minute", "LLM requests in the last minute", labels=labels
+        ),
+        "rpm_limit": GaugeMetricFamily(
+            "drb_llm_requests_per_minute_limit", "LLM_RPM, a minute", labels=labels
+        ),
+        "share": GaugeMetricFamily(
+            "drb_llm_rate_wait_share",
+            "Share of LLM call time spent waiting for the limit (10 min)",
+            labels=labels,
+        ),
+    }
+    for row in ratelimit.report_from_settings(redis):
+        values = [row.endpoint, row.model]
+        for name, family in counters.items():
+            family.add_metric(values, row.totals.get(name, 0.0))
+        gauges["tpm"].add_metric(values, row.tokens_last_minute)
+        gauges["rpm"].add_metric(values, row.requests_last_minute)
+        gauges["share"].add_metric(values, row.wait_share)
+        if row.tpm_limit is not None:
+            gauges["tpm_limit"].add_metric(values, row.tpm_limit)
+        if row.rpm_limit is not None:
+            gauges["rpm_limit"].add_metric(values, row.rpm_limit)
+    yield from (*counters.values(), *gauges.values())

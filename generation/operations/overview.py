@@ -18,6 +18,7 @@ from django.db.models.functions import TruncDate
 from django.utils import timezone
 from redis.exceptions import RedisError
 
+from generation import ratelimit
 from generation.models import STAGE_ORDER, GenerationRun, RunStatus
 from generation.operations import budget, estimates, health, monitoring, pause
 
@@ -128,6 +129,14 @@ def queues_and_workers() -> dict[str, Any]:
         return {"redis": False, "error": str(exc), "queues": [], "workers": [], "paused": None}
 
 
+def rate_limits() -> list[ratelimit.ModelRate]:
+    """Per LLM endpoint and model: tokens and requests a minute vs the limit, waits, 429s."""
+    try:
+        return ratelimit.report_from_settings(monitoring.connection())
+    except (RedisError, OSError):
+        return []
+
+
 def overview() -> dict[str, Any]:
     series, today = daily(), timezone.localdate()
     return {
@@ -140,5 +149,6 @@ def overview() -> dict[str, Any]:
         "daily": series,
         "chart": chart(series),
         "checks": health.run_checks(),
+        "rate_limits": rate_limits(),
         **queues_and_workers(),
     }

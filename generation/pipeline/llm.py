@@ -2,7 +2,10 @@
 
 Retries of 408/409/429/5xx, timeouts and connection errors are the SDK's own
 (`max_retries`): it honours `Retry-After` and `retry-after-ms` up to two minutes and
-otherwise backs off exponentially from 0.5 s. This module adds bounded concurrency,
+otherwise backs off exponentially from 0.5 s. A client built with a rate limiter
+(`from_settings` always builds one) retries in `_send_gated` instead, so that every
+resend passes the shared gate (see generation/ratelimit.py for why and how).
+This module adds bounded concurrency,
 structured output validated against a JSON schema (with one repair request), token and
 cost accounting, and errors that say what failed in one line without the API key.
 """
@@ -13,9 +16,11 @@ import asyncio
 import functools
 import json as jsonlib
 import logging
+import random
 import re
 import ssl
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,6 +32,7 @@ from jsonschema.exceptions import best_match
 from config.redaction import redact
 from generation.exceptions import ConfigurationError, LLMError, NoLLMEndpoint
 from generation.operations.usage import CallUsage, UsageLedger, estimate_cost
+from generation.ratelimit import Gate, RateLimiter, estimate_tokens
 
 __all__ = ["CallUsage", "LLMClient", "UsageLedger", "estimate_cost"]
 
@@ -54,6 +60,7 @@ class _Session:
     loop: asyncio.AbstractEventLoop
     api: openai.AsyncOpenAI
     slots: asyncio.Semaphore
+    gate: Gate | None = None
 
 
 class LLMClient:
@@ -71,6 +78,9 @@ class LLMClient:
         max_retries: int,
         prices: dict,
         ledger: UsageLedger | None = None,
+        limiter: RateLimiter | None = None,
+        rate_limit_retries: int = 8,
+        on_wait: Callable[[str], None] | None = None,
     ) -> None:
         if concurrency < 1:
             raise ConfigurationError("GENERATION_LLM_CONCURRENCY must be at least 1.")
@@ -88,10 +98,19 @@ class LLMClient:
         self.max_retries = max_retries
         self.prices = prices
         self.ledger = ledger if ledger is not None else UsageLedger()
+        self.limiter = limiter
+        self.rate_limit_retries = rate_limit_retries
+        # Told "waiting 4 s for the rate limit" when a call must wait its turn.
+        self.on_wait = on_wait
         self._session: _Session | None = None
 
     @classmethod
-    def from_settings(cls, *, ledger: UsageLedger | None = None) -> LLMClient:
+    def from_settings(
+        cls,
+        *,
+        ledger: UsageLedger | None = None,
+        on_wait: Callable[[str], None] | None = None,
+    ) -> LLMClient:
         """A client configured from Django settings (OPENAI_*, GENERATION_*)."""
         from django.conf import settings
 
@@ -99,16 +118,22 @@ class LLMClient:
         base_url = settings.OPENAI_BASE_URL.strip()
         if not key and not base_url:
             raise NoLLMEndpoint()
+        timeout = settings.GENERATION_LLM_TIMEOUT
         return cls(
             api_key=key or PLACEHOLDER_KEY,
             base_url=base_url or None,
             model=settings.GENERATION_MODEL,
             fast_model=settings.GENERATION_FAST_MODEL,
             concurrency=settings.GENERATION_LLM_CONCURRENCY,
-            timeout=settings.GENERATION_LLM_TIMEOUT,
+            timeout=timeout,
             max_retries=settings.GENERATION_LLM_MAX_RETRIES,
             prices=settings.GENERATION_PRICES,
             ledger=ledger,
+            limiter=RateLimiter.from_settings(
+                base_url=base_url or DEFAULT_BASE_URL, timeout=timeout
+            ),
+            rate_limit_retries=settings.LLM_RATE_LIMIT_RETRIES,
+            on_wait=on_wait,
         )
 
     async def __aenter__(self) -> LLMClient:
@@ -122,6 +147,8 @@ class LLMClient:
         session, self._session = self._session, None
         if session is not None and session.loop is asyncio.get_running_loop():
             await session.api.close()
+            if session.gate is not None:
+                await session.gate.aclose()
 
     async def text(
         self,
@@ -206,9 +233,14 @@ class LLMClient:
         async with session.slots:
             started = time.perf_counter()
             try:
-                response = await session.api.chat.completions.create(
-                    model=model, messages=messages, **params
-                )
+                if session.gate is not None:
+                    response = await self._send_gated(
+                        session.gate, session.api, messages, model, params
+                    )
+                else:
+                    response = await session.api.chat.completions.create(
+                        model=model, messages=messages, **params
+                    )
             except openai.APIError as exc:
                 # `from None`: the SDK error's text may quote the request's credentials.
                 raise self._error(exc, stage=stage, model=model) from None
@@ -225,15 +257,58 @@ class LLMClient:
         if self._session is None or self._session.loop is not loop:
             # A session of a finished loop cannot be closed from here; its sockets
             # were bound to that loop and are released with it.
-            self._session = _Session(loop, self._new_api(), asyncio.Semaphore(self.concurrency))
+            gate = self.limiter.connect() if self.limiter is not None else None
+            self._session = _Session(
+                loop, self._new_api(), asyncio.Semaphore(self.concurrency), gate
+            )
         return self._session
+
+    async def _send_gated(
+        self,
+        gate: Gate,
+        api: openai.AsyncOpenAI,
+        messages: list[dict],
+        model: str,
+        params: dict[str, Any],
+    ) -> Any:
+        """One completion through the shared rate limit, retried here (the SDK's retries
+        are off): a 429 pauses the endpoint for every worker and is tried again after the
+        pause; other retryable failures back off as the SDK would."""
+        estimate = estimate_tokens(messages, int(params.get("max_tokens") or 0))
+        limited = failed = 0
+        while True:
+            ticket = await gate.acquire(model, estimate, on_wait=self.on_wait)
+            try:
+                response = await api.chat.completions.create(
+                    model=model, messages=messages, **params
+                )
+            except openai.RateLimitError as exc:
+                if _error_code(exc) == "insufficient_quota":
+                    await gate.abandon(ticket)
+                    raise
+                await gate.rate_limited(ticket, exc.response.headers)
+                if limited >= self.rate_limit_retries:
+                    raise
+                limited += 1
+                continue
+            except openai.APIError as exc:
+                await gate.abandon(ticket)
+                if failed >= self.max_retries or not _retryable(exc):
+                    raise
+                failed += 1
+                await asyncio.sleep(_backoff(exc, failed))
+                continue
+            usage = response.usage
+            await gate.settle(ticket, used=(usage.total_tokens or 0) if usage else estimate)
+            return response
 
     def _new_api(self) -> openai.AsyncOpenAI:
         return openai.AsyncOpenAI(
             api_key=self._api_key,
             base_url=self.base_url,
             timeout=self.timeout,
-            max_retries=self.max_retries,
+            # With a gate, every resend must pass it: _send_gated retries, not the SDK.
+            max_retries=0 if self.limiter is not None else self.max_retries,
             http_client=openai.DefaultAsyncHttpxClient(verify=_ssl_context()),
         )
 
@@ -279,9 +354,10 @@ class LLMClient:
             if status in RETRYABLE_STATUSES or status >= 500:
                 # Out of quota is a 429 too, but waiting will not refill it.
                 permanent = _error_code(exc) == "insufficient_quota"
+                gated_429 = status == 429 and self.limiter is not None and not permanent
+                retried = self.rate_limit_retries if gated_429 else self.max_retries
                 return LLMError(
-                    f"{where} failed with HTTP {status} (retried {self.max_retries} times): "
-                    f"{detail}",
+                    f"{where} failed with HTTP {status} (retried {retried} times): {detail}",
                     permanent=permanent,
                 )
             return LLMError(f"{where} was refused with HTTP {status}: {detail}", permanent=True)
@@ -352,6 +428,29 @@ def _repair_prompt(problem: str) -> str:
 
 
 # --- Error details ---------------------------------------------------------------------
+
+
+def _retryable(exc: openai.APIError) -> bool:
+    """What the SDK itself retries: timeouts, refused connections, 408/409/429/5xx."""
+    if isinstance(exc, openai.APIConnectionError):  # APITimeoutError is one too
+        return True
+    if isinstance(exc, openai.APIStatusError):
+        return exc.status_code in RETRYABLE_STATUSES or exc.status_code >= 500
+    return False
+
+
+def _backoff(exc: openai.APIError, retry: int) -> float:
+    """The SDK's wait before retry `retry`: the server's Retry-After when it sends one
+    (up to a minute), else 0.5 s doubling to 8 s, less up to a quarter of jitter."""
+    response = getattr(exc, "response", None)
+    if response is not None:
+        try:
+            asked = float(response.headers.get("retry-after", ""))
+        except ValueError:
+            asked = -1.0
+        if 0 < asked <= 60:
+            return asked
+    return min(0.5 * 2 ** (retry - 1), 8.0) * (1 - 0.25 * random.random())
 
 
 def _server_message(exc: openai.APIStatusError) -> str:

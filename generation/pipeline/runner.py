@@ -11,6 +11,7 @@ next attempt. The run's status changes only through generation.runs.lifecycle.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -86,7 +87,8 @@ class Context:
         happen before and after, never inside it)."""
 
         async def main() -> Any:
-            async with LLMClient.from_settings(ledger=self.ledger) as llm:
+            on_wait = functools.partial(self.note, self.run.stage)  # "waiting 4 s for ..."
+            async with LLMClient.from_settings(ledger=self.ledger, on_wait=on_wait) as llm:
                 return await work(llm)
 
         return asyncio.run(main())
