@@ -22,6 +22,7 @@ from generation.execution.operator import runs_cancel, runs_retry, runs_stop
 from generation.models import STAGE_ORDER, GenerationRun, ResearchSource, Stage
 from generation.pipeline import checkpoints
 from generation.runs import selectors
+from generation.runs.refusals import refused
 
 EMPTY = "—"
 CHANGE_PERMISSION = "generation.change_generationrun"
@@ -380,8 +381,8 @@ class GenerationRunAdmin(ReadonlyWithoutHelp, admin.ModelAdmin):
                 refusals[refusal] = refusals.get(refusal, 0) + 1
             else:
                 ids.append(run_id)
-        for message, refused in refusals.items():
-            self.message_user(request, f"{refused} run(s) not retried. {message}", messages.ERROR)
+        for message, count in refusals.items():
+            self.message_user(request, f"{count} run(s) not retried. {message}", messages.ERROR)
         if not ids:
             return
         with refused(partial(self.message_user, request, level=messages.ERROR)) as refusal:

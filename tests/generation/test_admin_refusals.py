@@ -7,9 +7,10 @@ import html
 from decimal import Decimal
 
 import pytest
+from django.utils import timezone
 from django.test import Client
 
-from generation.models import GenerationRun, RunStatus, ScheduleOccurrence
+from generation.models import GenerationRun, RunSpend, RunStatus, ScheduleOccurrence
 from generation.runs.refusals import refused
 from tests.factories import make_category, make_post, make_schedule
 from tests.generation.test_admin import GENERATE_URL, _form
@@ -21,11 +22,15 @@ REFUSAL = "has reached the daily budget $0.50 (GENERATION_DAILY_BUDGET_USD)"
 
 @pytest.fixture
 def spent(settings, author) -> GenerationRun:
-    """A budget of $0.50 and a run today that cost $0.60: the only run there is."""
+    """A budget of $0.50 and a run that spent $0.60 today: the only run there is."""
     settings.GENERATION_DAILY_BUDGET_USD = Decimal("0.50")
-    return GenerationRun.objects.create(
+    run = GenerationRun.objects.create(
         author=author, topic="Redis", status=RunStatus.SUCCEEDED, cost_usd=Decimal("0.6")
     )
+    RunSpend.objects.create(
+        run=run, attempt=1, day=timezone.localdate(), cost_usd=Decimal("0.6"), calls=1
+    )
+    return run
 
 
 def text(response) -> str:

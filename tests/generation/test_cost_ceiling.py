@@ -14,6 +14,7 @@ from django.utils import timezone
 from generation.execution import operator as operations
 from generation.models import GenerationRun, RunStatus
 from generation.operations import estimates
+from generation.execution import service as executing
 from generation.runs import service
 
 pytestmark = pytest.mark.django_db
@@ -23,7 +24,7 @@ HELD = "reaching GENERATION_MAX_RUN_USD ($0.00)"
 
 def test_a_run_at_its_ceiling_is_held_and_resumes_after_raising_it(standins, author, settings):
     settings.GENERATION_MAX_RUN_USD = Decimal("0.000001")  # reached by the first call
-    (run,) = service.generate_posts(count=1, topic="LLM optimization", author=author)
+    (run,) = executing.generate_posts(count=1, topic="LLM optimization", author=author)
     assert run.status == RunStatus.FAILED and run.post_id is None
     assert set(run.checkpoints) == {"topic"}  # stopped at the next stage boundary
     assert HELD in run.errors[-1]["error"] and run.errors[-1]["kind"] == "permanent"
@@ -36,13 +37,13 @@ def test_a_run_at_its_ceiling_is_held_and_resumes_after_raising_it(standins, aut
         assert operations.runs_retry([run.pk]) == 1
     assert GenerationRun.objects.get(pk=run.pk).status_note == ""  # queued: no longer held
     with pytest.raises(Exception, match="GENERATION_MAX_RUN_USD"):
-        service.run_generation(run.pk)
+        executing.run_generation(run.pk)
     assert dict(standins.llm.counts) == paid
 
     settings.GENERATION_MAX_RUN_USD = Decimal("5")  # raised: the retry resumes
     with TestCase.captureOnCommitCallbacks(execute=True):
         operations.runs_retry([run.pk])
-    run = service.run_generation(run.pk)
+    run = executing.run_generation(run.pk)
     assert run.status == RunStatus.SUCCEEDED and run.post_id is not None, run.errors
     assert run.status_note == ""
     for kind, calls in paid.items():  # the topic's paid call was not made again

@@ -7,6 +7,7 @@ import asyncio
 import os
 import time
 from collections import Counter
+from urllib.parse import urlsplit
 
 import pytest
 import redis.asyncio
@@ -184,16 +185,21 @@ def test_a_batch_of_five_posts_on_one_topic_fetches_each_page_once(standins, aut
 
 
 def test_a_page_past_its_ttl_is_revalidated_and_a_304_costs_no_body():
+    # Which pages fill the slots follows arrival (concurrent fetches), so the two runs may
+    # read different pages: every page the first stored and the second read again is a
+    # 304, and the second keeps those as revalidated copies of the stored text.
     with WebStandin() as web:
-        first = research_with(web, LLM_QUERIES, cache_ttl=0.0)
-        pages = sum(page_fetches(web).values())
-        again = research_with(web, LLM_QUERIES, cache_ttl=0.0)
-        assert web.requests["not-modified"] == sum(page_fetches(web).values()) - pages > 0
+        first = research_with(web, LLM_QUERIES, cache_ttl=0.0, straggler_factor=1000)
+        once = page_fetches(web)
+        again = research_with(web, LLM_QUERIES, cache_ttl=0.0, straggler_factor=1000)
+        twice = page_fetches(web)
+    read_again = [path for path in once if twice[path] > once[path]]
+    assert read_again and web.requests["not-modified"] == len(read_again)
 
-    assert {doc.cache for doc in again.kept} == {"revalidated"}
-    # A 304 brings back the stored text whole. Which pages fill the slots follows arrival
-    # (concurrent fetches), so compare page by page, not the two kept lists.
-    # (A page the first run stored but cut before recording is in the cache, not in `first`.)
+    stored = {urlsplit(doc.url).path for doc in again.kept} & set(once)
+    assert stored
+    for doc in again.kept:
+        assert doc.cache == ("revalidated" if urlsplit(doc.url).path in once else "")
     fetched_first = {doc.url: doc.text for doc in first.docs if doc.text}
     both = [doc for doc in again.kept if doc.url in fetched_first]
     assert both and all(doc.text == fetched_first[doc.url] for doc in both)
@@ -206,13 +212,15 @@ def test_a_page_past_its_ttl_is_revalidated_and_a_304_costs_no_body():
 def test_pages_marked_no_store_or_private_are_not_cached(directive):
     with WebStandin() as web:
         web.cache_control = directive
-        research_with(web, LLM_QUERIES, cache_ttl=3600)
+        research_with(web, LLM_QUERIES, cache_ttl=3600, straggler_factor=1000)
         once = page_fetches(web)
-        again = research_with(web, LLM_QUERIES, cache_ttl=3600)
+        again = research_with(web, LLM_QUERIES, cache_ttl=3600, straggler_factor=1000)
         twice = page_fetches(web)
-    assert all(twice[path] == 2 * once[path] for path in once)
+    # Pages read by both runs were fetched whole both times: nothing came from the cache.
+    assert any(twice[path] == 2 * once[path] for path in once)
     assert web.requests["not-modified"] == 0
     assert all(doc.cache == "" for doc in again.docs)
+    assert again.stats["cache_hits"] == 0
 
 
 def test_a_cached_page_still_passes_the_guard():

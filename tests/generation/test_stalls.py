@@ -13,7 +13,7 @@ from rq.scheduler import RQScheduler
 from rq.worker import Worker
 
 from generation import queues
-from generation.execution import jobs
+from generation.scheduling import periodic
 from generation.operations import health, worker_births
 from tests.webhook_receiver import WebhookReceiver
 
@@ -44,13 +44,13 @@ def deliver(hook: WebhookReceiver) -> tuple[list[str], list[dict[str, Any]]]:
 
 
 def changes_of(name: str) -> list[str]:
-    return [subject for subject in jobs.health_check() if f": {name} — " in subject]
+    return [subject for subject in periodic.health_check() if f": {name} — " in subject]
 
 
 def test_overdue_delayed_jobs_alert_once_by_mail_and_webhook_and_recover(hook, settings):
     settings.SCHEDULED_OVERDUE_S = 120
     queue = queues.get_queue("content")
-    jobs.health_check()  # the other checks' first states (no worker, no scheduler)
+    periodic.health_check()  # the other checks' first states (no worker, no scheduler)
     deliver(hook)
 
     # Due 10 minutes ago, and no worker runs --with-scheduler: nothing will ever move it.
@@ -93,7 +93,7 @@ def test_a_crash_looping_worker_alerts_once_by_mail_and_webhook(hook, settings):
     settings.WORKER_RESTARTS_ALERT = 5
     settings.ALERT_WEBHOOK_FORMAT = "slack"
     connection = queues.get_queue().connection
-    jobs.health_check()
+    periodic.health_check()
     deliver(hook)
     # The restarting worker is up between its crashes (its RQ key is there).
     connection.hset(Worker.redis_worker_namespace_prefix + "worker-content-1", "state", "idle")
@@ -121,7 +121,7 @@ def test_a_crash_looping_worker_alerts_once_by_mail_and_webhook(hook, settings):
     assert deliver(hook) == ([], [])
 
     connection.delete(worker_births.BIRTHS_KEY)  # the hour passed
-    assert [c.split(" — ")[0] for c in jobs.health_check() if "worker_churn" in c] == [
+    assert [c.split(" — ")[0] for c in periodic.health_check() if "worker_churn" in c] == [
         "RECOVERED: worker_churn"
     ]
     subjects, posts = deliver(hook)
@@ -131,7 +131,7 @@ def test_a_crash_looping_worker_alerts_once_by_mail_and_webhook(hook, settings):
 def test_a_failed_webhook_post_is_retried_through_the_email_queue(hook, settings):
     hook.fail_next = 1
     queue = queues.get_queue("email")
-    jobs.health_check()  # workers and scheduler turn bad: two mails, two posts
+    periodic.health_check()  # workers and scheduler turn bad: two mails, two posts
     SimpleWorker([queue], connection=queue.connection).work(burst=True)
     assert len(hook.posts) == 1  # one answered 503 first
     retried = queue.scheduled_job_registry.get_job_ids()
