@@ -7,8 +7,8 @@ import html
 from decimal import Decimal
 
 import pytest
-from django.utils import timezone
 from django.test import Client
+from django.utils import timezone
 
 from generation.models import GenerationRun, RunSpend, RunStatus, ScheduleOccurrence
 from generation.runs.refusals import refused

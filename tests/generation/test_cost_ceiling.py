@@ -12,9 +12,9 @@ from django.test import TestCase
 from django.utils import timezone
 
 from generation.execution import operator as operations
+from generation.execution import service as executing
 from generation.models import GenerationRun, RunStatus
 from generation.operations import estimates
-from generation.execution import service as executing
 from generation.runs import service
 
 pytestmark = pytest.mark.django_db

@@ -13,8 +13,8 @@ from rq.scheduler import RQScheduler
 from rq.worker import Worker
 
 from generation import queues
-from generation.scheduling import periodic
 from generation.operations import health, worker_births
+from generation.scheduling import periodic
 from tests.webhook_receiver import WebhookReceiver
 
 pytestmark = pytest.mark.django_db(transaction=True)
