@@ -27,6 +27,7 @@ class Category(models.Model):
 class Post(models.Model):
     class Status(models.TextChoices):
         DRAFT = "draft", "Draft"
+        IN_REVIEW = "review", "In review"
         PUBLISHED = "published", "Published"
 
     title = models.CharField(max_length=200)
@@ -46,6 +47,17 @@ class Post(models.Model):
     reading_time = models.PositiveSmallIntegerField(default=1, help_text="Minutes.")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+    # Editorial review: why the pipeline held the post, who looked at it and what they said.
+    hold_reason = models.TextField(blank=True, help_text="Why the post awaits review.")
+    rejected_reason = models.TextField(blank=True)
+    reviewed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="reviewed_posts",
+    )
+    reviewed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-published_at", "-created_at"]
@@ -55,6 +67,7 @@ class Post(models.Model):
         permissions = [
             ("publish_post", "Can publish and unpublish posts"),
             ("choose_author", "Can choose another author for posts"),
+            ("review_post", "Can approve and reject posts in review"),
         ]
 
     def __str__(self) -> str:
@@ -66,6 +79,10 @@ class Post(models.Model):
     @property
     def is_published(self) -> bool:
         return self.status == self.Status.PUBLISHED
+
+    @property
+    def in_review(self) -> bool:
+        return self.status == self.Status.IN_REVIEW
 
 
 class PostSource(models.Model):
@@ -85,3 +102,40 @@ class PostSource(models.Model):
 
     def __str__(self) -> str:
         return f"[{self.number}] {self.title}"
+
+
+class PostRevision(models.Model):
+    """One saved state of a post's title, excerpt and body, and where it came from.
+
+    Our own small model rather than django-reversion or django-simple-history: neither is
+    in the dependency lock, and we need an origin and a note on each revision (a section
+    redo is a *proposed* revision until an editor accepts it).
+    """
+
+    class Origin(models.TextChoices):
+        PIPELINE = "pipeline", "Pipeline"
+        EDITOR = "editor", "Editor"
+        SECTION_REDO = "section_redo", "Section redo"
+        REFRESH = "refresh", "Refresh"
+
+    post = models.ForeignKey(Post, on_delete=models.CASCADE, related_name="revisions")
+    title = models.CharField(max_length=200)
+    excerpt = models.TextField(blank=True)
+    body = models.TextField()
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="post_revisions",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    origin = models.CharField(max_length=12, choices=Origin.choices)
+    note = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        when = f"{self.created_at:%Y-%m-%d %H:%M}" if self.created_at else "now"
+        return f"{self.get_origin_display()} revision of post {self.post_id} at {when}"

@@ -71,3 +71,12 @@ def post_is_public(post: Post) -> bool:
     return (
         post.is_published and post.published_at is not None and post.published_at <= timezone.now()
     )
+
+
+def posts_awaiting_review() -> QuerySet[Post]:
+    """Posts in review, oldest first (the queue's order)."""
+    return (
+        Post.objects.filter(status=Post.Status.IN_REVIEW)
+        .select_related("author")
+        .order_by("created_at", "id")
+    )

@@ -89,7 +89,7 @@ def _citation_rows(report: dict | None, shown: int = 5) -> list[str]:
     if len(report["removed"]) > shown:
         rows.append(f"             … and {len(report['removed']) - shown} more (see the run admin)")
     if report.get("held"):
-        rows.append(f"  held       as a draft: {report['held']}")
+        rows.append(f"  held       for review: {report['held']}")
     return rows
 
 
