@@ -58,6 +58,9 @@ class Post(models.Model):
         related_name="reviewed_posts",
     )
     reviewed_at = models.DateTimeField(null=True, blank=True)
+    generated = models.BooleanField(
+        default=False, help_text="Researched and drafted by the pipeline (readers are told)."
+    )
 
     class Meta:
         ordering = ["-published_at", "-created_at"]
@@ -93,6 +96,7 @@ class PostSource(models.Model):
     title = models.CharField(max_length=300)
     url = models.URLField(max_length=2000)
     domain = models.CharField(max_length=255, blank=True)
+    fetched_at = models.DateTimeField(null=True, blank=True, help_text="When it was read.")
 
     class Meta:
         ordering = ["post", "number"]

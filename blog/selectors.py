@@ -57,7 +57,9 @@ def post_get_for_view(slug: str, user: AbstractBaseUser | AnonymousUser) -> Post
     Staff see drafts and scheduled posts (the page shows a preview banner); everyone
     else sees only what is published.
     """
-    posts = Post.objects.select_related("author", "category").prefetch_related("tags", "sources")
+    posts = Post.objects.select_related("author", "category", "reviewed_by").prefetch_related(
+        "tags", "sources"
+    )
     if not getattr(user, "is_staff", False):
         posts = posts.filter(_published_q())
     try:

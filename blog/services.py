@@ -97,6 +97,7 @@ def _source_rows(post: Post, sources: Iterable[Mapping]) -> list[PostSource]:
                 title=str(source.get("title") or host or url)[:300],
                 url=url[:2000],
                 domain=str(source.get("domain") or host)[:255],
+                fetched_at=source.get("fetched_at"),
             )
         )
     return rows
@@ -131,6 +132,7 @@ def post_create(
     published_at: datetime | None = None,
     hold_reason: str = "",
     origin: str = PostRevision.Origin.EDITOR,
+    generated: bool = False,
 ) -> Post:
     """Create a post with a unique slug, its reading time, tags, numbered sources and its
     first revision (`origin`: who wrote it)."""
@@ -152,6 +154,7 @@ def post_create(
         reading_time=reading_time(body),
         published_at=published_at,
         hold_reason=hold_reason,
+        generated=generated,
     )
     _save_with_unique_slug(post)
     revision_record(post, author=author, origin=origin)

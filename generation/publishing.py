@@ -60,6 +60,7 @@ def post_publish_run(lease: Lease, run: GenerationRun, draft: PostDraft, **run_f
         status=Post.Status.PUBLISHED if run.publish and not draft.held else Post.Status.IN_REVIEW,
         hold_reason=draft.held or ("" if run.publish else NOT_ASKED_TO_PUBLISH),
         origin=PostRevision.Origin.PIPELINE,
+        generated=True,
         category=blog_services.category_get_or_create(draft.metadata.category),
         tags=blog_services.tags_normalize(draft.metadata.tags),
         excerpt=draft.metadata.excerpt,
@@ -80,6 +81,8 @@ def _sources(run: GenerationRun, cited: tuple[int, ...]) -> list[dict]:
             "title": rows[old].title or rows[old].url,
             "url": rows[old].url,
             "domain": rows[old].domain,
+            # Research is the run's first long stage: the day it started is the day read.
+            "fetched_at": run.started_at,
         }
         for new, old in enumerate(cited, start=1)
         if old in rows

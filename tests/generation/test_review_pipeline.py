@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
-import pytest
+import json
+from html.parser import HTMLParser
 
+import pytest
+from django.urls import reverse
+
+from blog import services as blog_services
 from blog.models import Post, PostRevision
 from generation import service
 from generation.publishing import NOT_ASKED_TO_PUBLISH
@@ -23,3 +28,63 @@ def test_a_run_not_asked_to_publish_goes_to_review_with_a_pipeline_revision(stan
 def test_a_run_asked_to_publish_that_passes_is_published_without_a_hold(standins, author):
     (run,) = service.generate_posts(count=1, topic="LLM optimization", author=author, publish=True)
     assert run.post.status == Post.Status.PUBLISHED and run.post.hold_reason == ""
+
+
+class _LinkedData(HTMLParser):
+    """Collects the JSON-LD blocks, meta tags and the canonical link of a page."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.blocks: list[str] = []
+        self.meta: dict[str, str] = {}
+        self.canonical = ""
+        self._in_ld = False
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        found = dict(attrs)
+        if tag == "script" and found.get("type") == "application/ld+json":
+            self._in_ld = True
+            self.blocks.append("")
+        elif tag == "meta" and (key := found.get("property") or found.get("name")):
+            self.meta[key] = found.get("content") or ""
+        elif tag == "link" and found.get("rel") == "canonical":
+            self.canonical = found.get("href") or ""
+
+    def handle_endtag(self, tag: str) -> None:
+        self._in_ld = self._in_ld and tag != "script"
+
+    def handle_data(self, data: str) -> None:
+        if self._in_ld:
+            self.blocks[-1] += data
+
+
+def test_readers_see_how_a_generated_post_was_made(standins, author, client):
+    (run,) = service.generate_posts(count=1, topic="LLM optimization", author=author, publish=True)
+    post = run.post
+    sources = list(post.sources.all())
+    page = client.get(post.get_absolute_url()).content.decode()
+    told = f"Researched and drafted with AI from {len(sources)} sources; not reviewed."
+    assert told in page
+    assert all(source.fetched_at is not None for source in sources)
+    assert page.count('class="fetched"') == len(sources)
+    parsed = _LinkedData()
+    parsed.feed(page)
+    (block,) = parsed.blocks
+    article = json.loads(block)
+    assert article["@type"] == "Article" and article["headline"] == post.title
+    assert article["author"]["name"] == author.get_username()
+    assert article["datePublished"] and article["dateModified"]
+    assert [c["url"] for c in article["citation"]] == [s.url for s in sources]
+    assert parsed.canonical.endswith(post.get_absolute_url())
+    assert article["url"] == parsed.canonical == parsed.meta["og:url"]
+    assert parsed.meta["twitter:title"] == parsed.meta["og:title"] == post.title
+    feed = client.get(reverse("blog:feed")).content.decode()
+    assert told in feed
+
+
+def test_the_disclosure_names_the_reviewer(standins, author, client, admin_user):
+    (run,) = service.generate_posts(count=1, topic="LLM optimization", author=author)
+    post = blog_services.post_approve(run.post, reviewer=admin_user)
+    page = client.get(post.get_absolute_url()).content.decode()
+    assert f"reviewed by {admin_user.get_username()} on " in page
+    assert "not reviewed" not in page
