@@ -12,7 +12,7 @@ from django.utils.html import format_html
 from blog import review, services
 from blog.models import Category, Post, PostSource
 from blog.review_admin import ReviewViewsMixin
-from generation import admin_actions, permissions
+from generation import admin_actions, permissions, review_evidence
 
 
 class HoldReasonFilter(admin.SimpleListFilter):
@@ -47,6 +47,7 @@ class PostAdmin(ReviewViewsMixin, admin_actions.GenerateActionsMixin, admin.Mode
     readonly_fields = ("reading_time", "created_at", "updated_at")
     autocomplete_fields = ("category",)
     raw_id_fields = ("author",)
+    review_evidence = staticmethod(review_evidence.post_evidence)
     inlines = (PostSourceInline,)
     actions = ("publish_selected", "unpublish_selected", "generate_followups")
     fieldsets = (

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import re
 from html.parser import HTMLParser
 
 import pytest
 from django.urls import reverse
+from django.utils.html import escape
 
 from blog import services as blog_services
 from blog.models import Post, PostRevision
@@ -88,3 +90,41 @@ def test_the_disclosure_names_the_reviewer(standins, author, client, admin_user)
     page = client.get(post.get_absolute_url()).content.decode()
     assert f"reviewed by {admin_user.get_username()} on " in page
     assert "not reviewed" not in page
+
+
+def test_the_review_screen_shows_each_cited_sentence_beside_its_passage(
+    standins, author, admin_client
+):
+    (run,) = service.generate_posts(count=1, topic="LLM optimization", author=author)
+    post = run.post
+    page = admin_client.get(reverse("admin:blog_post_review", args=[post.pk])).content.decode()
+    links = re.findall(r'<a href="#claim-(\d+)" class="claim-link" aria-label="Claim', page)
+    assert links and links[0] == "1"  # the body's citations lead to their claims
+    panels = re.findall(r'<section class="passage" id="claim-(\d+)"', page)
+    assert set(links) <= set(panels)
+    first = page[page.index('id="claim-1"') :]
+    first = first[: first.index("</section>")]
+    assert "<mark>" in first and "(verified)" in page
+    source = post.sources.get(number=int(re.search(r"\[(\d+)\]", first).group(1)))
+    assert source.url in first
+    assert "Removed claims" in page and "Sources fetched but dropped" in page
+    for dropped in run.sources.exclude(status="kept"):
+        assert dropped.reason in page
+
+
+@pytest.mark.llm_options(hostile=["figures", "stubborn"])
+def test_a_held_run_shows_its_removed_claims_and_reason_on_the_review_screen(
+    standins, author, admin_client, settings
+):
+    settings.GENERATION_MAX_REMOVED_SHARE = 0.1
+    (run,) = service.generate_posts(count=1, topic="LLM optimization", author=author, publish=True)
+    post = run.post
+    assert (
+        post.status == Post.Status.IN_REVIEW and "GENERATION_MAX_REMOVED_SHARE" in post.hold_reason
+    )
+    page = admin_client.get(reverse("admin:blog_post_review", args=[post.pk])).content.decode()
+    assert escape(post.hold_reason) in page
+    removed = run.checkpoints["citations"]["removed"]
+    assert removed
+    for claim in removed:
+        assert escape(claim["reason"]) in page
