@@ -15,6 +15,7 @@ from django.utils import timezone
 from rq import get_current_job
 from rq.job import Job
 
+from blog.models import Post
 from generation import (
     alerts,
     budget,
@@ -22,6 +23,7 @@ from generation import (
     metrics,
     notifications,
     reaper,
+    review_digest,
     scheduling,
     service,
 )
@@ -82,6 +84,8 @@ def on_success(job: Job, connection, result, *args, **kwargs) -> None:
     ).exists()
     if made_post and result is not None:
         notifications.post_ready_enqueue(run_id)
+        if Post.objects.filter(generation_run=run_id, status=Post.Status.IN_REVIEW).exists():
+            review_digest.review_digest_enqueue()
 
 
 def on_failure(job: Job, connection, exc_type, exc_value, traceback) -> None:
