@@ -12,7 +12,7 @@ from django.utils.html import format_html
 from blog import review, services
 from blog.models import Category, Post, PostSource
 from blog.review_admin import ReviewViewsMixin
-from generation import admin_actions, permissions, review_evidence
+from generation import admin_actions, permissions, review_evidence, section_redo
 
 
 class HoldReasonFilter(admin.SimpleListFilter):
@@ -48,6 +48,7 @@ class PostAdmin(ReviewViewsMixin, admin_actions.GenerateActionsMixin, admin.Mode
     autocomplete_fields = ("category",)
     raw_id_fields = ("author",)
     review_evidence = staticmethod(review_evidence.post_evidence)
+    section_redo = staticmethod(section_redo.section_redo_enqueue)
     inlines = (PostSourceInline,)
     actions = ("publish_selected", "unpublish_selected", "generate_followups")
     fieldsets = (

@@ -136,6 +136,8 @@ class PostRevision(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     origin = models.CharField(max_length=12, choices=Origin.choices)
     note = models.CharField(max_length=300, blank=True)
+    # A section redo's result waits here, off the post, until an editor accepts it.
+    proposed = models.BooleanField(default=False)
 
     class Meta:
         ordering = ["-created_at", "-id"]

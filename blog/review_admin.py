@@ -21,9 +21,16 @@ from blog import review, services
 from blog.markdown import post_body_html
 from blog.models import Post, PostRevision
 
+# Rewriting a section spends LLM calls, like asking for posts.
+REDO_PERMISSION = "generation.add_generationrun"
+
 
 def no_evidence(post: Post) -> dict[str, Any]:
     return {}
+
+
+def no_section_redo(*, post: Post, index: int, editor_id: int) -> None:
+    raise ValueError("Sections can be regenerated only for posts a generation run made.")
 
 
 def revisions_diff(older: PostRevision, newer: PostRevision) -> str:
@@ -47,6 +54,7 @@ class ReviewViewsMixin:
     screen its evidence (the post admin plugs in the pipeline's)."""
 
     review_evidence: Callable[[Post], dict[str, Any]] = staticmethod(no_evidence)
+    section_redo: Callable[..., None] = staticmethod(no_section_redo)
 
     def review_urls(self) -> list[URLPattern]:
         wrap = self.admin_site.admin_view  # type: ignore[attr-defined]
@@ -75,6 +83,9 @@ class ReviewViewsMixin:
             "may_review": review.may_review(request.user),
             "may_publish": request.user.has_perm("blog.publish_post"),
             "may_edit": self.has_change_permission(request, post),  # type: ignore[attr-defined]
+            "may_redo": request.user.has_perm(REDO_PERMISSION),
+            "proposed": list(post.revisions.filter(proposed=True).select_related("author")),
+            "current_revision": post.revisions.filter(proposed=False).first(),
             **evidence,
         }
         return TemplateResponse(request, "admin/blog/post/review.html", context)
@@ -93,6 +104,8 @@ class ReviewViewsMixin:
             reason = request.POST.get("reason", "")
             done = lambda: services.post_reject(post, reviewer=user, reason=reason)  # noqa: E731
             success = "Rejected; the post is a draft again, with your reason."
+        elif action in ("redo", "accept", "discard"):
+            return self._revision_action(request, post, action)
         elif action == "edit":
             if not self.has_change_permission(request, post):  # type: ignore[attr-defined]
                 raise PermissionDenied
@@ -108,6 +121,36 @@ class ReviewViewsMixin:
             messages.error(request, str(error))
         else:
             messages.success(request, success)
+        return HttpResponseRedirect(request.path)
+
+    def _revision_action(self, request: HttpRequest, post: Post, action: str) -> HttpResponse:
+        """Regenerate a section (proposes a revision); accept or discard a proposal."""
+        if not self.has_change_permission(request, post):  # type: ignore[attr-defined]
+            raise PermissionDenied
+        try:
+            if action == "redo":
+                if not request.user.has_perm(REDO_PERMISSION):
+                    raise PermissionDenied(
+                        "Regenerating costs LLM calls: it needs " + REDO_PERMISSION
+                    )
+                index = int(request.POST.get("section", ""))
+                self.section_redo(post=post, index=index, editor_id=request.user.pk)
+                messages.success(
+                    request,
+                    "Queued: the rewritten section will appear below as a proposed revision.",
+                )
+            else:
+                chosen = get_object_or_404(
+                    PostRevision, post=post, pk=request.POST.get("revision"), proposed=True
+                )
+                if action == "accept":
+                    services.revision_accept(chosen, editor=request.user)
+                    messages.success(request, "Accepted; the post now reads as proposed.")
+                else:
+                    chosen.delete()
+                    messages.success(request, "Discarded the proposed revision.")
+        except ValueError as error:  # a refusal in one line (SectionRedoError is one)
+            messages.error(request, str(error))
         return HttpResponseRedirect(request.path)
 
     def revisions_view(self, request: HttpRequest, post_id: int) -> HttpResponse:

@@ -188,7 +188,7 @@ def revision_record(
 ) -> PostRevision | None:
     """Keep the post's title, excerpt and body as a revision, unless the latest already
     holds exactly them; returns the new revision (None when nothing changed)."""
-    latest = post.revisions.order_by("-created_at", "-id").first()
+    latest = post.revisions.filter(proposed=False).order_by("-created_at", "-id").first()
     content = {"title": post.title, "excerpt": post.excerpt, "body": post.body}
     if latest and all(getattr(latest, name) == value for name, value in content.items()):
         return None
@@ -261,3 +261,15 @@ def posts_unpublish(queryset: QuerySet[Post]) -> int:
     return Post.objects.filter(pk__in=queryset.values("pk"), status=Post.Status.PUBLISHED).update(
         status=Post.Status.DRAFT, updated_at=timezone.now()
     )
+
+
+@transaction.atomic
+def revision_accept(revision: PostRevision, *, editor: AbstractBaseUser) -> Post:
+    """Put a proposed revision's content on its post (kept as a new revision)."""
+    if not revision.proposed:
+        raise ValueError("Only a proposed revision can be accepted.")
+    post = revision.post
+    post.title, post.excerpt, post.body = revision.title, revision.excerpt, revision.body
+    post_update(post, editor=editor, origin=revision.origin, note=f"Accepted: {revision.note}")
+    revision.delete()
+    return post

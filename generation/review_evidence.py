@@ -50,8 +50,12 @@ def post_evidence(post: Post) -> dict[str, Any]:
     rows = {s.number: s for s in ResearchSource.objects.filter(run=run, number__in=cited)}
     by_new = {new: rows[old] for new, old in enumerate(cited, start=1) if old in rows}
     claims = _claims(post.body, by_new, repaired=_repairs(report))
+    outline = run.checkpoints.get(Stage.OUTLINE) or {}
     return {
         "run": run,
+        "outline_sections": [
+            (index, section["heading"]) for index, section in enumerate(outline.get("sections", []))
+        ],
         "claims": claims,
         "body_html": _linked_body(post_body_html(post), claims),
         "removed_claims": list(report.get("removed") or []),
