@@ -7,12 +7,14 @@ import re
 from html.parser import HTMLParser
 
 import pytest
+from django.core.management import call_command
 from django.urls import reverse
 from django.utils.html import escape
 
 from blog import services as blog_services
 from blog.models import Post, PostRevision
 from generation import service
+from generation.models import GenerationRun
 from generation.publishing import NOT_ASKED_TO_PUBLISH
 
 pytestmark = pytest.mark.django_db
@@ -128,3 +130,15 @@ def test_a_held_run_shows_its_removed_claims_and_reason_on_the_review_screen(
     assert removed
     for claim in removed:
         assert escape(claim["reason"]) in page
+
+
+def test_the_sync_command_says_the_post_is_in_review_and_prints_its_review_url(
+    standins, author, capsys
+):
+    call_command("generate_deep_research", "--topic=LLM optimization", f"--author={author.pk}")
+    out = capsys.readouterr().out
+    run = GenerationRun.objects.get()
+    report = run.checkpoints["citations"]
+    review_url = reverse("admin:blog_post_review", args=[run.post.pk])
+    removed = f"{len(report['removed'])} of {report['claims']} claims removed"
+    assert f"{review_url} (in review: {removed})" in out
