@@ -172,25 +172,32 @@ def post_update(
     editor: AbstractBaseUser | None = None,
     origin: str = PostRevision.Origin.EDITOR,
     note: str = "",
+    always: bool = False,
 ) -> Post:
     """Save an edited post, refreshing reading time and dating a first publication; a
-    change to its title, excerpt or body keeps a revision."""
+    change to its title, excerpt or body keeps a revision (`always`: even without one)."""
     post.reading_time = reading_time(post.body)
     if post.status == Post.Status.PUBLISHED and post.published_at is None:
         post.published_at = timezone.now()
     post.save()
-    revision_record(post, author=editor, origin=origin, note=note)
+    revision_record(post, author=editor, origin=origin, note=note, always=always)
     return post
 
 
 def revision_record(
-    post: Post, *, author: AbstractBaseUser | None, origin: str, note: str = ""
+    post: Post,
+    *,
+    author: AbstractBaseUser | None,
+    origin: str,
+    note: str = "",
+    always: bool = False,
 ) -> PostRevision | None:
     """Keep the post's title, excerpt and body as a revision, unless the latest already
-    holds exactly them; returns the new revision (None when nothing changed)."""
+    holds exactly them (and not `always`); returns the new revision, or None."""
     latest = post.revisions.filter(proposed=False).order_by("-created_at", "-id").first()
     content = {"title": post.title, "excerpt": post.excerpt, "body": post.body}
-    if latest and all(getattr(latest, name) == value for name, value in content.items()):
+    unchanged = latest and all(getattr(latest, n) == value for n, value in content.items())
+    if unchanged and not always:
         return None
     return PostRevision.objects.create(
         post=post, author=author, origin=origin, note=note, **content
@@ -270,6 +277,8 @@ def revision_accept(revision: PostRevision, *, editor: AbstractBaseUser) -> Post
         raise ValueError("Only a proposed revision can be accepted.")
     post = revision.post
     post.title, post.excerpt, post.body = revision.title, revision.excerpt, revision.body
-    post_update(post, editor=editor, origin=revision.origin, note=f"Accepted: {revision.note}")
+    # Kept even when the rewrite came out the same: the history shows it was accepted.
+    note = f"Accepted: {revision.note}"[:300]
+    post_update(post, editor=editor, origin=revision.origin, note=note, always=True)
     revision.delete()
     return post
