@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -33,13 +34,17 @@ def no_section_redo(*, post: Post, index: int, editor_id: int) -> None:
     raise ValueError("Sections can be regenerated only for posts a generation run made.")
 
 
+_TABLE_TAG = re.compile(r"<(?:table|td)\b[^>]*>")  # tags only: the text is escaped
+_OBSOLETE_ATTRIBUTES = re.compile(r'\s(?:cellspacing|cellpadding|rules|nowrap)="[^"]*"')
+
+
 def revisions_diff(older: PostRevision, newer: PostRevision) -> str:
     """An HTML table of the line differences (difflib escapes the text it shows)."""
 
     def lines(rev: PostRevision) -> list[str]:
         return [f"# {rev.title}", "", *rev.excerpt.splitlines(), "", *rev.body.splitlines()]
 
-    return difflib.HtmlDiff(wrapcolumn=70).make_table(
+    table = difflib.HtmlDiff(wrapcolumn=70).make_table(
         lines(older),
         lines(newer),
         fromdesc=f"{older.get_origin_display()} · {older.created_at:%Y-%m-%d %H:%M:%S}",
@@ -47,6 +52,8 @@ def revisions_diff(older: PostRevision, newer: PostRevision) -> str:
         context=True,
         numlines=2,
     )
+    # difflib still writes HTML 4 presentation attributes; review.css does their work.
+    return _TABLE_TAG.sub(lambda tag: _OBSOLETE_ATTRIBUTES.sub("", tag.group()), table)
 
 
 class ReviewViewsMixin:
