@@ -1,7 +1,8 @@
 """The post and category admin; bulk actions go through blog.services.
 
 The blog knows nothing of generation: generation adds its "Generate ..." actions to these
-admins itself (`generation.admin.actions.blog_admins_extend`)."""
+admins itself, and fills in the review screen's evidence and section-redo hooks
+(`generation.admin.actions.blog_admins_extend`)."""
 
 from __future__ import annotations
 
@@ -9,9 +10,26 @@ from django.contrib import admin, messages
 from django.db import models
 from django.db.models import Count, QuerySet
 from django.http import HttpRequest
+from django.urls import URLPattern, reverse
+from django.utils.html import format_html
 
-from blog import permissions, services
+from blog import permissions, review, services
 from blog.models import Category, Post, PostSource
+from blog.review_admin import ReviewViewsMixin
+
+
+class HoldReasonFilter(admin.SimpleListFilter):
+    title = "hold reason"
+    parameter_name = "hold"
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
+        return [(key, label) for key, label, _ in review.HOLD_KINDS]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Post]) -> QuerySet[Post]:
+        for key, _, query in review.HOLD_KINDS:
+            if self.value() == key:
+                return queryset.filter(query)
+        return queryset
 
 
 class PostSourceInline(admin.TabularInline):
@@ -22,9 +40,9 @@ class PostSourceInline(admin.TabularInline):
 
 
 @admin.register(Post)
-class PostAdmin(admin.ModelAdmin):
-    list_display = ("title", "status", "category", "author", "published_at", "reading_time")
-    list_filter = ("status", "category", "tags", "author")
+class PostAdmin(ReviewViewsMixin, admin.ModelAdmin):
+    list_display = ("title", "status", "review_link", "category", "author", "published_at")
+    list_filter = ("status", HoldReasonFilter, "category", "tags", "author")
     list_select_related = ("category", "author")
     search_fields = ("title", "body", "excerpt")
     prepopulated_fields = {"slug": ("title",)}
@@ -38,18 +56,29 @@ class PostAdmin(admin.ModelAdmin):
         (None, {"fields": ("title", "slug", "status", "published_at", "author", "category")}),
         ("Content", {"fields": ("excerpt", "body", "tags")}),
         ("SEO", {"fields": ("meta_description",)}),
+        ("Review", {"fields": ("hold_reason", "rejected_reason", "reviewed_by", "reviewed_at")}),
         ("Info", {"fields": ("reading_time", "created_at", "updated_at")}),
     )
 
     def save_model(self, request: HttpRequest, obj: Post, form, change: bool) -> None:
         if not change and not permissions.may_choose_author(request.user):
             obj.author = request.user  # the author field is read-only for them
-        services.post_update(obj)
+        services.post_update(obj, editor=request.user)
+
+    @admin.display(description="Review")
+    def review_link(self, obj: Post) -> str:
+        url = reverse("admin:blog_post_review", args=[obj.pk])
+        label = f"Review: {obj.hold_reason}" if obj.in_review and obj.hold_reason else "Review"
+        return format_html('<a href="{}">{}</a>', url, label)
+
+    def get_urls(self) -> list[URLPattern]:
+        return self.review_urls() + super().get_urls()
 
     def get_readonly_fields(self, request: HttpRequest, obj: Post | None = None):
         # Whether readers see a post is the publish permission's, not the editor's; whose
         # name it carries is choose_author's (the same rule as the generate doors).
         fields = tuple(super().get_readonly_fields(request, obj))
+        fields += ("hold_reason", "rejected_reason", "reviewed_by", "reviewed_at")
         if not permissions.may_publish(request.user):
             fields += ("status", "published_at")
         if not permissions.may_choose_author(request.user):

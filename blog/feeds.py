@@ -6,10 +6,11 @@ from datetime import datetime
 
 from django.conf import settings
 from django.contrib.syndication.views import Feed
+from django.db.models import Count
 from django.urls import reverse
-from django.utils.html import escape
+from django.utils.html import escape, format_html
 
-from blog import selectors
+from blog import disclosure, selectors
 from blog.models import Post
 
 FEED_SIZE = 20
@@ -28,7 +29,8 @@ class LatestPostsFeed(Feed):
         return reverse("blog:home")
 
     def items(self):
-        return selectors.post_list_published()[:FEED_SIZE]
+        posts = selectors.post_list_published().select_related("reviewed_by")
+        return posts.annotate(source_count=Count("sources"))[:FEED_SIZE]
 
     def item_title(self, item: Post) -> str:
         return item.title
@@ -36,7 +38,9 @@ class LatestPostsFeed(Feed):
     def item_description(self, item: Post) -> str:
         # RSS readers render a description as HTML; the excerpt is plain text (written by
         # an LLM that read the web), so it is escaped into HTML text, never markup.
-        return escape(item.excerpt or item.meta_description)
+        text = escape(item.excerpt or item.meta_description)
+        told = disclosure.disclosure(item, source_count=item.source_count)
+        return format_html("{}<p><em>{}</em></p>", text, told) if told else text
 
     def item_pubdate(self, item: Post) -> datetime | None:
         return item.published_at

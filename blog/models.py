@@ -27,6 +27,7 @@ class Category(models.Model):
 class Post(models.Model):
     class Status(models.TextChoices):
         DRAFT = "draft", "Draft"
+        IN_REVIEW = "review", "In review"
         PUBLISHED = "published", "Published"
 
     title = models.CharField(max_length=200)
@@ -46,6 +47,20 @@ class Post(models.Model):
     reading_time = models.PositiveSmallIntegerField(default=1, help_text="Minutes.")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+    # Editorial review: why the pipeline held the post, who looked at it and what they said.
+    hold_reason = models.TextField(blank=True, help_text="Why the post awaits review.")
+    rejected_reason = models.TextField(blank=True)
+    reviewed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="reviewed_posts",
+    )
+    reviewed_at = models.DateTimeField(null=True, blank=True)
+    generated = models.BooleanField(
+        default=False, help_text="Researched and drafted by the pipeline (readers are told)."
+    )
 
     class Meta:
         ordering = ["-published_at", "-created_at"]
@@ -55,6 +70,7 @@ class Post(models.Model):
         permissions = [
             ("publish_post", "Can publish and unpublish posts"),
             ("choose_author", "Can choose another author for posts"),
+            ("review_post", "Can approve and reject posts in review"),
         ]
 
     def __str__(self) -> str:
@@ -67,6 +83,10 @@ class Post(models.Model):
     def is_published(self) -> bool:
         return self.status == self.Status.PUBLISHED
 
+    @property
+    def in_review(self) -> bool:
+        return self.status == self.Status.IN_REVIEW
+
 
 class PostSource(models.Model):
     """One entry of a post's "Sources" list: the number its citations `[n]` use."""
@@ -76,6 +96,7 @@ class PostSource(models.Model):
     title = models.CharField(max_length=300)
     url = models.URLField(max_length=2000)
     domain = models.CharField(max_length=255, blank=True)
+    fetched_at = models.DateTimeField(null=True, blank=True, help_text="When it was read.")
 
     class Meta:
         ordering = ["post", "number"]
@@ -85,3 +106,42 @@ class PostSource(models.Model):
 
     def __str__(self) -> str:
         return f"[{self.number}] {self.title}"
+
+
+class PostRevision(models.Model):
+    """One saved state of a post's title, excerpt and body, and where it came from.
+
+    Our own small model rather than django-reversion or django-simple-history: neither is
+    in the dependency lock, and we need an origin and a note on each revision (a section
+    redo is a *proposed* revision until an editor accepts it).
+    """
+
+    class Origin(models.TextChoices):
+        PIPELINE = "pipeline", "Pipeline"
+        EDITOR = "editor", "Editor"
+        SECTION_REDO = "section_redo", "Section redo"
+        REFRESH = "refresh", "Refresh"
+
+    post = models.ForeignKey(Post, on_delete=models.CASCADE, related_name="revisions")
+    title = models.CharField(max_length=200)
+    excerpt = models.TextField(blank=True)
+    body = models.TextField()
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="post_revisions",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    origin = models.CharField(max_length=12, choices=Origin.choices)
+    note = models.CharField(max_length=300, blank=True)
+    # A section redo's result waits here, off the post, until an editor accepts it.
+    proposed = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        when = f"{self.created_at:%Y-%m-%d %H:%M}" if self.created_at else "now"
+        return f"{self.get_origin_display()} revision of post {self.post_id} at {when}"

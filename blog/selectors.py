@@ -57,7 +57,9 @@ def post_get_for_view(slug: str, user: AbstractBaseUser | AnonymousUser) -> Post
     Staff see drafts and scheduled posts (the page shows a preview banner); everyone
     else sees only what is published.
     """
-    posts = Post.objects.select_related("author", "category").prefetch_related("tags", "sources")
+    posts = Post.objects.select_related("author", "category", "reviewed_by").prefetch_related(
+        "tags", "sources"
+    )
     if not getattr(user, "is_staff", False):
         posts = posts.filter(_published_q())
     try:
@@ -70,4 +72,13 @@ def post_is_public(post: Post) -> bool:
     """Whether anonymous readers can see the post now (published and not scheduled)."""
     return (
         post.is_published and post.published_at is not None and post.published_at <= timezone.now()
+    )
+
+
+def posts_awaiting_review() -> QuerySet[Post]:
+    """Posts in review, oldest first (the queue's order)."""
+    return (
+        Post.objects.filter(status=Post.Status.IN_REVIEW)
+        .select_related("author")
+        .order_by("created_at", "id")
     )

@@ -20,7 +20,7 @@ from django.utils import timezone
 from django.utils.text import slugify
 from taggit.models import Tag
 
-from blog.models import Category, Post, PostSource
+from blog.models import Category, Post, PostRevision, PostSource
 
 WORDS_PER_MINUTE = 220
 MAX_TAGS = 8
@@ -97,6 +97,7 @@ def _source_rows(post: Post, sources: Iterable[Mapping]) -> list[PostSource]:
                 title=str(source.get("title") or host or url)[:300],
                 url=url[:2000],
                 domain=str(source.get("domain") or host)[:255],
+                fetched_at=source.get("fetched_at"),
             )
         )
     return rows
@@ -129,8 +130,12 @@ def post_create(
     meta_description: str = "",
     sources: Iterable[Mapping] = (),
     published_at: datetime | None = None,
+    hold_reason: str = "",
+    origin: str = PostRevision.Origin.EDITOR,
+    generated: bool = False,
 ) -> Post:
-    """Create a post with a unique slug, its reading time, tags and numbered sources."""
+    """Create a post with a unique slug, its reading time, tags, numbered sources and its
+    first revision (`origin`: who wrote it)."""
     title = " ".join((title or "").split())
     if not title:
         raise ValueError("Post title must not be empty.")
@@ -148,8 +153,11 @@ def post_create(
         meta_description=meta_description[:160],
         reading_time=reading_time(body),
         published_at=published_at,
+        hold_reason=hold_reason,
+        generated=generated,
     )
     _save_with_unique_slug(post)
+    revision_record(post, author=author, origin=origin)
     tag_names = tags_normalize(tags)
     if tag_names:
         post.tags.set(tag_names)
@@ -157,12 +165,91 @@ def post_create(
     return post
 
 
-def post_update(post: Post) -> Post:
-    """Save an edited post, refreshing reading time and dating a first publication."""
+@transaction.atomic
+def post_update(
+    post: Post,
+    *,
+    editor: AbstractBaseUser | None = None,
+    origin: str = PostRevision.Origin.EDITOR,
+    note: str = "",
+    always: bool = False,
+) -> Post:
+    """Save an edited post, refreshing reading time and dating a first publication; a
+    change to its title, excerpt or body keeps a revision (`always`: even without one)."""
     post.reading_time = reading_time(post.body)
     if post.status == Post.Status.PUBLISHED and post.published_at is None:
         post.published_at = timezone.now()
     post.save()
+    revision_record(post, author=editor, origin=origin, note=note, always=always)
+    return post
+
+
+def revision_record(
+    post: Post,
+    *,
+    author: AbstractBaseUser | None,
+    origin: str,
+    note: str = "",
+    always: bool = False,
+) -> PostRevision | None:
+    """Keep the post's title, excerpt and body as a revision, unless the latest already
+    holds exactly them (and not `always`); returns the new revision, or None."""
+    latest = post.revisions.filter(proposed=False).order_by("-created_at", "-id").first()
+    content = {"title": post.title, "excerpt": post.excerpt, "body": post.body}
+    unchanged = latest and all(getattr(latest, n) == value for n, value in content.items())
+    if unchanged and not always:
+        return None
+    return PostRevision.objects.create(
+        post=post, author=author, origin=origin, note=note, **content
+    )
+
+
+@transaction.atomic
+def revision_restore(revision: PostRevision, *, editor: AbstractBaseUser) -> Post:
+    """Put a revision's title, excerpt and body back on its post (a new revision)."""
+    post = revision.post
+    post.title, post.excerpt, post.body = revision.title, revision.excerpt, revision.body
+    when = revision.created_at.strftime("%Y-%m-%d %H:%M")
+    return post_update(post, editor=editor, note=f"Restored the revision of {when}")
+
+
+@transaction.atomic
+def post_approve(post: Post, *, reviewer: AbstractBaseUser) -> Post:
+    """Publish a post in review (or a draft) as approved by `reviewer`."""
+    if post.status == Post.Status.PUBLISHED:
+        raise ValueError("This post is already published.")
+    now = timezone.now()
+    post.status = Post.Status.PUBLISHED
+    post.published_at = post.published_at or now
+    post.reviewed_by, post.reviewed_at = reviewer, now
+    post.rejected_reason = ""
+    post.save(
+        update_fields=[
+            "status",
+            "published_at",
+            "reviewed_by",
+            "reviewed_at",
+            "rejected_reason",
+            "updated_at",
+        ]
+    )
+    return post
+
+
+@transaction.atomic
+def post_reject(post: Post, *, reviewer: AbstractBaseUser, reason: str) -> Post:
+    """Send a post in review back to draft, keeping the reviewer's reason on it."""
+    reason = " ".join((reason or "").split())
+    if not reason:
+        raise ValueError("Say why the post is rejected.")
+    if post.status == Post.Status.PUBLISHED:
+        raise ValueError("A published post cannot be rejected; unpublish it first.")
+    post.status = Post.Status.DRAFT
+    post.rejected_reason = reason[:2000]
+    post.reviewed_by, post.reviewed_at = reviewer, timezone.now()
+    post.save(
+        update_fields=["status", "rejected_reason", "reviewed_by", "reviewed_at", "updated_at"]
+    )
     return post
 
 
@@ -181,3 +268,17 @@ def posts_unpublish(queryset: QuerySet[Post]) -> int:
     return Post.objects.filter(pk__in=queryset.values("pk"), status=Post.Status.PUBLISHED).update(
         status=Post.Status.DRAFT, updated_at=timezone.now()
     )
+
+
+@transaction.atomic
+def revision_accept(revision: PostRevision, *, editor: AbstractBaseUser) -> Post:
+    """Put a proposed revision's content on its post (kept as a new revision)."""
+    if not revision.proposed:
+        raise ValueError("Only a proposed revision can be accepted.")
+    post = revision.post
+    post.title, post.excerpt, post.body = revision.title, revision.excerpt, revision.body
+    # Kept even when the rewrite came out the same: the history shows it was accepted.
+    note = f"Accepted: {revision.note}"[:300]
+    post_update(post, editor=editor, origin=revision.origin, note=note, always=True)
+    revision.delete()
+    return post

@@ -10,7 +10,7 @@ from django.urls import reverse
 from django.views.generic import ListView
 from taggit.models import Tag
 
-from blog import selectors
+from blog import disclosure, selectors
 from blog.markdown import post_body_html
 from blog.models import Category
 
@@ -56,10 +56,14 @@ class TagPostListView(PostListView):
 def post_detail(request: HttpRequest, slug: str) -> HttpResponse:
     """One post; staff may preview drafts, everyone else gets 404 for them."""
     post = selectors.post_get_for_view(slug, request.user)
+    sources = list(post.sources.all())
+    url = request.build_absolute_uri(post.get_absolute_url())  # as the canonical link
     context = {
         "post": post,
         "body_html": post_body_html(post),
-        "sources": list(post.sources.all()),
+        "sources": sources,
+        "disclosure": disclosure.disclosure(post, source_count=len(sources)),
+        "json_ld": disclosure.json_ld(disclosure.article_data(post, url=url, sources=sources)),
         "tags": list(post.tags.all()),
         "is_preview": not selectors.post_is_public(post),
         "active_category": post.category.slug if post.category else "",

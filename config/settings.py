@@ -374,6 +374,10 @@ GENERATION_MAX_RUN_USD = parse_budget(
 )
 # Mail a post's author when a background run has written it.
 GENERATION_NOTIFY_AUTHOR = _get("GENERATION_NOTIFY_AUTHOR", env.bool, False)
+# Reviewers (blog.review_post) get at most one "posts awaiting review" digest this often.
+REVIEW_DIGEST_MINUTES = _get("REVIEW_DIGEST_MINUTES", env.int, 60)
+if REVIEW_DIGEST_MINUTES < 1:
+    raise ImproperlyConfigured("Environment variable REVIEW_DIGEST_MINUTES must be at least 1.")
 
 # --- Schedules (GenerationSchedule, driven by rq-scheduler) -----------------------------
 # How often the scheduler's job turns due occurrences into runs.

@@ -99,3 +99,10 @@ class CostCeilingReached(GenerationError):
 
     permanent = True
     held = True  # the message is the run's status note
+
+
+class SectionRedoError(GenerationError, ValueError):
+    """A section cannot be rewritten (no such section, no listed source to write from)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, permanent=True)

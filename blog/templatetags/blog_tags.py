@@ -47,3 +47,11 @@ def canonical_url(context) -> str:
     url = request.build_absolute_uri(request.path)
     page = request.GET.get("page", "")
     return f"{url}?page={page}" if page.isdigit() and int(page) > 1 else url
+
+
+@register.simple_tag
+def posts_awaiting_review_count() -> int:
+    """How many posts are in review (the admin index's notice)."""
+    from blog.selectors import posts_awaiting_review
+
+    return posts_awaiting_review().count()

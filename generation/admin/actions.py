@@ -18,7 +18,7 @@ from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 
 from blog.admin import CategoryAdmin, PostAdmin
-from generation.admin import permissions
+from generation.admin import evidence, permissions, section_redo
 from generation.admin.forms import GenerateForSelectionForm
 from generation.models import GenerationRun
 from generation.runs import selection
@@ -64,8 +64,9 @@ def generate_followups(
 
 
 def blog_admins_extend() -> None:
-    """Add the generate actions to the blog's post and category admins (the blog itself
-    knows nothing of generation). Called once, when generation's admin loads."""
+    """Add the generate actions to the blog's post and category admins, and the review
+    screen's hooks to the post admin (the blog itself knows nothing of generation).
+    Called once, when generation's admin loads."""
     for admin_class, action in (
         (PostAdmin, generate_followups),
         (CategoryAdmin, generate_in_categories),
@@ -73,6 +74,10 @@ def blog_admins_extend() -> None:
         admin_class.has_generate_permission = has_generate_permission
         if action not in (admin_class.actions or ()):
             admin_class.actions = (*(admin_class.actions or ()), action)
+    # The review screen's evidence (each cited sentence beside its passage) and its
+    # "Regenerate section" button come from the runs that made the posts.
+    PostAdmin.review_evidence = staticmethod(evidence.post_evidence)
+    PostAdmin.section_redo = staticmethod(section_redo.section_redo_enqueue)
 
 
 def _generate_for_selection(

@@ -15,11 +15,12 @@ from django.utils import timezone
 from rq import get_current_job
 from rq.job import Job
 
+from blog.models import Post
 from generation import rq_private
 from generation.exceptions import GenerationError, RunNotClaimable
 from generation.execution import reaper, service
 from generation.models import GenerationRun, RunStatus
-from generation.operations import alerts, budget, metrics, notifications
+from generation.operations import alerts, budget, metrics, notifications, review_digest
 from generation.queues import run_id_from_job_id
 from generation.runs import lifecycle
 
@@ -81,6 +82,8 @@ def on_success(job: Job, connection, result, *args, **kwargs) -> None:
     ).exists()
     if made_post and result is not None:
         notifications.post_ready_enqueue(run_id)
+        if Post.objects.filter(generation_run=run_id, status=Post.Status.IN_REVIEW).exists():
+            review_digest.review_digest_enqueue()
 
 
 def on_failure(job: Job, connection, exc_type, exc_value, traceback) -> None:

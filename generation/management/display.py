@@ -150,10 +150,12 @@ def plain_line(event: RunEvent) -> str:
 
 
 def post_location(run: GenerationRun) -> str:
-    """Where to see the run's post: its public URL once published; for a draft, which
-    readers cannot see, the admin page to review and publish it."""
+    """Where the run's post went: its public URL once published; otherwise its review
+    screen, and why it waits there ("in review: 2 of 12 claims removed")."""
     post = run.post
     if post.is_published:
         return f"{settings.SITE_URL}{post.get_absolute_url()} (published)"
-    admin_url = settings.SITE_URL + reverse("admin:blog_post_change", args=[post.pk])
-    return f"{admin_url} (draft: review and publish it in the admin)"
+    review_url = settings.SITE_URL + reverse("admin:blog_post_review", args=[post.pk])
+    report = run.checkpoints.get("citations") or {}
+    removed = f"{len(report.get('removed', []))} of {report.get('claims', 0)} claims removed"
+    return f"{review_url} ({post.get_status_display().lower()}: {removed})"

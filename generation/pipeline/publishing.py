@@ -1,6 +1,6 @@
 """Publishing a run's post: the last step of the pipeline, as one service.
 
-One transaction creates the post (draft, or published when asked and not held), its
+One transaction creates the post (in review, or published when asked and not held), its
 "Sources" list and the link to its run, and finishes the run (`lifecycle.run_succeeded`),
 after checking that this execution still holds the run: a stale or duplicate execution
 fails here and rolls back, so a run can never make a second post.
@@ -14,7 +14,7 @@ from django.db import transaction
 
 from blog import services as blog_services
 from blog.links import LinkPolicy, strip_links
-from blog.models import Post
+from blog.models import Post, PostRevision
 from generation.models import GenerationRun, Stage
 from generation.pipeline import store
 from generation.pipeline.types import Metadata
@@ -25,6 +25,8 @@ from generation.runs.titles import is_near_duplicate
 # Serialises the last step of publishing across workers (PostgreSQL), so two runs of
 # one batch finishing together cannot both take the same title.
 PUBLISH_LOCK_KEY = 0x5EED_B10C
+# The hold reason of a post whose door did not ask to publish it.
+NOT_ASKED_TO_PUBLISH = "publishing was not asked for"
 
 
 @dataclass(frozen=True)
@@ -55,7 +57,10 @@ def post_publish_run(lease: Lease, run: GenerationRun, draft: PostDraft, **run_f
         title=title,
         body=body,
         author=run.author,
-        status=Post.Status.PUBLISHED if run.publish and not draft.held else Post.Status.DRAFT,
+        status=Post.Status.PUBLISHED if run.publish and not draft.held else Post.Status.IN_REVIEW,
+        hold_reason=draft.held or ("" if run.publish else NOT_ASKED_TO_PUBLISH),
+        origin=PostRevision.Origin.PIPELINE,
+        generated=True,
         category=blog_services.category_get_or_create(draft.metadata.category),
         tags=blog_services.tags_normalize(draft.metadata.tags),
         excerpt=draft.metadata.excerpt,
@@ -76,6 +81,8 @@ def _sources(run: GenerationRun, cited: tuple[int, ...]) -> list[dict]:
             "title": rows[old].title or rows[old].url,
             "url": rows[old].url,
             "domain": rows[old].domain,
+            # Research is the run's first long stage: the day it started is the day read.
+            "fetched_at": run.started_at,
         }
         for new, old in enumerate(cited, start=1)
         if old in rows

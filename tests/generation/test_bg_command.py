@@ -110,7 +110,9 @@ def test_bg_command_follows_runs_to_a_post(shared_worker, author):
     assert run.status == RunStatus.SUCCEEDED, run.errors
     assert Post.objects.get().pk == run.post_id
     assert f"Run {run.pk}: succeeded" in out
-    assert f"/admin/blog/post/{run.post_id}/change/ (draft" in out  # a draft: not its 404 URL
+    # In review, not its 404 URL: the review screen, and how many claims went.
+    assert f"/admin/blog/post/{run.post_id}/review/ (in review: " in out
+    assert " claims removed)" in out
     # Output is not a terminal: plain progress lines as the run moves, each stage once.
     lines = [line for line in out.splitlines() if line.startswith(f"run {run.pk}: ")]
     for stage in ("topic", "research", "outline", "sections", "citations", "metadata"):

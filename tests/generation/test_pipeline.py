@@ -154,9 +154,9 @@ def test_command_prints_post_and_accounting(standins, author, capsys):
     out = capsys.readouterr().out
     post = Post.objects.get()
     assert post.title in out
-    # A draft's public URL is a 404 for readers: the output gives its admin page instead.
+    # A post in review is a 404 for readers: the output gives its review screen instead.
     assert post.get_absolute_url() not in out
-    assert f"/admin/blog/post/{post.pk}/change/ (draft" in out
+    assert f"/admin/blog/post/{post.pk}/review/ (in review: " in out
     for word in ("sources", "citations", "tokens", "cost", "research"):
         assert word in out
     # Not a terminal: one plain line per event, in order, none repeated.

@@ -86,7 +86,8 @@ def test_claims_that_fail_their_repair_are_removed_and_the_post_is_held(standins
     assert report["revised"] == []
     assert all("repair failed" in r["reason"] for r in report["removed"])
     assert run.citations_removed == len(report["removed"]) > 0
-    assert post.status == Post.Status.DRAFT and run.publish
+    assert post.status == Post.Status.IN_REVIEW and run.publish
+    assert post.hold_reason == report["held"]
     assert "GENERATION_MAX_REMOVED_SHARE=0.1" in report["held"]
 
 
@@ -214,7 +215,7 @@ def test_the_command_reports_claims_and_why_a_post_was_held(standins, author, se
         f"{report['claims']} claims checked, {report['verified']} verified, 0 revised, "
         f"{len(report['removed'])} removed; {report['figures']} figures checked"
     ) in out
-    assert "held as a draft: " in out and "GENERATION_MAX_REMOVED_SHARE=0.1" in out
+    assert "held for review: " in out and "GENERATION_MAX_REMOVED_SHARE=0.1" in out
     assert "improves throughput by 73%" in out  # a removed sentence, shown
     outline_cost = float(run.usage_by_stage["outline"]["cost_usd"])
     assert f"outline {run.timings['outline']:.1f}s (${outline_cost:.4f})" in out

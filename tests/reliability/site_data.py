@@ -8,7 +8,7 @@ from datetime import timedelta
 
 from django.utils import timezone
 
-from blog.models import Category, Post
+from blog.models import Category, Post, PostSource
 from tests.factories import make_category, make_post, make_user
 
 BODY = """A long introduction about {topic}, with a claim backed by a source [1] and
@@ -60,6 +60,10 @@ def make_site(*, count: int = 5) -> Site:
         category=categories[1],
         published_at=timezone.now() + timedelta(days=2),
     )
+    # The newest post was made by the pipeline: its page carries the disclosure and dates.
+    Post.objects.filter(pk=published[-1].pk).update(generated=True)
+    PostSource.objects.filter(post=published[-1]).update(fetched_at=start)
+    published[-1].refresh_from_db()
     return Site(published=published, draft=draft, scheduled=scheduled, categories=categories)
 
 

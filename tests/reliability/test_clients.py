@@ -136,9 +136,10 @@ def test_feedparser_reads_the_feed_and_its_entries_are_the_published_posts(
     assert not feed.bozo, feed.get("bozo_exception")
     assert entries == expected  # newest first; no draft, no scheduled post
     newest = feed.entries[0]
-    assert (
-        newest.summary == "What we learned about Topic number 4 &lt;in practice&gt; &amp; at scale."
-    )
+    assert newest.summary == (
+        "What we learned about Topic number 4 &lt;in practice&gt; &amp; at scale."
+        "<p><em>Researched and drafted with AI from 2 sources; not reviewed.</em></p>"
+    )  # the newest was made by the pipeline: the feed tells readers so
     assert {t.term for t in newest.tags} == {
         "Machine learning",
         "python",

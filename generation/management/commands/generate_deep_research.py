@@ -19,7 +19,11 @@ def add_post_arguments(parser: CommandParser) -> None:
     """The options both generate commands share."""
     parser.add_argument("--count", type=int, default=1, help="How many posts (default 1).")
     parser.add_argument("--topic", default="", help="Subject; each post takes its own angle.")
-    parser.add_argument("--publish", action="store_true", help="Publish instead of draft.")
+    parser.add_argument(
+        "--publish",
+        action="store_true",
+        help="Publish when every check passes (else the post waits in review).",
+    )
     parser.add_argument("--author", default=None, help="User id or username of the author.")
     parser.add_argument("--no-tags", action="store_true", help="Do not tag the posts.")
     parser.add_argument("--category", default="", help="Category name (created if missing).")
@@ -95,7 +99,7 @@ def _citation_rows(report: CitationReport | None, shown: int = 5) -> list[str]:
     if len(report.removed) > shown:
         rows.append(f"             … and {len(report.removed) - shown} more (see the run admin)")
     if report.held:
-        rows.append(f"  held       as a draft: {report.held}")
+        rows.append(f"  held       for review: {report.held}")
     return rows
 
 
