@@ -71,10 +71,12 @@ class Harvest:
         limits: Limits,
         progress: Progress,
         visitor: Visitor | None = None,
+        topic: str = "",
     ) -> None:
         self.http = http
         self.visitor = visitor or Visitor()
         self.queries = queries  # what relevance is measured against: the first round's
+        self.topic = topic  # ... and the run's subject, whose terms a page must cover
         self.limits = limits
         self.progress = progress
         self.pool: deque[tuple[int, Candidate]] = deque()  # (place in the pool, candidate)
@@ -242,8 +244,9 @@ class Harvest:
         self.usable.append(doc)
 
     def relevance(self) -> list[float]:
-        """Relevance of each usable page to the queries, in `usable` order."""
-        return rank_tokenized([self._passages[id(doc)] for doc in self.usable], self.queries)
+        """Relevance of each usable page to the queries and the topic, in `usable` order."""
+        passages = [self._passages[id(doc)] for doc in self.usable]
+        return rank_tokenized(passages, self.queries, topic=self.topic)
 
     def on_topic(self) -> int:
         """Usable pages above the relevance floor (recomputed only when a page arrives)."""
