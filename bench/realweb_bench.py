@@ -56,9 +56,9 @@ SHOW_SOURCES = "--sources" in sys.argv
 # "study" in 6 of the 7 health pages, "medical" in 4). The health pages have no narrower
 # subject in common: an earlier "measuring body fat and healthy diet" had 2 pages.
 TOPICS = {
-    "python": "Python programming",
-    "food": "cooking recipes and ingredients",
-    "health": "medical studies",
+    "python": "Python code and packages",
+    "food": "recipe ingredients and servings",
+    "health": "clinical studies of patients",
 }
 
 

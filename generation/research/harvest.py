@@ -309,9 +309,10 @@ class Harvest:
 
 
 def _read(page: FetchedPage) -> tuple[Extracted, list[list[str]]]:
-    """Extraction and tokenizing, both CPU work for a thread."""
+    """Extraction and tokenizing, both CPU work for a thread. The title is ranked with the
+    text: it names what the page is about, often in the topic's own words."""
     extracted = extract(page)
-    return extracted, tokenized_passages(extracted.text)
+    return extracted, tokenized_passages(f"{extracted.title}\n{extracted.text}")
 
 
 def _doc(

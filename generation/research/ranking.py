@@ -11,7 +11,7 @@ from generation.research.text import split_passages, tokenize
 K1 = 1.2
 B = 0.75
 TOP_PASSAGES = 3
-COVERAGE_POWER = 3  # a page on half the topic's terms keeps an eighth of its score
+COVERAGE_POWER = 1
 SATURATION = 0.5  # a topic term said once counts 2/3 of one said often (tf / (tf + this))
 
 
@@ -58,11 +58,11 @@ def rank_tokenized(
     the query outranks one that mentions it once in passing (a PostgreSQL page with one
     sentence on job queues is no source on job queues). Scores are summed over queries
     before scaling, so a query of rare, specific terms weighs more than one of common
-    words ("a practical guide") that many pages match. With a `topic`, each sum is then
-    multiplied by the text's topic_coverage to the power COVERAGE_POWER: planned queries
-    pad the topic with generic words, and a page that repeats one of its words (a shell
-    article saying "home" nine times, for "home baking recipes") must not outrank one
-    about the whole topic.
+    words ("a practical guide") that many pages match. With a `topic`, a text must name
+    most of the topic's distinct terms (more than half: both of two, two of three) or it
+    scores 0, and its sum is multiplied by its topic_coverage. Planned queries pad the
+    topic with generic words, and a page that repeats one of its words (a shell article
+    saying "home" nine times, for "home baking recipes") must not pass for one about it.
     """
     owners = [owner for owner, passages in enumerate(documents) for _ in passages]
     index = BM25([tokens for passages in documents for tokens in passages])
@@ -75,13 +75,20 @@ def rank_tokenized(
             scores[owner].append(index.score(terms, i))
         for owner, each in enumerate(scores):
             totals[owner] += sum(sorted(each, reverse=True)[:TOP_PASSAGES]) / TOP_PASSAGES
-    if tokenize(topic):
+    subject = set(tokenize(topic))
+    if subject:
         coverage = topic_coverage(documents, topic)
+        named = [len(_named(subject, passages)) for passages in documents]
         totals = [
-            value * share**COVERAGE_POWER for value, share in zip(totals, coverage, strict=True)
+            value * share**COVERAGE_POWER if 2 * count >= len(subject) else 0.0
+            for value, share, count in zip(totals, coverage, named, strict=True)
         ]
     top = max(totals, default=0.0)
     return [round(value / top, 4) if top > 0 else 0.0 for value in totals]
+
+
+def _named(terms: set[str], passages: list[list[str]]) -> set[str]:
+    return {term for passage in passages for term in passage if term in terms}
 
 
 def topic_coverage(documents: Sequence[list[list[str]]], topic: str) -> list[float]:
