@@ -11,7 +11,6 @@ from generation.research.text import split_passages, tokenize
 K1 = 1.2
 B = 0.75
 TOP_PASSAGES = 3
-COVERAGE_POWER = 1
 SATURATION = 0.5  # a topic term said once counts 2/3 of one said often (tf / (tf + this))
 
 
@@ -50,7 +49,11 @@ def tokenized_passages(text: str) -> list[list[str]]:
 
 
 def rank_tokenized(
-    documents: Sequence[list[list[str]]], queries: Sequence[str], *, topic: str = ""
+    documents: Sequence[list[list[str]]],
+    queries: Sequence[str],
+    *,
+    topic: str = "",
+    enough: int = 1,
 ) -> list[float]:
     """rank_documents over texts already cut into tokenized passages.
 
@@ -63,6 +66,9 @@ def rank_tokenized(
     scores 0, and its sum is multiplied by its topic_coverage. Planned queries pad the
     topic with generic words, and a page that repeats one of its words (a shell article
     saying "home" nine times, for "home baking recipes") must not pass for one about it.
+    When fewer than `enough` texts name the topic so, the queries alone judge: pages on a
+    sub-topic the planner searched ("speculative decoding" for "LLM optimization") may
+    name none of the topic's words, and a run must not fail for want of them.
     """
     owners = [owner for owner, passages in enumerate(documents) for _ in passages]
     index = BM25([tokens for passages in documents for tokens in passages])
@@ -79,10 +85,12 @@ def rank_tokenized(
     if subject:
         coverage = topic_coverage(documents, topic)
         named = [len(_named(subject, passages)) for passages in documents]
-        totals = [
-            value * share**COVERAGE_POWER if 2 * count >= len(subject) else 0.0
+        judged = [
+            value * share if 2 * count >= len(subject) else 0.0
             for value, share, count in zip(totals, coverage, named, strict=True)
         ]
+        if sum(value > 0 for value in judged) >= enough:
+            totals = judged
     top = max(totals, default=0.0)
     return [round(value / top, 4) if top > 0 else 0.0 for value in totals]
 
