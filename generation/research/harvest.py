@@ -246,8 +246,13 @@ class Harvest:
     def relevance(self) -> list[float]:
         """Relevance of each usable page to the queries and the topic, in `usable` order."""
         passages = [self._passages[id(doc)] for doc in self.usable]
-        enough = self.limits.enough
-        return rank_tokenized(passages, self.queries, topic=self.topic, enough=enough)
+        return rank_tokenized(
+            passages,
+            self.queries,
+            topic=self.topic,
+            enough=self.limits.enough,
+            floor=self.limits.relevance_floor,
+        )
 
     def on_topic(self) -> int:
         """Usable pages above the relevance floor (recomputed only when a page arrives)."""

@@ -54,6 +54,7 @@ def rank_tokenized(
     *,
     topic: str = "",
     enough: int = 1,
+    floor: float = 0.0,
 ) -> list[float]:
     """rank_documents over texts already cut into tokenized passages.
 
@@ -66,9 +67,10 @@ def rank_tokenized(
     scores 0, and its sum is multiplied by its topic_coverage. Planned queries pad the
     topic with generic words, and a page that repeats one of its words (a shell article
     saying "home" nine times, for "home baking recipes") must not pass for one about it.
-    When fewer than `enough` texts name the topic so, the queries alone judge: pages on a
-    sub-topic the planner searched ("speculative decoding" for "LLM optimization") may
-    name none of the topic's words, and a run must not fail for want of them.
+    When that leaves fewer than `enough` texts at `floor` times the best score or above,
+    the queries alone judge: pages on a sub-topic the planner searched ("speculative
+    decoding" for "LLM optimization") may name none of the topic's words, and a run must
+    not fail for want of them.
     """
     owners = [owner for owner, passages in enumerate(documents) for _ in passages]
     index = BM25([tokens for passages in documents for tokens in passages])
@@ -89,7 +91,7 @@ def rank_tokenized(
             value * share if 2 * count >= len(subject) else 0.0
             for value, share, count in zip(totals, coverage, named, strict=True)
         ]
-        if sum(value > 0 for value in judged) >= enough:
+        if sum(above_floor(judged, floor)) >= enough:
             totals = judged
     top = max(totals, default=0.0)
     return [round(value / top, 4) if top > 0 else 0.0 for value in totals]
