@@ -243,24 +243,21 @@ class Harvest:
         self._passages[id(doc)] = passages
         self.usable.append(doc)
 
-    def relevance(self, *, strict: bool = False) -> list[float]:
-        """Relevance of each usable page to the queries and the topic, in `usable` order.
-        `strict`: by the topic rule even when it leaves too few pages (ranking.py)."""
+    def relevance(self) -> list[float]:
+        """Relevance of each usable page to the queries and the topic, in `usable` order."""
         passages = [self._passages[id(doc)] for doc in self.usable]
         return rank_tokenized(
             passages,
             self.queries,
             topic=self.topic,
-            enough=0 if strict else self.limits.enough,
+            enough=self.limits.enough,
             floor=self.limits.relevance_floor,
         )
 
     def on_topic(self) -> int:
-        """Usable pages above the relevance floor (recomputed only when a page arrives),
-        by the topic rule: too few pages that name the topic searches further before
-        the queries alone judge."""
+        """Usable pages above the relevance floor (recomputed only when a page arrives)."""
         if self._on_topic[0] != len(self.usable):
-            kept = above_floor(self.relevance(strict=True), self.limits.relevance_floor)
+            kept = above_floor(self.relevance(), self.limits.relevance_floor)
             self._on_topic = (len(self.usable), sum(kept))
         return self._on_topic[1]
 
