@@ -63,8 +63,8 @@ def rank_tokenized(
     sentence on job queues is no source on job queues). Scores are summed over queries
     before scaling, so a query of rare, specific terms weighs more than one of common
     words ("a practical guide") that many pages match. With a `topic`, a text must name
-    most of the topic's distinct terms (more than half: both of two, two of three) or it
-    scores 0, and its sum is multiplied by its topic_coverage. Planned queries pad the
+    at least half of the topic's distinct terms (one of two, two of three) or it scores
+    0, and its sum is multiplied by its topic_coverage. Planned queries pad the
     topic with generic words, and a page that repeats one of its words (a shell article
     saying "home" nine times, for "home baking recipes") must not pass for one about it.
     When that leaves fewer than `enough` texts at `floor` times the best score or above,
