@@ -53,14 +53,14 @@ SHOW_SOURCES = "--sources" in sys.argv
 # One subject per cluster that most of the cluster's pages share and few other pages
 # name (counted over the corpus's extracted text and titles): "python" is in 9 of the 15
 # python pages and in no other, "code" in 12 (4 others), "package" in 7 (4 others);
-# "recipe" in all 7 food pages (2 others), "ingredient" in 5 (1), "serving" in 7; the
+# "recipe" in all 7 food pages (2 others), "sugar" in 5 (1), "flour" in 4 (none); the
 # health pages (vaccination, a drug reaction, blood sampling, body fat, a multivitamin,
 # the brain, skin) share no narrower subject than clinical studies. The earlier topics
 # had too few pages ("measuring body fat and healthy diet": 2) and words the corpus
 # uses elsewhere ("home" in a shell article, "development practices" in a school one).
 TOPICS = {
     "python": "Python code and packages",
-    "food": "recipe ingredients and servings",
+    "food": "recipes with flour and sugar",
     "health": "clinical studies",
 }
 
