@@ -74,6 +74,7 @@ async def investigate(
         providers=providers,
         more_queries=other_angles,
         on_progress=on_progress,
+        topic=plan.topic,
         **options,
     )
 
