@@ -5,7 +5,10 @@ admins itself (`generation.admin.actions.blog_admins_extend`)."""
 
 from __future__ import annotations
 
+from typing import Any, cast
+
 from django.contrib import admin, messages
+from django.contrib.auth.models import User
 from django.db import models
 from django.db.models import Count, QuerySet
 from django.http import HttpRequest
@@ -41,12 +44,14 @@ class PostAdmin(admin.ModelAdmin):
         ("Info", {"fields": ("reading_time", "created_at", "updated_at")}),
     )
 
-    def save_model(self, request: HttpRequest, obj: Post, form, change: bool) -> None:
+    def save_model(self, request: HttpRequest, obj: Post, form: Any, change: bool) -> None:
         if not change and not permissions.may_choose_author(request.user):
-            obj.author = request.user  # the author field is read-only for them
+            obj.author = cast(User, request.user)  # the author field is read-only for them
         services.post_update(obj)
 
-    def get_readonly_fields(self, request: HttpRequest, obj: Post | None = None):
+    def get_readonly_fields(
+        self, request: HttpRequest, obj: Post | None = None
+    ) -> list[str] | tuple[str, ...]:
         # Whether readers see a post is the publish permission's, not the editor's; whose
         # name it carries is choose_author's (the same rule as the generate doors).
         fields = tuple(super().get_readonly_fields(request, obj))
@@ -81,4 +86,4 @@ class CategoryAdmin(admin.ModelAdmin):
 
     @admin.display(description="Posts", ordering="post_count")
     def post_count(self, obj: Category) -> int:
-        return obj.post_count
+        return obj.post_count  # type: ignore[attr-defined]  # get_queryset's annotation: the stubs cannot carry it

@@ -6,6 +6,7 @@ from datetime import datetime
 
 from django.conf import settings
 from django.contrib.syndication.views import Feed
+from django.db.models import QuerySet
 from django.urls import reverse
 from django.utils.html import escape
 
@@ -27,7 +28,7 @@ class LatestPostsFeed(Feed):
     def link(self) -> str:
         return reverse("blog:home")
 
-    def items(self):
+    def items(self) -> QuerySet[Post]:
         return selectors.post_list_published()[:FEED_SIZE]
 
     def item_title(self, item: Post) -> str:
