@@ -264,7 +264,8 @@ def _research(ctx: Context) -> ResearchResult:
                 http,
                 plan=plan,
                 providers=providers,
-                options={**web.research_options_from_settings(), "visitor": visit},
+                options=web.research_options_from_settings(),
+                visitor=visit,
                 on_progress=lambda message: ctx.note(Stage.RESEARCH, message),
             )
 
