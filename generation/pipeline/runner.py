@@ -17,7 +17,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
-from typing import Any
+from typing import Any, Literal, overload
 
 from django.conf import settings
 
@@ -93,6 +93,21 @@ class Context:
         """A note within a stage, for the progress displays."""
         self.emit(RunEvent(self.run.pk, EventKind.NOTE, stage=stage, message=message))
 
+    # Each stage's output has its own type (checkpoints.CODECS reads it back).
+    @overload
+    def output(self, stage: Literal[Stage.TOPIC]) -> TopicPlan: ...
+    @overload
+    def output(self, stage: Literal[Stage.RESEARCH]) -> ResearchResult: ...
+    @overload
+    def output(self, stage: Literal[Stage.OUTLINE]) -> Outline: ...
+    @overload
+    def output(self, stage: Literal[Stage.SECTIONS]) -> SectionDraft: ...
+    @overload
+    def output(self, stage: Literal[Stage.CITATIONS]) -> CheckedPost: ...
+    @overload
+    def output(self, stage: Literal[Stage.METADATA]) -> Metadata: ...
+    @overload
+    def output(self, stage: str) -> Any: ...
     def output(self, stage: str) -> Any:
         """A finished stage's typed output."""
         return checkpoints.read(self.run.checkpoints, stage)
