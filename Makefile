@@ -14,7 +14,7 @@ COMPILE = $(VENV)/bin/uv pip compile pyproject.toml requirements/build.in --quie
 	--python-version 3.11 --python-platform linux --generate-hashes \
 	--custom-compile-command "make lock"
 
-.PHONY: run test reliability lint lint-imports bench demo setup lock upgrade check-lock clean deploy-check
+.PHONY: run test reliability lint lint-imports typecheck bench demo setup lock upgrade check-lock clean deploy-check
 
 # A changed lock rebuilds the virtualenv this Makefile made from scratch, so it holds exactly
 # what the lock says. A virtualenv made by hand (say, with a newer pip) is used as it is.
@@ -54,11 +54,18 @@ lint: $(STAMP)
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 	$(VENV)/bin/lint-imports
+	$(MAKE) typecheck
 
 # The import contracts of ARCHITECTURE.md ([tool.importlinter] in pyproject.toml): the
 # layers run one way, blog knows nothing of generation, the enqueue half loads no pipeline.
 lint-imports: $(STAMP)
 	$(VENV)/bin/lint-imports
+
+# Checked types: mypy with django-stubs ([tool.mypy] in pyproject.toml) on config, blog and
+# generation. The plugin imports config.settings, so DEBUG=1 spares it a
+# SECRET_KEY; nothing else is read from the environment that mypy needs.
+typecheck: $(STAMP)
+	DEBUG=1 $(VENV)/bin/mypy
 
 # Regenerate the locks from pyproject.toml, keeping every locked version that still fits.
 lock: $(STAMP)

@@ -6,7 +6,10 @@ admins itself, and fills in the review screen's evidence and section-redo hooks
 
 from __future__ import annotations
 
+from typing import Any, cast
+
 from django.contrib import admin, messages
+from django.contrib.auth.models import User
 from django.db import models
 from django.db.models import Count, QuerySet
 from django.http import HttpRequest
@@ -60,10 +63,10 @@ class PostAdmin(ReviewViewsMixin, admin.ModelAdmin):
         ("Info", {"fields": ("reading_time", "created_at", "updated_at")}),
     )
 
-    def save_model(self, request: HttpRequest, obj: Post, form, change: bool) -> None:
+    def save_model(self, request: HttpRequest, obj: Post, form: Any, change: bool) -> None:
         if not change and not permissions.may_choose_author(request.user):
-            obj.author = request.user  # the author field is read-only for them
-        services.post_update(obj, editor=request.user)
+            obj.author = cast(User, request.user)  # the author field is read-only for them
+        services.post_update(obj, editor=cast(User, request.user))
 
     @admin.display(description="Review")
     def review_link(self, obj: Post) -> str:
@@ -74,7 +77,9 @@ class PostAdmin(ReviewViewsMixin, admin.ModelAdmin):
     def get_urls(self) -> list[URLPattern]:
         return self.review_urls() + super().get_urls()
 
-    def get_readonly_fields(self, request: HttpRequest, obj: Post | None = None):
+    def get_readonly_fields(
+        self, request: HttpRequest, obj: Post | None = None
+    ) -> list[str] | tuple[str, ...]:
         # Whether readers see a post is the publish permission's, not the editor's; whose
         # name it carries is choose_author's (the same rule as the generate doors).
         fields = tuple(super().get_readonly_fields(request, obj))
@@ -110,4 +115,4 @@ class CategoryAdmin(admin.ModelAdmin):
 
     @admin.display(description="Posts", ordering="post_count")
     def post_count(self, obj: Category) -> int:
-        return obj.post_count
+        return obj.post_count  # type: ignore[attr-defined]  # get_queryset's annotation: the stubs cannot carry it

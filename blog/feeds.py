@@ -6,7 +6,7 @@ from datetime import datetime
 
 from django.conf import settings
 from django.contrib.syndication.views import Feed
-from django.db.models import Count
+from django.db.models import Count, QuerySet
 from django.urls import reverse
 from django.utils.html import escape, format_html
 
@@ -28,7 +28,7 @@ class LatestPostsFeed(Feed):
     def link(self) -> str:
         return reverse("blog:home")
 
-    def items(self):
+    def items(self) -> QuerySet[Post]:
         posts = selectors.post_list_published().select_related("reviewed_by")
         return posts.annotate(source_count=Count("sources"))[:FEED_SIZE]
 
@@ -39,7 +39,8 @@ class LatestPostsFeed(Feed):
         # RSS readers render a description as HTML; the excerpt is plain text (written by
         # an LLM that read the web), so it is escaped into HTML text, never markup.
         text = escape(item.excerpt or item.meta_description)
-        told = disclosure.disclosure(item, source_count=item.source_count)
+        # items() annotates source_count (the stubs cannot see an annotation).
+        told = disclosure.disclosure(item, source_count=getattr(item, "source_count", 0))
         return format_html("{}<p><em>{}</em></p>", text, told) if told else text
 
     def item_pubdate(self, item: Post) -> datetime | None:

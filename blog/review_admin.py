@@ -9,9 +9,10 @@ from __future__ import annotations
 import difflib
 import re
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 from django.contrib import messages
+from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
@@ -99,7 +100,7 @@ class ReviewViewsMixin:
 
     def _review_action(self, request: HttpRequest, post: Post) -> HttpResponse:
         action = request.POST.get("action", "")
-        user = request.user
+        user = cast(User, request.user)  # staff views: never anonymous
         if action == "approve":
             if not (review.may_review(user) and user.has_perm("blog.publish_post")):
                 raise PermissionDenied("Approving needs blog.review_post and blog.publish_post.")
@@ -151,7 +152,7 @@ class ReviewViewsMixin:
                     PostRevision, post=post, pk=request.POST.get("revision"), proposed=True
                 )
                 if action == "accept":
-                    services.revision_accept(chosen, editor=request.user)
+                    services.revision_accept(chosen, editor=cast(User, request.user))
                     messages.success(request, "Accepted; the post now reads as proposed.")
                 else:
                     chosen.delete()
@@ -167,7 +168,7 @@ class ReviewViewsMixin:
             if not self.has_change_permission(request, post):  # type: ignore[attr-defined]
                 raise PermissionDenied
             chosen = get_object_or_404(PostRevision, post=post, pk=request.POST.get("restore"))
-            services.revision_restore(chosen, editor=request.user)
+            services.revision_restore(chosen, editor=cast(User, request.user))
             messages.success(request, "Restored; that is now the newest revision.")
             return HttpResponseRedirect(reverse("admin:blog_post_revisions", args=[post.pk]))
         by_id = {str(rev.pk): rev for rev in revisions}

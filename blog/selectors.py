@@ -27,7 +27,7 @@ def post_list_published() -> QuerySet[Post]:
     return (
         Post.objects.filter(_published_q())
         .select_related("author", "category")
-        .prefetch_related("tags")
+        .prefetch_related("tags")  # type: ignore[misc]  # taggit has no stubs: the plugin cannot see the relation
         .order_by("-published_at", "-id")
     )
 
@@ -58,7 +58,8 @@ def post_get_for_view(slug: str, user: AbstractBaseUser | AnonymousUser) -> Post
     else sees only what is published.
     """
     posts = Post.objects.select_related("author", "category", "reviewed_by").prefetch_related(
-        "tags", "sources"
+        "tags",  # type: ignore[misc]  # taggit has no stubs: the plugin cannot see the relation
+        "sources",
     )
     if not getattr(user, "is_staff", False):
         posts = posts.filter(_published_q())

@@ -9,10 +9,12 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 from urllib.parse import urlsplit
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import IntegrityError, models, transaction
 from django.db.models import F, Q, QuerySet, Value
 from django.db.models.functions import Coalesce
@@ -35,10 +37,12 @@ def reading_time(text: str) -> int:
 
 def unique_slug(title: str, model: type[models.Model] = Post, field: str = "slug") -> str:
     """A slug for `title` not yet used in `model`: `title`, then `title-2`, `title-3`..."""
-    max_length = model._meta.get_field(field).max_length or 50
+    max_length = getattr(model._meta.get_field(field), "max_length", None) or 50
     base = slugify(title)[: max_length - 6].strip("-") or "post"
     taken = set(
-        model.objects.filter(**{f"{field}__startswith": base}).values_list(field, flat=True)
+        model._default_manager.filter(**{f"{field}__startswith": base}).values_list(
+            field, flat=True
+        )
     )
     if base not in taken:
         return base
@@ -83,21 +87,44 @@ def category_get_or_create(name: str) -> Category:
     return Category.objects.create(name=name, slug=unique_slug(name, model=Category))
 
 
-def _source_rows(post: Post, sources: Iterable[Mapping]) -> list[PostSource]:
+@dataclass(frozen=True)
+class SourceRow:
+    """One numbered source of a post, as post_create takes it (generation builds these;
+    a mapping with the same keys is accepted too). Empty title or domain: from the URL."""
+
+    number: int
+    url: str
+    title: str = ""
+    domain: str = ""
+    fetched_at: datetime | None = None  # when research read the page
+
+    @classmethod
+    def from_mapping(cls, data: Mapping[str, Any]) -> SourceRow:
+        return cls(
+            number=int(data["number"]),
+            url=str(data.get("url") or ""),
+            title=str(data.get("title") or ""),
+            domain=str(data.get("domain") or ""),
+            fetched_at=data.get("fetched_at"),
+        )
+
+
+def _source_rows(post: Post, sources: Iterable[SourceRow | Mapping[str, Any]]) -> list[PostSource]:
     rows = []
-    for source in sources:
+    for given in sources:
+        source = given if isinstance(given, SourceRow) else SourceRow.from_mapping(given)
         # Stored as given (a local research folder yields file:// URLs); the page links
         # only http(s) ones, so a hostile scheme here is shown as text, never followed.
-        url = str(source.get("url") or "").strip()
+        url = source.url.strip()
         host = urlsplit(url).hostname or ""
         rows.append(
             PostSource(
                 post=post,
-                number=int(source["number"]),
-                title=str(source.get("title") or host or url)[:300],
+                number=source.number,
+                title=(source.title or host or url)[:300],
                 url=url[:2000],
-                domain=str(source.get("domain") or host)[:255],
-                fetched_at=source.get("fetched_at"),
+                domain=(source.domain or host)[:255],
+                fetched_at=source.fetched_at,
             )
         )
     return rows
@@ -122,13 +149,13 @@ def post_create(
     *,
     title: str,
     body: str,
-    author: AbstractBaseUser,
+    author: User,
     status: str = Post.Status.DRAFT,
     category: Category | None = None,
     tags: Iterable[str] = (),
     excerpt: str = "",
     meta_description: str = "",
-    sources: Iterable[Mapping] = (),
+    sources: Iterable[SourceRow | Mapping[str, Any]] = (),
     published_at: datetime | None = None,
     hold_reason: str = "",
     origin: str = PostRevision.Origin.EDITOR,
@@ -169,7 +196,7 @@ def post_create(
 def post_update(
     post: Post,
     *,
-    editor: AbstractBaseUser | None = None,
+    editor: User | None = None,
     origin: str = PostRevision.Origin.EDITOR,
     note: str = "",
     always: bool = False,
@@ -187,7 +214,7 @@ def post_update(
 def revision_record(
     post: Post,
     *,
-    author: AbstractBaseUser | None,
+    author: User | None,
     origin: str,
     note: str = "",
     always: bool = False,
@@ -205,7 +232,7 @@ def revision_record(
 
 
 @transaction.atomic
-def revision_restore(revision: PostRevision, *, editor: AbstractBaseUser) -> Post:
+def revision_restore(revision: PostRevision, *, editor: User) -> Post:
     """Put a revision's title, excerpt and body back on its post (a new revision)."""
     post = revision.post
     post.title, post.excerpt, post.body = revision.title, revision.excerpt, revision.body
@@ -214,7 +241,7 @@ def revision_restore(revision: PostRevision, *, editor: AbstractBaseUser) -> Pos
 
 
 @transaction.atomic
-def post_approve(post: Post, *, reviewer: AbstractBaseUser) -> Post:
+def post_approve(post: Post, *, reviewer: User) -> Post:
     """Publish a post in review (or a draft) as approved by `reviewer`."""
     if post.status == Post.Status.PUBLISHED:
         raise ValueError("This post is already published.")
@@ -237,7 +264,7 @@ def post_approve(post: Post, *, reviewer: AbstractBaseUser) -> Post:
 
 
 @transaction.atomic
-def post_reject(post: Post, *, reviewer: AbstractBaseUser, reason: str) -> Post:
+def post_reject(post: Post, *, reviewer: User, reason: str) -> Post:
     """Send a post in review back to draft, keeping the reviewer's reason on it."""
     reason = " ".join((reason or "").split())
     if not reason:
@@ -271,7 +298,7 @@ def posts_unpublish(queryset: QuerySet[Post]) -> int:
 
 
 @transaction.atomic
-def revision_accept(revision: PostRevision, *, editor: AbstractBaseUser) -> Post:
+def revision_accept(revision: PostRevision, *, editor: User) -> Post:
     """Put a proposed revision's content on its post (kept as a new revision)."""
     if not revision.proposed:
         raise ValueError("Only a proposed revision can be accepted.")

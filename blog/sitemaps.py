@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from django.contrib.sitemaps import Sitemap
+from django.db.models import QuerySet
 from django.urls import reverse
 
 from blog import selectors
@@ -26,7 +27,7 @@ class PostSitemap(Sitemap):
     changefreq = "weekly"
     priority = 0.8
 
-    def items(self):
+    def items(self) -> QuerySet[Post]:
         # Only what the sitemap prints: no tags or authors needed here.
         return (
             selectors.post_list_published()
@@ -43,7 +44,7 @@ class CategorySitemap(Sitemap):
     changefreq = "weekly"
     priority = 0.5
 
-    def items(self):
+    def items(self) -> QuerySet[Category]:
         return selectors.category_list_with_counts()
 
     def location(self, item: Category) -> str:

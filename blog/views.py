@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
+from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponsePermanentRedirect
 from django.shortcuts import get_object_or_404, render
 from django.templatetags.static import static
@@ -12,7 +15,7 @@ from taggit.models import Tag
 
 from blog import disclosure, selectors
 from blog.markdown import post_body_html
-from blog.models import Category
+from blog.models import Category, Post
 
 
 class PostListView(ListView):
@@ -21,22 +24,22 @@ class PostListView(ListView):
     template_name = "blog/post_list.html"
     context_object_name = "posts"
 
-    def get_paginate_by(self, queryset) -> int:
+    def get_paginate_by(self, queryset: QuerySet[Post]) -> int:
         # Read per request so the setting can change without re-importing views.
         return settings.POSTS_PER_PAGE
 
-    def get_queryset(self):
+    def get_queryset(self) -> QuerySet[Post]:
         return selectors.post_list_published()
 
 
 class CategoryPostListView(PostListView):
     """Published posts in one category."""
 
-    def get_queryset(self):
+    def get_queryset(self) -> QuerySet[Post]:
         self.category = get_object_or_404(Category, slug=self.kwargs["slug"])
         return selectors.posts_in_category(self.category)
 
-    def get_context_data(self, **kwargs):
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         return super().get_context_data(
             category=self.category, active_category=self.category.slug, **kwargs
         )
@@ -45,11 +48,11 @@ class CategoryPostListView(PostListView):
 class TagPostListView(PostListView):
     """Published posts with one tag."""
 
-    def get_queryset(self):
+    def get_queryset(self) -> QuerySet[Post]:
         self.tag = get_object_or_404(Tag, slug=self.kwargs["slug"])
         return selectors.posts_with_tag(self.tag)
 
-    def get_context_data(self, **kwargs):
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         return super().get_context_data(tag=self.tag, **kwargs)
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 from pprint import pformat
 from typing import Any
 
+from django.utils.safestring import SafeString, mark_safe
 from django.views.debug import ExceptionReporter, SafeExceptionReporterFilter
 
 from config.redaction import redact, redact_value
@@ -55,8 +56,8 @@ class RedactingExceptionReporterFilter(SafeExceptionReporterFilter):
 class RedactingExceptionReporter(ExceptionReporter):
     """The report itself, HTML and text, redacted once more as a whole."""
 
-    def get_traceback_html(self) -> str:
-        return redact(str(super().get_traceback_html()))
+    def get_traceback_html(self) -> SafeString:
+        return mark_safe(redact(str(super().get_traceback_html())))  # noqa: S308 - Django's own report, redacted
 
-    def get_traceback_text(self) -> str:
-        return redact(str(super().get_traceback_text()))
+    def get_traceback_text(self) -> SafeString:
+        return mark_safe(redact(str(super().get_traceback_text())))  # noqa: S308 - Django's own report, redacted

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import socket
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
@@ -32,7 +34,7 @@ env = environ.Env()
 environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 
 
-def _get(name: str, cast, default):
+def _get(name: str, cast: Callable[..., Any], default: Any) -> Any:
     """Read one variable, turning any parse error into a message that names it."""
     try:
         return cast(name, default=default)

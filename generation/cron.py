@@ -189,4 +189,5 @@ def cron_describe(expression: str) -> str:
     kind, at, weekday = preset
     if kind == "daily":
         return f"daily at {at:%H:%M}"
+    assert weekday is not None  # a weekly preset has its day
     return f"{WEEKDAYS[weekday]}s at {at:%H:%M}"

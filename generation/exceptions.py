@@ -67,6 +67,8 @@ class NotEnoughSources(GenerationError):
     rather than resuming from its thin result: `restart_stage` says so on the run's record.
     """
 
+    docs: list  # what research tried (its documents), set by research.collect
+
     permanent = True
     restart_stage = "research"
 

@@ -39,7 +39,7 @@ import math
 import random
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 
@@ -153,7 +153,7 @@ def endpoint_of(base_url: str) -> str:
     return f"{url.scheme}://{url.host}{port}{url.path.rstrip('/')}"
 
 
-def estimate_tokens(messages: list[dict], max_tokens: int) -> int:
+def estimate_tokens(messages: Sequence[Mapping[str, object]], max_tokens: int) -> int:
     """What a provider counts against the limit before replying: the prompt's characters
     / 4 (its own estimate) plus every token the reply may use."""
     chars = sum(len(str(message.get("content") or "")) for message in messages)

@@ -180,7 +180,12 @@ class WorkerEdge(Worker):
         super().main_work_horse(job, queue)
 
     def handle_job_failure(
-        self, job, queue, started_job_registry=None, exc_string: str = "", execution=None
+        self,
+        job: Job,
+        queue: Queue,
+        started_job_registry: Any = None,
+        exc_string: str = "",
+        execution: Any = None,
     ) -> None:
         super().handle_job_failure(
             job,
@@ -190,7 +195,7 @@ class WorkerEdge(Worker):
             execution=execution,
         )
 
-    def handle_work_horse_killed(self, job, retpid, ret_val, rusage) -> None:
+    def handle_work_horse_killed(self, job: Job, retpid: int, ret_val: int, rusage: Any) -> None:
         super().handle_work_horse_killed(job, retpid, ret_val, rusage)
         self.on_horse_killed(job, ret_val)
 
@@ -198,7 +203,7 @@ class WorkerEdge(Worker):
     def dequeue_timeout(self) -> int:
         return max(1, min(super().dequeue_timeout, self.on_dequeue_timeout_cap()))
 
-    def maintain_heartbeats(self, job, execution) -> None:
+    def maintain_heartbeats(self, job: Job, execution: Any) -> None:
         # Called every job_monitoring_interval while a horse works: busy workers maintain too.
         super().maintain_heartbeats(job, execution)
         if self.should_run_maintenance_tasks:

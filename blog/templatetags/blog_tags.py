@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from django import template
+from django.template.context import Context
 from django.utils import timezone
 
 from blog import links
@@ -30,7 +31,7 @@ def iso_datetime(value: datetime | None) -> str:
 
 
 @register.simple_tag(takes_context=True)
-def page_url(context, number: int) -> str:
+def page_url(context: Context, number: int) -> str:
     """The current URL with `page` set to `number` (page 1 drops the parameter)."""
     params = context["request"].GET.copy()
     params.pop("page", None)
@@ -41,7 +42,7 @@ def page_url(context, number: int) -> str:
 
 
 @register.simple_tag(takes_context=True)
-def canonical_url(context) -> str:
+def canonical_url(context: Context) -> str:
     """This page's absolute URL, keeping only a `page` parameter beyond the first page."""
     request = context["request"]
     url = request.build_absolute_uri(request.path)

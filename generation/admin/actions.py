@@ -67,6 +67,7 @@ def blog_admins_extend() -> None:
     """Add the generate actions to the blog's post and category admins, and the review
     screen's hooks to the post admin (the blog itself knows nothing of generation).
     Called once, when generation's admin loads."""
+    admin_class: Any  # the stubs declare `actions` per instance; it is set on the class here
     for admin_class, action in (
         (PostAdmin, generate_followups),
         (CategoryAdmin, generate_in_categories),
@@ -89,8 +90,8 @@ def _generate_for_selection(
     describe: Callable[[Any], tuple[str, str]],
     enqueue: Enqueue,
 ) -> HttpResponse | None:
-    if refusal := permissions.generate_refusal(request.user):
-        raise PermissionDenied(refusal)
+    if denied := permissions.generate_refusal(request.user):
+        raise PermissionDenied(denied)
     items = list(queryset)
     form = GenerateForSelectionForm(
         request.POST if "_generate" in request.POST else None, user=request.user

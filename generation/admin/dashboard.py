@@ -15,8 +15,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from functools import wraps
+from typing import Any
 
 from django.contrib import admin
+from django.contrib.auth.models import AnonymousUser, User
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
@@ -35,7 +37,7 @@ PERMISSION = "generation.manage_queues"
 View = Callable[..., HttpResponse]
 
 
-def may_manage_queues(user) -> bool:
+def may_manage_queues(user: User | AnonymousUser) -> bool:
     return bool(user.is_active and user.is_staff and user.has_perm(PERMISSION))
 
 
@@ -43,7 +45,7 @@ def queue_manager_required(view: View) -> View:
     """Login for the anonymous, 403 for staff without the permission; POSTs keep runs true."""
 
     @wraps(view)
-    def wrapped(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         if not (request.user.is_active and request.user.is_staff):
             return redirect_to_login(request.get_full_path(), reverse("admin:login"))
         if not may_manage_queues(request.user):
@@ -55,7 +57,7 @@ def queue_manager_required(view: View) -> View:
     return wrapped
 
 
-def _with_runs_synced(view: View, request: HttpRequest, *args, **kwargs) -> HttpResponse:
+def _with_runs_synced(view: View, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
     connection = queues.get_queue("default").connection
     before = jobsync.jobs_snapshot(connection)
     response = view(request, *args, **kwargs)
@@ -73,7 +75,7 @@ def token_or_queue_manager(view: View) -> View:
     """django-rq's API views: a bearer token (checked by the view) or the permission."""
 
     @wraps(view)
-    def wrapped(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         user = request.user
         if user.is_authenticated and not may_manage_queues(user):
             raise PermissionDenied("Managing the queues needs the manage_queues permission.")
@@ -103,7 +105,7 @@ class GuardedQueueAdmin(QueueAdmin):
     def has_module_permission(self, request: HttpRequest) -> bool:
         return may_manage_queues(request.user)
 
-    def has_view_permission(self, request: HttpRequest, obj=None) -> bool:
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return may_manage_queues(request.user)
 
     def get_urls(self) -> list[URLPattern]:
@@ -116,7 +118,9 @@ class GuardedQueueAdmin(QueueAdmin):
             guarded.append(pattern)
         return guarded
 
-    def changelist_view(self, request: HttpRequest, extra_context=None) -> HttpResponse:
+    def changelist_view(
+        self, request: HttpRequest, extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
         return queue_manager_required(super().changelist_view)(request, extra_context)
 
 

@@ -120,7 +120,8 @@ def highlight(passage: str, words: frozenset[str]) -> SafeString:
     """The passage, escaped, with every word the claim shares marked."""
     from generation.research import tokenize  # on first use, as in _claims
 
-    out, last = [], 0
+    out: list[str] = []
+    last = 0
     for match in _WORD.finditer(passage):
         stems = tokenize(match.group())
         if stems and stems[0] in words:

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import time
-from typing import Any
+from typing import Any, cast
 from zoneinfo import available_timezones
 
 from django import forms
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.core.validators import MaxValueValidator
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
@@ -59,10 +59,10 @@ class GeneratePostsForm(forms.Form):
         label="Add tags", required=False, initial=True, help_text="Let the writer tag each post."
     )
 
-    def __init__(self, *args: Any, user: AbstractBaseUser, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, user: AbstractBaseUser | AnonymousUser, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         limit = settings.GENERATION_MAX_BATCH
-        count = self.fields["count"]
+        count = cast(forms.IntegerField, self.fields["count"])
         count.max_value = limit
         count.widget.attrs["max"] = limit
         count.validators.append(MaxValueValidator(limit))
@@ -75,7 +75,7 @@ class GeneratePostsForm(forms.Form):
                 "invalid": "Delay must be a whole number of seconds.",
             }
         )
-        author = self.fields["author"]
+        author = cast(forms.ModelChoiceField, self.fields["author"])
         author.queryset = permissions.author_choices(user)
         author.initial = user.pk
         self.user = user
@@ -86,6 +86,7 @@ class GeneratePostsForm(forms.Form):
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
+        assert data is not None  # Django's clean() returns cleaned_data
         _refuse_request(self, data)
         return data
 
@@ -97,7 +98,9 @@ class DatalistInput(forms.TextInput):
         super().__init__(attrs={"size": size})
         self.options = options
 
-    def render(self, name, value, attrs=None, renderer=None) -> SafeString:
+    def render(
+        self, name: str, value: Any, attrs: dict[str, Any] | None = None, renderer: Any = None
+    ) -> SafeString:
         list_id = f"{name}-suggestions"
         field = super().render(name, value, {**(attrs or {}), "list": list_id}, renderer)
         options = format_html_join("", '<option value="{}">', ((o,) for o in self.options()))
@@ -166,7 +169,7 @@ class ScheduleForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         self.fields["cron"].required = False
         _limit_count(self.fields["count"])
-        self._limit_authors(self.fields["author"])
+        self._limit_authors(cast(forms.ModelChoiceField, self.fields["author"]))
         if self.instance.pk is None:
             self.initial.setdefault("timezone", settings.TIME_ZONE)
         else:
@@ -196,6 +199,7 @@ class ScheduleForm(forms.ModelForm):
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
+        assert data is not None  # Django's clean() returns cleaned_data
         frequency, at = data.get("frequency"), data.get("at")
         if frequency in ("daily", "weekly"):
             if at is None:
@@ -238,6 +242,7 @@ class GenerateForSelectionForm(forms.Form):
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
+        assert data is not None  # Django's clean() returns cleaned_data
         # The actions write as the user who takes them: the same rule as every door.
         refusal = permissions.request_refusal(
             self.user, publish=bool(data.get("publish")), author_id=self.user.pk
@@ -247,7 +252,9 @@ class GenerateForSelectionForm(forms.Form):
         return data
 
 
-def _refuse_request(form: forms.Form, data: dict[str, Any], *, generates: bool = True) -> None:
+def _refuse_request(
+    form: GeneratePostsForm | ScheduleForm, data: dict[str, Any], *, generates: bool = True
+) -> None:
     """A form error when `form.user` may not generate (when the form makes runs), publish,
     or write as the chosen author (empty: the default author, someone else)."""
     author = data.get("author")

@@ -11,7 +11,7 @@ from typing import Any
 
 from django.contrib import admin, messages
 from django.db.models import Case, F, IntegerField, QuerySet, Value, When
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 from django.template.loader import render_to_string
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
@@ -34,9 +34,11 @@ class ReadonlyWithoutHelp:
     """Read-only fields show their value, not the help a form gives for entering one
     ("Empty: choose one." under a topic nobody can edit)."""
 
-    def get_form(self, request: HttpRequest, obj: Any = None, **kwargs: Any) -> Any:
+    def get_form(
+        self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any
+    ) -> Any:
         kwargs.setdefault("help_texts", self._no_help(request, obj))
-        return super().get_form(request, obj, **kwargs)  # type: ignore[misc]
+        return super().get_form(request, obj, change=change, **kwargs)  # type: ignore[misc]
 
     def get_formset(self, request: HttpRequest, obj: Any = None, **kwargs: Any) -> Any:
         kwargs.setdefault("help_texts", self._no_help(request, obj))
@@ -127,7 +129,9 @@ class GenerationRunAdmin(ReadonlyWithoutHelp, admin.ModelAdmin):
     view_on_site = False
     inlines = (ResearchSourceInline,)
 
-    def changelist_view(self, request, extra_context=None):
+    def changelist_view(
+        self, request: HttpRequest, extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
         # Costs are visible per day too, not only per run.
         extra_context = {**(extra_context or {}), "usage_by_day": selectors.usage_by_day()}
         return super().changelist_view(request, extra_context=extra_context)
@@ -372,13 +376,12 @@ class GenerationRunAdmin(ReadonlyWithoutHelp, admin.ModelAdmin):
     def retry_failed(self, request: HttpRequest, queryset: QuerySet[GenerationRun]) -> None:
         # A retry runs the request again as it was made (its author stays): the user must
         # be allowed to make that request themselves (generate, publish, that author).
-        ids, refusals = [], {}
+        ids: list[int] = []
+        refusals: dict[str, int] = {}
         for run_id, publish, author_id in queryset.values_list("pk", "publish", "author_id"):
-            refusal = permissions.request_refusal(
-                request.user, publish=publish, author_id=author_id
-            )
-            if refusal:
-                refusals[refusal] = refusals.get(refusal, 0) + 1
+            reason = permissions.request_refusal(request.user, publish=publish, author_id=author_id)
+            if reason:
+                refusals[reason] = refusals.get(reason, 0) + 1
             else:
                 ids.append(run_id)
         for message, count in refusals.items():

@@ -3,6 +3,7 @@ and last occurrences in their zone and in UTC, and the runs each occurrence crea
 
 from __future__ import annotations
 
+from datetime import datetime
 from functools import partial
 from typing import Any
 
@@ -17,7 +18,12 @@ from django.utils.safestring import SafeString
 from generation import cron
 from generation.admin import permissions
 from generation.admin.forms import ScheduleForm
-from generation.models import GenerationRun, GenerationSchedule, ScheduleOccurrence
+from generation.models import (
+    GenerationRun,
+    GenerationSchedule,
+    OccurrenceOutcome,
+    ScheduleOccurrence,
+)
 from generation.runs.refusals import refused
 from generation.runs.selectors import duration_label
 from generation.scheduling import selectors
@@ -63,17 +69,21 @@ class GenerationScheduleAdmin(admin.ModelAdmin):
     def get_queryset(self, request: HttpRequest) -> QuerySet[GenerationSchedule]:
         return selectors.schedules_with_last_occurrence()
 
-    def get_fieldsets(self, request: HttpRequest, obj: Any = None):
+    def get_fieldsets(self, request: HttpRequest, obj: Any = None) -> Any:
         if obj is None:  # nothing has happened yet to a new schedule
             return self.fieldsets[:-1]
         return self.fieldsets
 
-    def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs):
+    def get_form(
+        self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any
+    ) -> Any:
         form = super().get_form(request, obj, change=change, **kwargs)
         # The form refuses publishing or another author to a user without the right.
         return type(form.__name__, (form,), {"user": request.user})
 
-    def save_model(self, request: HttpRequest, obj: GenerationSchedule, form, change) -> None:
+    def save_model(
+        self, request: HttpRequest, obj: GenerationSchedule, form: Any, change: bool
+    ) -> None:
         scheduling.schedule_save(schedule=obj)
 
     def has_run_permission(self, request: HttpRequest) -> bool:
@@ -112,9 +122,9 @@ class GenerationScheduleAdmin(admin.ModelAdmin):
         return format_html(
             '{} <span class="occurrence-outcome occurrence-outcome--{}" title="{}">{}</span>',
             _both_times(due, schedule.timezone),
-            schedule.last_outcome,
-            schedule.last_message or "",
-            _outcome_label(schedule.last_outcome),
+            getattr(schedule, "last_outcome", ""),  # annotations of get_queryset()
+            getattr(schedule, "last_message", None) or "",
+            _outcome_label(getattr(schedule, "last_outcome", "")),
         )
 
     @admin.display(description="Occurrences (latest first)")
@@ -174,7 +184,7 @@ def _refusal(request: HttpRequest, publish: bool, author_id: int | None) -> str 
     return permissions.request_refusal(request.user, publish=publish, author_id=author_id)
 
 
-def _both_times(instant, zone_name: str, *, suffix: str = "") -> SafeString:
+def _both_times(instant: datetime, zone_name: str, *, suffix: str = "") -> SafeString:
     return format_html(
         '{}<br><span class="quiet">{}</span>{}',
         selectors.time_in_zone(instant, zone_name),
@@ -184,7 +194,7 @@ def _both_times(instant, zone_name: str, *, suffix: str = "") -> SafeString:
 
 
 def _outcome_label(outcome: str) -> str:
-    return dict(ScheduleOccurrence._meta.get_field("outcome").choices).get(outcome, outcome)
+    return dict(OccurrenceOutcome.choices).get(outcome, outcome)
 
 
 def _history_cells(occurrence: ScheduleOccurrence) -> SafeString:

@@ -58,8 +58,8 @@ def queued_message(runs: list[GenerationRun], *, linked: bool) -> SafeString:
 
 
 def _generate_posts(request: HttpRequest) -> HttpResponse:
-    if refusal := permissions.generate_refusal(request.user):
-        raise PermissionDenied(refusal)
+    if denied := permissions.generate_refusal(request.user):
+        raise PermissionDenied(denied)
     form = GeneratePostsForm(request.POST or None, user=request.user)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data

@@ -9,9 +9,12 @@ from __future__ import annotations
 import logging
 import math
 from datetime import UTC, datetime, timedelta
+from types import TracebackType
+from typing import Any
 
 from django.db import close_old_connections
 from django.utils import timezone
+from redis import Redis
 from rq import get_current_job
 from rq.job import Job
 
@@ -51,7 +54,9 @@ def generate_post(run_id: int) -> int | None:
         _wait_for_budget(job, run_id)
         return None
     try:
-        return service.run_generation(run_id, worker_name=job.worker_name if job else "").post_id
+        return service.run_generation(
+            run_id, worker_name=(job.worker_name or "") if job else ""
+        ).post_id
     except RunNotClaimable as exc:
         logger.info("Run %s: not run here: %s", run_id, exc)
         return None
@@ -62,6 +67,7 @@ def _waiting(run_id: int) -> bool:
 
 
 def _waited(job: Job) -> float:
+    assert job.enqueued_at is not None  # RQ sets it before a worker takes the job
     enqueued = job.enqueued_at.replace(tzinfo=job.enqueued_at.tzinfo or UTC)
     return max((datetime.now(UTC) - enqueued).total_seconds(), 0.0)
 
@@ -75,8 +81,10 @@ def _wait_for_budget(job: Job, run_id: int) -> None:
     alerts.alert_budget()
 
 
-def on_success(job: Job, connection, result, *args, **kwargs) -> None:
+def on_success(job: Job, connection: Redis, result: Any, *args: Any, **kwargs: Any) -> None:
     run_id = run_id_from_job_id(job.id)
+    if run_id is None:  # not a run's job: nothing to tell
+        return
     made_post = GenerationRun.objects.filter(
         pk=run_id, status=RunStatus.SUCCEEDED, post__isnull=False
     ).exists()
@@ -86,7 +94,13 @@ def on_success(job: Job, connection, result, *args, **kwargs) -> None:
             review_digest.review_digest_enqueue()
 
 
-def on_failure(job: Job, connection, exc_type, exc_value, traceback) -> None:
+def on_failure(
+    job: Job,
+    connection: Redis,
+    exc_type: type[BaseException],
+    exc_value: BaseException,
+    traceback: TracebackType | None,
+) -> None:
     """Runs in the work-horse before RQ decides on a retry (same job object)."""
     # The attempt may have failed because the database dropped the connection (a restart,
     # pg_terminate_backend): reconnect, or the failure would go unrecorded.
@@ -100,11 +114,12 @@ def on_failure(job: Job, connection, exc_type, exc_value, traceback) -> None:
     retry_at = None
     if will_retry:
         retry_at = timezone.now() + timedelta(seconds=rq_private.retry_interval(job))
-    if lifecycle.run_retry_decided(run_id_from_job_id(job.id), retry_at=retry_at):
+    run_id = run_id_from_job_id(job.id)
+    if run_id is not None and lifecycle.run_retry_decided(run_id, retry_at=retry_at):
         metrics.inc("runs_retried" if will_retry else "runs_failed")
 
 
-def on_stopped(job: Job, connection) -> None:
+def on_stopped(job: Job, connection: Redis) -> None:
     """An operator stopped the job (django-rq's "Stop job", `rq stop-job`, queue_stop): the
     run is canceled with its checkpoints kept (already done when queue_stop asked)."""
     run_id = run_id_from_job_id(job.id)

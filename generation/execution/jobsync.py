@@ -55,11 +55,14 @@ def runs_sync_with_jobs(connection: Redis, before: JobStatuses) -> dict[str, lis
     """Apply to the runs what happened to their jobs since `before`; returns the run ids
     requeued and canceled."""
     after = dict(zip(before, _jobs(connection, list(before)), strict=True))
-    requeued, canceled = [], []
+    requeued: list[int] = []
+    canceled: list[int] = []
     for job_id, was in before.items():
         job, run_id = after[job_id], queues.run_id_from_job_id(job_id)
+        if run_id is None:  # not a run's job
+            continue
         now = job.get_status(refresh=False) if job else None
-        if was == "failed" and now in WAITING:
+        if job is not None and was == "failed" and now in WAITING:
             retries_left = rq_private.retries_left(job)
             if lifecycle.run_requeued_by_rq(run_id, retries_left=retries_left):
                 requeued.append(run_id)

@@ -20,6 +20,7 @@ from typing import Any
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
+from redis import Redis
 from redis.exceptions import RedisError
 from rq.command import send_stop_job_command
 from rq.exceptions import InvalidJobOperation, NoSuchJobError
@@ -84,7 +85,7 @@ def _push_again_or_undo(run_ids: list[int], *, queue_name: str) -> None:
         ) from exc
 
 
-def _job_delete(connection, job_id: str) -> None:
+def _job_delete(connection: Redis, job_id: str) -> None:
     with contextlib.suppress(NoSuchJobError):  # expired or flushed: nothing to replace
         Job.fetch(job_id, connection=connection).delete()
 

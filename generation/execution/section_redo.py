@@ -45,7 +45,7 @@ def section_redo_job(run_id: int, index: int, editor_id: int) -> int:
     sources = {n: clean_source(s) for n, s in store.sources_load(run).items() if n in numbers}
     ledger = UsageLedger()
 
-    async def work() -> tuple[str, object]:
+    async def work() -> tuple[str, CitationReport]:
         async with LLMClient.from_settings(ledger=ledger) as llm:
             return await rewrite_section(
                 llm,

@@ -36,6 +36,7 @@ import importlib
 import logging
 import os
 import signal
+from typing import Any, cast
 
 from django.conf import settings
 from django.db import close_old_connections, connections
@@ -96,13 +97,13 @@ def request_restart(connection: Redis) -> list[str]:
 
 def _redis_clock(connection: Redis) -> float:
     """Redis's own clock, shared by every host (theirs may disagree)."""
-    seconds, micros = connection.time()
+    seconds, micros = cast(tuple[int, int], connection.time())  # redis-py types it sync-or-async
     return seconds + micros / 1_000_000
 
 
 def restart_requested_since(connection: Redis, started: float) -> bool:
     """True when queue_restart ran after a worker that started at `started` (epoch)."""
-    value = connection.get(RESTART_KEY)
+    value = cast(bytes | None, connection.get(RESTART_KEY))
     return value is not None and float(value) > started
 
 
@@ -150,7 +151,7 @@ class GenerationWorker(WorkerEdge):
     """The project's worker. RQ's methods are overridden in `generation.rq_private`
     (`WorkerEdge`); this class fills in its `on_*` hooks."""
 
-    def __init__(self, *args, **kwargs) -> None:
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         interval = max(1, int(settings.GENERATION_REAPER_INTERVAL))
         kwargs.setdefault("maintenance_interval", interval)
         super().__init__(*args, **kwargs)

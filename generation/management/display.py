@@ -11,13 +11,13 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import Iterator
-from typing import IO
+from typing import IO, Any, cast
 
 from django.conf import settings
 from django.core.management.base import OutputWrapper
 from django.urls import reverse
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
 from generation.models import STAGE_ORDER, GenerationRun
 from generation.runs.progress import EventKind, RunEvent
@@ -29,7 +29,7 @@ class _Verbatim:
     Django's OutputWrapper ends every write with a newline; rich redraws its bars with
     cursor moves and partial lines, and each added newline left one stale copy behind."""
 
-    def __init__(self, stream: IO[str]) -> None:
+    def __init__(self, stream: IO[str] | OutputWrapper) -> None:
         self._stream = stream
 
     def write(self, text: str) -> int:
@@ -39,19 +39,19 @@ class _Verbatim:
             self._stream.write(text)
         return len(text)
 
-    def __getattr__(self, name: str):
+    def __getattr__(self, name: str) -> Any:
         return getattr(self._stream, name)  # flush, isatty, fileno: the real stream's
 
 
 class RunProgressDisplay:
     """An EventSink: `display(event)` shows it; use as a context manager."""
 
-    def __init__(self, stream: IO[str], *, plain: bool | None = None) -> None:
+    def __init__(self, stream: IO[str] | OutputWrapper, *, plain: bool | None = None) -> None:
         self.stream = stream
         self.plain = not _is_terminal(stream) if plain is None else plain
-        self.console = Console(file=_Verbatim(stream), highlight=False)
+        self.console = Console(file=cast(IO[str], _Verbatim(stream)), highlight=False)
         self.progress: Progress | None = None
-        self.tasks: dict[int, int] = {}
+        self.tasks: dict[int, TaskID] = {}
         self._muted: list[tuple[logging.Handler, int]] = []
 
     def __enter__(self) -> RunProgressDisplay:
@@ -81,12 +81,13 @@ class RunProgressDisplay:
             self._update_bar(event)
 
     def _update_bar(self, event: RunEvent) -> None:
+        assert self.progress is not None  # started by __enter__ unless plain
         if event.run_id not in self.tasks:
             self.tasks[event.run_id] = self.progress.add_task(
                 "queued", total=len(STAGE_ORDER), run=event.run_id
             )
         task = self.tasks[event.run_id]
-        fields = {"description": describe(event)}
+        fields: dict[str, Any] = {"description": describe(event)}
         if event.stage in STAGE_ORDER:
             done = STAGE_ORDER.index(event.stage) + (event.kind == EventKind.FINISHED)
             fields["completed"] = done
@@ -125,7 +126,7 @@ def console_logs_hidden(*, hidden: bool = True) -> Iterator[None]:
             handler.setLevel(level)
 
 
-def _is_terminal(stream: IO[str]) -> bool:
+def _is_terminal(stream: IO[str] | OutputWrapper) -> bool:
     isatty = getattr(stream, "isatty", None)
     return bool(isatty and isatty())
 
@@ -153,6 +154,7 @@ def post_location(run: GenerationRun) -> str:
     """Where the run's post went: its public URL once published; otherwise its review
     screen, and why it waits there ("in review: 2 of 12 claims removed")."""
     post = run.post
+    assert post is not None  # asked only of a run that made a post
     if post.is_published:
         return f"{settings.SITE_URL}{post.get_absolute_url()} (published)"
     review_url = settings.SITE_URL + reverse("admin:blog_post_review", args=[post.pk])

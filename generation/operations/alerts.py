@@ -63,8 +63,8 @@ def alerts_evaluate(results: list[CheckResult] | None = None) -> list[Change]:
     AlertState.objects.bulk_create([AlertState(name=name) for name in names], ignore_conflicts=True)
     with transaction.atomic():
         states = AlertState.objects.select_for_update().in_bulk(names, field_name="name")
-        changes = [_apply(states[result.name], result) for result in results]
-        changes = [change for change in changes if change is not None]
+        applied = [_apply(states[result.name], result) for result in results]
+        changes = [change for change in applied if change is not None]
         for change in changes:
             notifications.admins_mail_enqueue(change.subject(), change.body())
             notifications.alert_webhook_enqueue(change.webhook())

@@ -43,7 +43,7 @@ class BudgetState:
         )
 
 
-def day_start(day=None) -> datetime:
+def day_start(day: date | None = None) -> datetime:
     """Midnight of `day` (today by default) in TIME_ZONE, as an aware datetime."""
     day = day or timezone.localdate()
     return timezone.make_aware(datetime.combine(day, time.min))

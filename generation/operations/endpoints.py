@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from secrets import compare_digest
 
 from django.conf import settings
@@ -77,7 +78,7 @@ class ProbeMiddleware:
     build no URLs from the Host header, so skipping that check is safe.
     """
 
-    def __init__(self, get_response) -> None:
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:

@@ -63,11 +63,12 @@ def estimate_accuracy(*, days: int = 30) -> dict[str, Any] | None:
     """Estimated against actual cost of the runs finished in the last `days` days: totals
     and the median error (actual over estimate, as a signed percentage). None: no runs."""
     since = timezone.now() - timedelta(days=days)
-    pairs = list(
+    rows = list(
         GenerationRun.objects.filter(
             status=RunStatus.SUCCEEDED, finished_at__gte=since, estimate_usd__gt=0
         ).values_list("estimate_usd", "cost_usd")
     )
+    pairs = [(estimate or Decimal(0), actual or Decimal(0)) for estimate, actual in rows]
     if not pairs:
         return None
     errors = [float((actual - estimate) / estimate) * 100 for estimate, actual in pairs]

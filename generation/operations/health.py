@@ -14,11 +14,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import IntEnum
-from typing import Any
+from typing import Any, cast
 
 from django.conf import settings
 from django.db import connection as db_connection
 from django.utils import timezone
+from redis import Redis
 from redis.exceptions import RedisError
 from rq.job import Job
 from rq.scheduler import RQScheduler
@@ -56,7 +57,7 @@ class CheckResult:
         return {"name": self.name, "level": self.level.label, "summary": self.summary}
 
 
-def _redis():
+def _redis() -> Redis:
     return queues.get_queue("default").connection
 
 
@@ -138,12 +139,12 @@ def overdue_scheduled() -> dict[str, int]:
     worker runs RQ's scheduler for that queue (its lock is gone): nothing will move them."""
     redis = _redis()
     due_before = time.time() - settings.SCHEDULED_OVERDUE_S
-    overdue = {}
+    overdue: dict[str, int] = {}
     for name in settings.RQ_QUEUE_NAMES:
         if redis.exists(RQScheduler.get_locking_key(name)):
             continue  # a --with-scheduler worker serves this queue
         key = queues.get_queue(name).scheduled_job_registry.key
-        if count := redis.zcount(key, "-inf", due_before):
+        if count := cast(int, redis.zcount(key, "-inf", due_before)):
             overdue[name] = count
     return overdue
 

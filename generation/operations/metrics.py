@@ -16,11 +16,13 @@ from __future__ import annotations
 import json
 import logging
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from typing import cast
 
 from django.conf import settings
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 from prometheus_client.registry import Collector
+from redis import Redis
 from redis.exceptions import RedisError
 
 from generation import queues, ratelimit
@@ -51,7 +53,7 @@ HISTOGRAMS = {
 }
 
 
-def _connection():
+def _connection() -> Redis:
     return queues.get_queue("default").connection
 
 
@@ -74,7 +76,7 @@ def observe(name: str, value: float, **labels: str) -> None:
     try:
         with _connection().pipeline(transaction=True) as pipe:
             for bound in (*buckets, "+Inf"):
-                if bound == "+Inf" or value <= bound:
+                if bound == "+Inf" or value <= float(bound):
                     pipe.hincrby(KEY + name, f"{field}|{bound}", 1)
             pipe.hincrbyfloat(KEY + name, f"{field}|sum", value)
             pipe.execute()
@@ -100,11 +102,11 @@ class RedisCollector(Collector):
         yield from _rate_limit_families(redis)
         for name, (doc, labels) in COUNTERS.items():
             family = CounterMetricFamily(f"drb_{name}", doc, labels=labels)
-            for field, value in redis.hgetall(KEY + name).items():
+            for field, value in _hash(redis, KEY + name).items():
                 family.add_metric(_label_values(field, labels), float(value))
             yield family
         for name, (doc, labels, buckets) in HISTOGRAMS.items():
-            yield _histogram(f"drb_{name}", doc, labels, buckets, redis.hgetall(KEY + name))
+            yield _histogram(f"drb_{name}", doc, labels, buckets, _hash(redis, KEY + name))
 
 
 def _label_values(field: bytes | str, labels: tuple[str, ...]) -> list[str]:
@@ -112,7 +114,13 @@ def _label_values(field: bytes | str, labels: tuple[str, ...]) -> list[str]:
     return [str(data.get(label, "")) for label in labels]
 
 
-def _histogram(name, doc, labels, buckets, raw: dict) -> HistogramMetricFamily:
+def _hash(redis: Redis, key: str) -> dict[bytes, bytes]:
+    return cast(dict[bytes, bytes], redis.hgetall(key))  # redis-py types it sync-or-async
+
+
+def _histogram(
+    name: str, doc: str, labels: tuple[str, ...], buckets: Sequence[float], raw: dict
+) -> HistogramMetricFamily:
     series: dict[str, dict[str, float]] = defaultdict(dict)
     for key, value in raw.items():
         field, part = key.decode().rsplit("|", 1)

@@ -19,7 +19,7 @@ from redis import Redis
 from rq.exceptions import NoSuchJobError
 from rq.job import Job
 from rq.queue import Queue
-from rq.worker import Worker
+from rq.worker import BaseWorker, Worker
 
 from generation import queues
 from generation.models import GenerationRun
@@ -105,7 +105,7 @@ def workers_list() -> list[WorkerInfo]:
     return sorted(infos, key=lambda info: info.name)
 
 
-def _worker_info(item: Worker, now: datetime) -> WorkerInfo:
+def _worker_info(item: BaseWorker, now: datetime) -> WorkerInfo:
     job_id = item.get_current_job_id()
     seen = item.last_heartbeat
     age = (now - seen.replace(tzinfo=seen.tzinfo or UTC)).total_seconds() if seen else None
@@ -130,7 +130,9 @@ def failed_jobs(names: Iterable[str] | None = None) -> list[FailedJob]:
         for job_id in registry.get_job_ids(cleanup=False):
             found.append(_failed_job(registry.connection, name, job_id))
     runs = _runs_of(job.run_id for job in found)
-    found = [_with_run(job, runs.get(job.run_id)) for job in found]
+    found = [
+        _with_run(job, runs.get(job.run_id) if job.run_id is not None else None) for job in found
+    ]
     oldest = datetime.min.replace(tzinfo=UTC)
     return sorted(found, key=lambda job: job.failed_at or oldest, reverse=True)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from datetime import timedelta
+from typing import cast
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -38,7 +39,7 @@ def review_digest_enqueue() -> None:
     queue = queues.get_queue(EMAIL_QUEUE)
     redis = queue.connection
     try:
-        wait = max(int(redis.ttl(SENT_KEY)), 0)
+        wait = max(int(cast(int, redis.ttl(SENT_KEY))), 0)
         if not redis.set(PENDING_KEY, "1", nx=True, ex=wait + _window()):
             return  # one is already on its way and will list this post too
         if wait:

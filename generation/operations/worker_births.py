@@ -15,6 +15,7 @@ import socket
 import uuid
 from collections import Counter
 from dataclasses import dataclass
+from typing import cast
 
 from redis import Redis
 from rq.worker import Worker
@@ -30,7 +31,7 @@ def worker_identity(worker_name: str) -> str:
 
 
 def _clock(connection: Redis) -> float:
-    seconds, micros = connection.time()
+    seconds, micros = cast(tuple[int, int], connection.time())  # redis-py types it sync-or-async
     return seconds + micros / 1_000_000
 
 
@@ -55,7 +56,7 @@ class Restarts:
 def restarts_last_hour(connection: Redis) -> dict[str, Restarts]:
     """identity → its restarts in the last hour, for those that restarted at all."""
     now = _clock(connection)
-    members = connection.zrangebyscore(BIRTHS_KEY, now - WINDOW_SECONDS, "+inf")  # oldest first
+    members = cast(list[bytes], connection.zrangebyscore(BIRTHS_KEY, now - WINDOW_SECONDS, "+inf"))
     starts: Counter[str] = Counter()
     latest: dict[str, str] = {}
     for member in members:

@@ -126,6 +126,8 @@ def _partial_dump(partial: PartialDraft) -> dict:
 
 def _draft_load(data: dict) -> SectionDraft:
     partial = _partial_load(data)
+    # Saved only once the sections stage has both (sections.py makes them first).
+    assert partial.framing is not None and partial.metadata is not None
     return SectionDraft(
         sections=tuple(partial.sections[i] for i in sorted(partial.sections)),
         framing=partial.framing,

@@ -28,6 +28,7 @@ import httpx
 import openai
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import best_match
+from openai.types.chat import ChatCompletionMessageParam
 
 from config.redaction import redact
 from generation.exceptions import ConfigurationError, LLMError, NoLLMEndpoint
@@ -162,7 +163,10 @@ class LLMClient:
     ) -> str:
         """Free text from the writing model (or the fast one)."""
         model = self.fast_model if fast else self.model
-        messages = [{"role": "system", "content": system}, {"role": "user", "content": user}]
+        messages: list[ChatCompletionMessageParam] = [
+            {"role": "system", "content": system},
+            {"role": "user", "content": user},
+        ]
         content, finish = await self._complete(
             messages, stage=stage, model=model, max_tokens=max_tokens, temperature=temperature
         )
@@ -186,7 +190,7 @@ class LLMClient:
         """A JSON object valid against `schema`; one repair request if the first is not."""
         model = self.fast_model if fast else self.model
         validator = Draft202012Validator(schema)
-        messages = [
+        messages: list[ChatCompletionMessageParam] = [
             {"role": "system", "content": _json_system(system, schema)},
             {"role": "user", "content": user},
         ]
@@ -224,7 +228,7 @@ class LLMClient:
     # --- One request ---------------------------------------------------------------------
 
     async def _complete(
-        self, messages: list[dict], *, stage: str, model: str, **params: Any
+        self, messages: list[ChatCompletionMessageParam], *, stage: str, model: str, **params: Any
     ) -> tuple[str, str]:
         """One chat completion (the SDK retries it); returns (content, finish_reason)."""
         session = self._current_session()
@@ -267,7 +271,7 @@ class LLMClient:
         self,
         gate: Gate,
         api: openai.AsyncOpenAI,
-        messages: list[dict],
+        messages: list[ChatCompletionMessageParam],
         model: str,
         params: dict[str, Any],
     ) -> Any:

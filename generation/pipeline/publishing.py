@@ -9,6 +9,7 @@ fails here and rolls back, so a run can never make a second post.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from django.db import transaction
 
@@ -41,7 +42,7 @@ class PostDraft:
 
 
 @transaction.atomic
-def post_publish_run(lease: Lease, run: GenerationRun, draft: PostDraft, **run_fields) -> Post:
+def post_publish_run(lease: Lease, run: GenerationRun, draft: PostDraft, **run_fields: Any) -> Post:
     """Create the run's post and finish the run, in one transaction; `run_fields` (its
     timings and usage) are written with the run's success."""
     store.advisory_lock(PUBLISH_LOCK_KEY)
@@ -51,7 +52,7 @@ def post_publish_run(lease: Lease, run: GenerationRun, draft: PostDraft, **run_f
         title = f"{title} (part {run.batch_index + 1})"[:200]
     sources = _sources(run, draft.cited)
     # The citations stage stripped foreign links already; this guards what is saved.
-    policy = LinkPolicy.for_sources((s["number"], s["url"]) for s in sources)
+    policy = LinkPolicy.for_sources((s.number, s.url) for s in sources)
     body, _ = strip_links(draft.body, policy=policy)
     post = blog_services.post_create(
         title=title,
@@ -72,18 +73,18 @@ def post_publish_run(lease: Lease, run: GenerationRun, draft: PostDraft, **run_f
     return post
 
 
-def _sources(run: GenerationRun, cited: tuple[int, ...]) -> list[dict]:
+def _sources(run: GenerationRun, cited: tuple[int, ...]) -> list[blog_services.SourceRow]:
     """The post's numbered sources: [1] is the first the body cites."""
     rows = store.sources_cited(run, cited)
     return [
-        {
-            "number": new,
-            "title": rows[old].title or rows[old].url,
-            "url": rows[old].url,
-            "domain": rows[old].domain,
+        blog_services.SourceRow(
+            number=new,
+            title=rows[old].title or rows[old].url,
+            url=rows[old].url,
+            domain=rows[old].domain,
             # Research is the run's first long stage: the day it started is the day read.
-            "fetched_at": run.started_at,
-        }
+            fetched_at=run.started_at,
+        )
         for new, old in enumerate(cited, start=1)
         if old in rows
     ]

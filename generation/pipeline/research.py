@@ -56,12 +56,13 @@ async def investigate(
     *,
     plan: TopicPlan,
     providers: Sequence[web.Provider],
-    options: dict,
+    options: web.ResearchOptions,
+    visitor: web.Visitor | None = None,
     on_progress: Callable[[str], None],
 ) -> web.Findings:
     """Plan queries, then search every provider for every query and fetch the results
     (kept ones first), with a second round from other angles when the first finds too
-    little. `options` are research()'s limits (research.factory)."""
+    little. `options` are research()'s limits (research.factory); `visitor` reads each page."""
     queries = await plan_queries(llm, topic=plan.topic, angle=plan.angle)
     on_progress(f"{len(queries)} queries")
 
@@ -74,8 +75,16 @@ async def investigate(
         providers=providers,
         more_queries=other_angles,
         on_progress=on_progress,
+        max_sources=options.max_sources,
+        min_sources=options.min_sources,
+        fetch_concurrency=options.fetch_concurrency,
+        results_per_query=options.results_per_query,
+        max_bytes=options.max_bytes,
+        deadline_s=options.deadline_s,
+        straggler_factor=options.straggler_factor,
+        relevance_floor=options.relevance_floor,
+        visitor=visitor,
         topic=plan.topic,
-        **options,
     )
 
 

@@ -17,7 +17,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
-from typing import Any
+from typing import Any, Literal, overload
 
 from django.conf import settings
 
@@ -62,6 +62,21 @@ logger = logging.getLogger(__name__)
 USAGE_FIELDS = ("prompt_tokens", "completion_tokens", "llm_calls", "cost_usd", "usage_by_stage")
 
 
+@dataclass(frozen=True)
+class Usage:
+    """A run's usage: tokens, calls, cost and the per-stage breakdown (USAGE_FIELDS)."""
+
+    prompt_tokens: int
+    completion_tokens: int
+    llm_calls: int
+    cost_usd: Decimal
+    usage_by_stage: dict[str, Any]
+
+    def fields(self) -> dict[str, Any]:
+        """As the run's field values, to save with it."""
+        return {name: getattr(self, name) for name in USAGE_FIELDS}
+
+
 @dataclass
 class Context:
     run: GenerationRun
@@ -78,6 +93,21 @@ class Context:
         """A note within a stage, for the progress displays."""
         self.emit(RunEvent(self.run.pk, EventKind.NOTE, stage=stage, message=message))
 
+    # Each stage's output has its own type (checkpoints.CODECS reads it back).
+    @overload
+    def output(self, stage: Literal[Stage.TOPIC]) -> TopicPlan: ...
+    @overload
+    def output(self, stage: Literal[Stage.RESEARCH]) -> ResearchResult: ...
+    @overload
+    def output(self, stage: Literal[Stage.OUTLINE]) -> Outline: ...
+    @overload
+    def output(self, stage: Literal[Stage.SECTIONS]) -> SectionDraft: ...
+    @overload
+    def output(self, stage: Literal[Stage.CITATIONS]) -> CheckedPost: ...
+    @overload
+    def output(self, stage: Literal[Stage.METADATA]) -> Metadata: ...
+    @overload
+    def output(self, stage: str) -> Any: ...
     def output(self, stage: str) -> Any:
         """A finished stage's typed output."""
         return checkpoints.read(self.run.checkpoints, stage)
@@ -100,16 +130,16 @@ class Context:
             store.spend_book(self.run.pk, attempt=self.run.attempts, calls=calls[self.booked :])
             self.booked = len(calls)
 
-    def usage(self) -> dict:
-        """The run's usage fields: what it had before this attempt plus this attempt's."""
+    def usage(self) -> Usage:
+        """The run's usage: what it had before this attempt plus this attempt's."""
         totals, base = self.ledger.totals(), self.base
-        return {
-            "prompt_tokens": base["prompt_tokens"] + totals["prompt_tokens"],
-            "completion_tokens": base["completion_tokens"] + totals["completion_tokens"],
-            "llm_calls": base["llm_calls"] + totals["calls"],
-            "cost_usd": base["cost_usd"] + Decimal(totals["cost_usd"]),
-            "usage_by_stage": usage_by_stage_merged(base["usage_by_stage"], self.ledger),
-        }
+        return Usage(
+            prompt_tokens=base["prompt_tokens"] + totals["prompt_tokens"],
+            completion_tokens=base["completion_tokens"] + totals["completion_tokens"],
+            llm_calls=base["llm_calls"] + totals["calls"],
+            cost_usd=base["cost_usd"] + Decimal(totals["cost_usd"]),
+            usage_by_stage=usage_by_stage_merged(base["usage_by_stage"], self.ledger),
+        )
 
 
 def execute_run(
@@ -134,7 +164,7 @@ def execute_run(
         except BaseException as exc:
             logger.exception("Run %s failed in stage %s", run.pk, run.stage)
             ctx.book_spend()
-            store.usage_keep(lease, timings=run.timings, **ctx.usage())
+            store.usage_keep(lease, timings=run.timings, **ctx.usage().fields())
             lifecycle.run_record_error(lease, exc)
             raise
         run.refresh_from_db()
@@ -146,7 +176,7 @@ def _ceiling_check(ctx: Context, stage: str) -> None:
     """At each stage boundary: a run that has spent GENERATION_MAX_RUN_USD stops here,
     its checkpoints kept, until the ceiling is raised and the run retried."""
     ceiling = settings.GENERATION_MAX_RUN_USD
-    spent = ctx.usage()["cost_usd"]
+    spent = ctx.usage().cost_usd
     if ceiling is not None and spent >= ceiling:
         raise CostCeilingReached(
             f"Held before {stage}: this post has spent ${spent:.4f}, reaching "
@@ -165,11 +195,13 @@ def _run_stage(ctx: Context, stage: str) -> None:
     ctx.book_spend()
     run.timings = {**run.timings, stage: round(run.timings.get(stage, 0) + elapsed, 3)}
     if stage == Stage.PUBLISH:
-        publishing.post_publish_run(ctx.lease, run, output, timings=run.timings, **ctx.usage())
+        publishing.post_publish_run(
+            ctx.lease, run, output, timings=run.timings, **ctx.usage().fields()
+        )
     else:
         run.checkpoints = checkpoints.written(run.checkpoints, stage, output)
         store.progress_save(
-            ctx.lease, checkpoints=run.checkpoints, timings=run.timings, **ctx.usage()
+            ctx.lease, checkpoints=run.checkpoints, timings=run.timings, **ctx.usage().fields()
         )
     ctx.emit(RunEvent(run.pk, EventKind.FINISHED, stage=stage, seconds=elapsed))
 
@@ -247,7 +279,8 @@ def _research(ctx: Context) -> ResearchResult:
                 http,
                 plan=plan,
                 providers=providers,
-                options={**web.research_options_from_settings(), "visitor": visit},
+                options=web.research_options_from_settings(),
+                visitor=visit,
                 on_progress=lambda message: ctx.note(Stage.RESEARCH, message),
             )
 
@@ -297,7 +330,7 @@ def _sections(ctx: Context) -> SectionDraft:
     if errors:
         # Keep what was written: the next attempt writes only the missing pieces.
         ctx.run.checkpoints = checkpoints.with_partial(ctx.run.checkpoints, written)
-        store.progress_save(ctx.lease, checkpoints=ctx.run.checkpoints, **ctx.usage())
+        store.progress_save(ctx.lease, checkpoints=ctx.run.checkpoints, **ctx.usage().fields())
         raise errors[0]
     return written.complete(len(plan.sections))
 

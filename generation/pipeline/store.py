@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from decimal import Decimal
+from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -151,12 +152,17 @@ def sources_load(run: GenerationRun) -> dict[int, Source]:
     rows = ResearchSource.objects.filter(
         run=run, status=ResearchSource.Status.KEPT, number__isnull=False
     ).order_by("number")
-    return {row.number: Source(row.number, row.title, row.url, row.text) for row in rows}
+    return {
+        row.number: Source(row.number, row.title, row.url, row.text)
+        for row in rows
+        if row.number is not None  # filtered out above; narrows the type
+    }
 
 
 def sources_cited(run: GenerationRun, numbers: Iterable[int]) -> dict[int, ResearchSource]:
     """The run's sources with these numbers, by number."""
-    return {s.number: s for s in ResearchSource.objects.filter(run=run, number__in=numbers)}
+    found = ResearchSource.objects.filter(run=run, number__in=numbers)
+    return {s.number: s for s in found if s.number is not None}
 
 
 def sources_mark_cited(run: GenerationRun, numbers: Iterable[int]) -> None:
@@ -189,7 +195,7 @@ def stage_start(lease: Lease, run: GenerationRun, stage: str) -> None:
     run_update(lease, stage=stage)
 
 
-def progress_save(lease: Lease, **fields: object) -> None:
+def progress_save(lease: Lease, **fields: Any) -> None:
     """Write checkpoints, timings, usage or citation counts while the run is held."""
     run_update(lease, **fields)
 

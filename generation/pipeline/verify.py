@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
+from typing import cast
 
 from blog.links import LinkPolicy, strip_links
 from generation.pipeline import prompts
@@ -67,6 +68,12 @@ class Failure:
     reason: str
     score: float = 0.0
     passage: Support | None = None
+
+    @property
+    def repair_passage(self) -> Support:
+        """The passage a repair works from: only failures that have one are repaired."""
+        assert self.passage is not None
+        return self.passage
 
 
 @dataclass
@@ -287,6 +294,7 @@ def _record_verdict(
     run: _Run, claim: str, support: Support, verdict: judging.Verdict | None
 ) -> None:
     judge = run.report.judge
+    assert judge is not None  # verify() starts it when judging
     judge["checked"] += 1
     judge["supported"] += bool(verdict and verdict.supported)
     judge["verdicts"].append(
@@ -332,7 +340,7 @@ async def _repair_all(llm: LLMClient, run: _Run, failures: list[Failure], *, jud
 
 async def _request_repair(llm: LLMClient, run: _Run, batch: list[Failure]) -> list[str]:
     items = [
-        (ident, f.sentence.text, f.reason, run.passage_tuple(f.passage))
+        (ident, f.sentence.text, f.reason, run.passage_tuple(f.repair_passage))
         for ident, f in enumerate(batch, start=1)
     ]
     answers = await judging.ask_numbered(
@@ -345,7 +353,7 @@ def _recheck(run: _Run, failure: Failure, text: str) -> Rewrite:
     """A rewrite's verdict against the passage's source, or why it fails."""
     text, _ = strip_links(text, policy=LinkPolicy())
     trial = Sentence("", failure.sentence.spans, failure.sentence.known)
-    trial.replace(text, number=failure.passage.number)
+    trial.replace(text, number=failure.repair_passage.number)
     rewrite = Rewrite(failure, text, trial.claim, "no supported rewrite")
     if not text.strip():
         return rewrite
@@ -354,16 +362,18 @@ def _recheck(run: _Run, failure: Failure, text: str) -> Rewrite:
         return rewrite
     claim = trial.to_claim()
     run.report.figures += len(claim.all_figures)
-    support = run.support(claim, failure.passage.number)
+    support = run.support(claim, failure.repair_passage.number)
     rewrite.outcome = support if support.ok else support.reason
     return rewrite
 
 
 async def _judge_rewrites(llm: LLMClient, run: _Run, rewrites: list[Rewrite]) -> None:
     passing = [r for r in rewrites if isinstance(r.outcome, Support)]
-    items = [(r.failure.piece, r.claim, run.passage_tuple(r.outcome)) for r in passing]
+    items = [
+        (r.failure.piece, r.claim, run.passage_tuple(cast(Support, r.outcome))) for r in passing
+    ]
     verdicts = await judging.judge_claims(llm, items)
     for rewrite, verdict in zip(passing, verdicts, strict=True):
-        _record_verdict(run, rewrite.claim, rewrite.outcome, verdict)
+        _record_verdict(run, rewrite.claim, cast(Support, rewrite.outcome), verdict)
         if verdict is not None and not verdict.supported:
             rewrite.outcome = f"judge: {verdict.reason or 'not supported'}"

@@ -9,6 +9,7 @@ from __future__ import annotations
 from generation.research.base import FetchFailed, Provider, SearchHit, SourceDoc
 from generation.research.collect import Findings, research
 from generation.research.factory import (
+    ResearchOptions,
     http_client_from_settings,
     providers_from_settings,
     research_options_from_settings,
@@ -18,6 +19,7 @@ from generation.research.fetch import FetchedPage, fetch_page
 from generation.research.guard import Guard, make_http_client
 from generation.research.ranking import rank_documents, select_passages
 from generation.research.text import canonical_url, content_hash, tokenize
+from generation.research.visit import Visitor
 
 __all__ = [
     "FetchFailed",
@@ -25,8 +27,10 @@ __all__ = [
     "Findings",
     "Guard",
     "Provider",
+    "ResearchOptions",
     "SearchHit",
     "SourceDoc",
+    "Visitor",
     "canonical_url",
     "content_hash",
     "fetch_page",

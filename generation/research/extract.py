@@ -42,11 +42,11 @@ def decode_text(body: bytes, declared: str | None) -> str:
     for bom, charset in _BOMS:
         if body.startswith(bom):
             return body[len(bom) :].decode(charset, errors="replace")
-    for charset in (declared, "utf-8"):
-        if not charset:
+    for name in (declared, "utf-8"):
+        if not name:
             continue
         try:
-            return body.decode(codecs.lookup(charset).name)
+            return body.decode(codecs.lookup(name).name)
         except (LookupError, UnicodeDecodeError):
             continue
     return body.decode("cp1252", errors="replace")
@@ -58,6 +58,7 @@ def _from_html(body: bytes | str, url: str) -> Extracted:
     )
     if document is None:
         return Extracted("", "", "")
+    assert not isinstance(document, dict)  # as_dict is off: a Document
     return Extracted(document.title or "", document.text or "", document.date or "")
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -89,18 +90,32 @@ def http_client_from_settings() -> httpx.AsyncClient:
     )
 
 
-def research_options_from_settings() -> dict[str, int | float]:
-    """research()'s limits from settings, to pass as keyword arguments."""
-    return {
-        "max_sources": settings.RESEARCH_MAX_SOURCES,
-        "min_sources": settings.RESEARCH_MIN_SOURCES,
-        "fetch_concurrency": settings.RESEARCH_FETCH_CONCURRENCY,
-        "results_per_query": settings.RESEARCH_RESULTS_PER_QUERY,
-        "max_bytes": settings.RESEARCH_MAX_BYTES,
-        "deadline_s": settings.RESEARCH_DEADLINE_S,
-        "straggler_factor": settings.RESEARCH_STRAGGLER_FACTOR,
-        "relevance_floor": settings.RESEARCH_RELEVANCE_FLOOR,
-    }
+@dataclass(frozen=True)
+class ResearchOptions:
+    """research()'s limits (its keyword arguments of the same names)."""
+
+    max_sources: int
+    min_sources: int
+    fetch_concurrency: int
+    results_per_query: int
+    max_bytes: int
+    deadline_s: float
+    straggler_factor: float
+    relevance_floor: float
+
+
+def research_options_from_settings() -> ResearchOptions:
+    """research()'s limits from settings."""
+    return ResearchOptions(
+        max_sources=settings.RESEARCH_MAX_SOURCES,
+        min_sources=settings.RESEARCH_MIN_SOURCES,
+        fetch_concurrency=settings.RESEARCH_FETCH_CONCURRENCY,
+        results_per_query=settings.RESEARCH_RESULTS_PER_QUERY,
+        max_bytes=settings.RESEARCH_MAX_BYTES,
+        deadline_s=settings.RESEARCH_DEADLINE_S,
+        straggler_factor=settings.RESEARCH_STRAGGLER_FACTOR,
+        relevance_floor=settings.RESEARCH_RELEVANCE_FLOOR,
+    )
 
 
 @contextlib.asynccontextmanager

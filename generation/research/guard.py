@@ -12,7 +12,7 @@ import re
 import socket
 import ssl
 from collections.abc import AsyncIterator, Callable, Iterable
-from typing import Any
+from typing import Any, cast
 
 import httpx
 
@@ -243,7 +243,8 @@ class GuardedTransport(httpx.AsyncBaseTransport):
         return httpx.Response(
             response.status_code,
             headers=response.headers,
-            stream=_CappedStream(response.stream, self.max_bytes),
+            # An async transport answers with an async stream.
+            stream=_CappedStream(cast(httpx.AsyncByteStream, response.stream), self.max_bytes),
             extensions=response.extensions,
         )
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import TypedDict
+from typing import Any, TypedDict
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -68,7 +68,7 @@ def author_resolve(author: AuthorRef) -> AbstractBaseUser:
         raise InvalidRequest(
             "No author: pass --author (user id or username) or set GENERATION_DEFAULT_AUTHOR."
         )
-    lookup = {"pk": int(ref)} if str(ref).isdigit() else {"username": str(ref)}
+    lookup: dict[str, Any] = {"pk": int(str(ref))} if str(ref).isdigit() else {"username": str(ref)}
     try:
         return user_model.objects.get(**lookup)
     except user_model.DoesNotExist:
@@ -114,7 +114,7 @@ def request_build(
         )
     if origin not in Origin.values:
         raise InvalidRequest(f"Unknown origin {origin!r}.")
-    extra = {"max_attempts": max_attempts} if max_attempts else {}
+    extra: dict[str, Any] = {"max_attempts": max_attempts} if max_attempts else {}
     return GenerationRequest(
         count=count,
         author_id=author_resolve(author).pk,

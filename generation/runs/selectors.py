@@ -71,6 +71,7 @@ def run_post_links(run: GenerationRun) -> dict[str, str]:
     if run.post_id is None:
         return {"post_title": "", "post_admin_url": "", "post_url": "", "post_state": ""}
     post = run.post
+    assert post is not None  # post_id is set
     try:
         public = post.get_absolute_url()
     except NoReverseMatch:

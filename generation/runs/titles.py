@@ -10,7 +10,8 @@ from typing import Protocol, TypeVar
 
 
 class HasTopic(Protocol):
-    topic: str
+    @property
+    def topic(self) -> str: ...
 
 
 T = TypeVar("T", bound=HasTopic)

@@ -6,7 +6,7 @@ The writes are in generation.scheduling.service; times are computed by generatio
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
 from django.db.models import Max, OuterRef, QuerySet, Subquery
 from django.utils import timezone
@@ -21,8 +21,15 @@ from generation.models import (
     ScheduleOccurrence,
 )
 
+if TYPE_CHECKING:
+    from django_stubs_ext import WithAnnotations
 
-def schedules_enabled_with_last_due() -> QuerySet[GenerationSchedule]:
+
+class _LastDue(TypedDict):
+    last_scheduled_due: datetime | None
+
+
+def schedules_enabled_with_last_due() -> QuerySet[WithAnnotations[GenerationSchedule, _LastDue]]:
     """Enabled schedules, each with the latest due time the scheduler handled, one query."""
     last = ScheduleOccurrence.objects.filter(
         schedule=OuterRef("pk"), trigger=OccurrenceTrigger.SCHEDULER
@@ -92,7 +99,7 @@ def time_in_zone(instant: datetime | None, zone_name: str) -> str:
     try:
         zone = cron.zone_validate(zone_name)
     except InvalidRequest:
-        zone = UTC
+        zone = UTC  # type: ignore[assignment]  # a tzinfo like ZoneInfo; astimezone takes either
     return instant.astimezone(zone).strftime("%Y-%m-%d %H:%M %Z")
 
 

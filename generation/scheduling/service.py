@@ -21,6 +21,7 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.db import IntegrityError, transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.module_loading import import_string
 from redis.exceptions import RedisError
@@ -256,7 +257,7 @@ def _committed(work: Callable[[], list[ScheduleOccurrence]]) -> list[ScheduleOcc
     return done
 
 
-def _locked(queryset) -> GenerationSchedule | None:
+def _locked(queryset: QuerySet[GenerationSchedule]) -> GenerationSchedule | None:
     return queryset.select_for_update().first()
 
 
@@ -335,7 +336,7 @@ def schedule_save(
     before = GenerationSchedule.objects.filter(pk=schedule.pk).values(*TIMING_FIELDS, "enabled")
     previous = before.first() if schedule.pk else None
     retimed = previous is None or any(previous[f] != getattr(schedule, f) for f in TIMING_FIELDS)
-    if retimed or (schedule.enabled and not previous["enabled"]):
+    if retimed or (schedule.enabled and previous is not None and not previous["enabled"]):
         schedule.effective_from = now or timezone.now()
     schedule.save()
     return schedule

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -12,7 +13,7 @@ from django.core.management.base import BaseCommand
 class Command(BaseCommand):
     help = "Create the superuser 'admin' if no superuser exists; print its password once."
 
-    def handle(self, *args, **options) -> None:
+    def handle(self, *args: Any, **options: Any) -> None:
         users = get_user_model().objects
         if users.filter(is_superuser=True).exists():
             return

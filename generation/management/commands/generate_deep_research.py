@@ -47,7 +47,7 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         add_post_arguments(parser)
 
-    def handle(self, *args, **options) -> None:
+    def handle(self, *args: Any, **options: Any) -> None:
         with console_logs_hidden(hidden=options["verbosity"] < 2):
             self._generate(options)
 
@@ -66,6 +66,7 @@ def _report(run: GenerationRun) -> str:
     rows = [f"Run {run.pk}: {run.status}"]
     if run.post_id:
         post, kept = run.post, checkpoints.sources_kept(run.checkpoints)
+        assert post is not None  # post_id is set
         rows += [
             f"  post       #{post.pk} {post.title}",
             f"  url        {post_location(run)}",

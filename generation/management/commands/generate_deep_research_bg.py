@@ -32,7 +32,7 @@ class Command(BaseCommand):
         parser.add_argument("--follow", action="store_true", help="Show progress until done.")
         parser.add_argument("--json", action="store_true", help="Machine-readable output.")
 
-    def handle(self, *args, **options) -> None:
+    def handle(self, *args: Any, **options: Any) -> None:
         with console_logs_hidden(hidden=options["verbosity"] < 2):
             self._queue(options)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import IO, Any, cast
 
 from django.core.management.base import BaseCommand, CommandParser
 from rich.console import Console
@@ -19,7 +20,7 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--json", action="store_true", help="Machine-readable output.")
 
-    def handle(self, *args, **options) -> None:
+    def handle(self, *args: Any, **options: Any) -> None:
         with refused(command_error):
             queues.ensure_reachable()
             jobs = monitoring.failed_jobs()
@@ -34,4 +35,4 @@ class Command(BaseCommand):
             failed_at = job.failed_at.strftime("%Y-%m-%d %H:%M:%S") if job.failed_at else "-"
             run = str(job.run_id or "-")
             table.add_row(job.job_id, job.queue, run, job.topic, job.error, failed_at)
-        Console(file=self.stdout, width=160, highlight=False).print(table)
+        Console(file=cast(IO[str], self.stdout), width=160, highlight=False).print(table)

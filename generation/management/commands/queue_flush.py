@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 
@@ -18,7 +19,7 @@ class Command(BaseCommand):
         parser.add_argument("--older-than", default=None, help="Age like 30s, 15m, 12h, 7d.")
         parser.add_argument("--json", action="store_true", help="Machine-readable output.")
 
-    def handle(self, *args, **options) -> None:
+    def handle(self, *args: Any, **options: Any) -> None:
         with refused(command_error):
             age = options["older_than"]
             older_than = operations.parse_age(age) if age is not None else None

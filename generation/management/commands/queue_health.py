@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
@@ -33,7 +34,7 @@ class Command(BaseCommand):
             help="Also mail ADMINS about each check that changed state (as the periodic job does).",
         )
 
-    def handle(self, *args, **options) -> None:
+    def handle(self, *args: Any, **options: Any) -> None:
         only = [name.strip() for name in options["only"].split(",") if name.strip()]
         try:
             results = health.run_checks(only or None)

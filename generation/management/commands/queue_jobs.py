@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from typing import IO, Any, cast
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
@@ -34,7 +35,7 @@ class Command(BaseCommand):
         parser.add_argument("--yes", action="store_true", help="Do not ask before emptying.")
         parser.add_argument("--json", action="store_true", help="Machine-readable output.")
 
-    def handle(self, *args, **options) -> None:
+    def handle(self, *args: Any, **options: Any) -> None:
         for name in filter(None, (options["queue"], options["empty"])):
             if name not in settings.RQ_QUEUE_NAMES:
                 raise CommandError(
@@ -65,7 +66,7 @@ class Command(BaseCommand):
             waited = f"{job.waited_seconds:.0f}s" if job.waited_seconds is not None else "-"
             topic = job.topic or ("" if job.run_id else job.description)
             table.add_row(job.queue, job.job_id, str(job.run_id or "-"), topic, waited)
-        Console(file=self.stdout, width=160, highlight=False).print(table)
+        Console(file=cast(IO[str], self.stdout), width=160, highlight=False).print(table)
 
     def _empty(self, name: str, *, yes: bool, with_delayed: bool, as_json: bool) -> None:
         queue = queues.get_queue(name)

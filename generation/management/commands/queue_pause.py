@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from redis.exceptions import RedisError
 
@@ -19,7 +21,7 @@ class Command(BaseCommand):
             "--reason", default="", help="Why: shown by the overview and queue_health."
         )
 
-    def handle(self, *args, **options) -> None:
+    def handle(self, *args: Any, **options: Any) -> None:
         try:
             state = pause.generation_pause(reason=options["reason"], by="queue_pause")
         except (RedisError, OSError) as exc:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.core.management.base import BaseCommand, CommandError
 from redis.exceptions import RedisError
 
@@ -11,7 +13,7 @@ from generation.operations import pause
 class Command(BaseCommand):
     help = "Resume the workers after queue_pause (RQ's resume): they take jobs again."
 
-    def handle(self, *args, **options) -> None:
+    def handle(self, *args: Any, **options: Any) -> None:
         try:
             was_paused = pause.generation_resume()
         except (RedisError, OSError) as exc:

@@ -7,6 +7,7 @@ A generation job's run resumes from its checkpoint with a fresh set of attempts.
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
@@ -26,7 +27,7 @@ class Command(BaseCommand):
         parser.add_argument("ids", nargs="+", metavar="ID|all|orphaned")
         parser.add_argument("--json", action="store_true", help="Machine-readable output.")
 
-    def handle(self, *args, **options) -> None:
+    def handle(self, *args: Any, **options: Any) -> None:
         ids = options["ids"]
         if ids == ["orphaned"]:
             self._orphaned(as_json=options["json"])

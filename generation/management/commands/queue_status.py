@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import time
 from datetime import datetime
+from typing import IO, Any, cast
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from rich.console import Console, Group
@@ -45,7 +46,7 @@ class Command(BaseCommand):
             help="Refresh every SECONDS (default 2) until Ctrl-C.",
         )
 
-    def handle(self, *args, **options) -> None:
+    def handle(self, *args: Any, **options: Any) -> None:
         every = _seconds(options["watch"]) if options["watch"] is not None else None
         try:
             with refused(command_error):
@@ -61,11 +62,11 @@ class Command(BaseCommand):
         if as_json:
             self.stdout.write(json.dumps(overview))
             return
-        console = Console(file=self.stdout, width=160, highlight=False)
+        console = Console(file=cast(IO[str], self.stdout), width=160, highlight=False)
         console.print(*_tables(overview))
 
     def _watch(self, every: float, *, as_json: bool) -> None:
-        console = Console(file=self.stdout, width=160, highlight=False)
+        console = Console(file=cast(IO[str], self.stdout), width=160, highlight=False)
         if as_json or not console.is_terminal:
             while True:
                 if not as_json:

@@ -11,6 +11,7 @@ on the scheduler's own connection, which django-rq's `handle` makes inside itsel
 from __future__ import annotations
 
 import os
+from typing import Any
 
 import django_rq
 from django.core.management.base import CommandError, CommandParser
@@ -33,7 +34,7 @@ class Command(RQSchedulerCommand):
         super().add_arguments(parser)
         parser.set_defaults(interval=DEFAULT_INTERVAL)
 
-    def handle(self, *args, **options) -> None:
+    def handle(self, *args: Any, **options: Any) -> None:
         if options["interval"] < 1:
             raise CommandError("--interval must be at least 1 second.")
         if pid := options.get("pid"):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import signal
 import threading
+from typing import Any
 
 from django.core.management.base import CommandError, CommandParser
 from django_rq.management.commands.rqworker import Command as RQWorkerCommand
@@ -30,7 +31,7 @@ class Command(RQWorkerCommand):
             help="Stop gracefully (after the current job) once this many seconds have passed.",
         )
 
-    def handle(self, *args, **options) -> None:
+    def handle(self, *args: Any, **options: Any) -> None:
         max_time = options.pop("max_time", None)
         if max_time is not None:
             if max_time <= 0:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
+from typing import IO, Any, cast
 
 from django.core.management.base import BaseCommand, CommandParser
 from rich.console import Console
@@ -18,7 +19,7 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--json", action="store_true", help="Machine-readable output.")
 
-    def handle(self, *args, **options) -> None:
+    def handle(self, *args: Any, **options: Any) -> None:
         rows = schedule_selectors.schedule_rows()
         if options["json"]:
             self.stdout.write(json.dumps(rows))
@@ -52,7 +53,7 @@ class Command(BaseCommand):
                 row["problem"] or row["last_outcome"] or "—",
                 "yes" if row["enabled"] else "no",
             )
-        Console(file=self.stdout, width=200, highlight=False).print(table)
+        Console(file=cast(IO[str], self.stdout), width=200, highlight=False).print(table)
 
 
 def _utc_label(iso: str | None) -> str:

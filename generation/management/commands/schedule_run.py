@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from generation.models import OccurrenceOutcome
@@ -19,7 +21,7 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("name", help="The schedule's name (see schedule_list).")
 
-    def handle(self, *args, **options) -> None:
+    def handle(self, *args: Any, **options: Any) -> None:
         with refused(command_error):
             schedule = schedule_selectors.schedule_by_name(options["name"])
             occurrence = scheduling.schedule_run_now(schedule_id=schedule.pk)

@@ -232,7 +232,7 @@ def parse_draft(key: str, text: str, *, known: set[int]) -> Draft:
         if not prose:
             lines.append(Line(raw))
             continue
-        prefix = _PREFIX.match(raw).group(1)
+        prefix = _PREFIX.match(raw).group(1)  # type: ignore[union-attr]  # _PREFIX matches any string
         masked = mask_code(raw[len(prefix) :], spans)
         masked = _TRAILING.sub(lambda m: _move_markers(m, known), masked)
         row = masked.lstrip().startswith("|")
