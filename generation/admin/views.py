@@ -33,7 +33,8 @@ SHOWN_RUNS = 10  # runs linked in the "queued" message; the list below shows the
 
 def queued_message(runs: list[GenerationRun], *, linked: bool) -> SafeString:
     """What was queued, each run linked to its page; on the run list, run_status.js adds
-    each post's link here once it is written (a draft unless Publish was ticked)."""
+    each post's link here once it is written (in review unless Publish was ticked and it
+    passed every check)."""
     count = len(runs)
     text = format_html("{} post{} queued for generation", count, "" if count == 1 else "s")
     if not linked:
@@ -48,9 +49,13 @@ def queued_message(runs: list[GenerationRun], *, linked: bool) -> SafeString:
     )
     if count > SHOWN_RUNS:
         each = format_html("{} and {} more (in the list below)", each, count - SHOWN_RUNS)
-    lands = "published" if runs and runs[0].publish else "a draft until you publish it"
+    lands = (
+        "published if it passes every check, else in review"
+        if runs and runs[0].publish
+        else "in review, awaiting an editor"
+    )
     return format_html(
-        "{}: {}. Each post is linked here once written ({}; Blog: Posts lists them all).",
+        "{}: {}. Each post is linked here once written ({}; Blog: Posts lists them all, the admin index counts those awaiting review).",
         text,
         each,
         lands,

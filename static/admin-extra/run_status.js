@@ -35,7 +35,7 @@
   }
 
   // The "posts queued" message names each run; once its post is written, link it there
-  // too, with its state (a draft until published), so the first click's result is found.
+  // too, with its state (in review until approved, or published), so the first click's result is found.
   function setMessagePost(run) {
     const slot = document.querySelector('.run-post[data-run-post="' + run.id + '"]');
     if (!slot || !run.post_admin_url || slot.querySelector("a")) {

@@ -27,7 +27,7 @@ def test_the_queued_message_links_each_run(admin_client_, django_capture_on_comm
             in message
         )
         assert f'data-run-post="{run.pk}"' in message
-    assert "a draft until you publish it" in message  # the form's Publish box was unticked
+    assert "in review, awaiting an editor" in message  # the form's Publish box was unticked
 
 
 def test_the_live_status_says_where_the_post_went(admin_client_, admin_user):

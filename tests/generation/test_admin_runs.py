@@ -361,7 +361,7 @@ def test_change_view_shows_the_citation_report_with_both_verdicts(admin_client_,
         "5 claims checked: 3 verified against their passages, 1 revised, 1 removed; "
         "7 figures checked.",
         "2 links or images stripped. 1 repeated sentence removed.",
-        "Held as a draft: 1 of 5 claims (20%) were removed, more than "
+        "Held for review: 1 of 5 claims (20%) were removed, more than "
         "GENERATION_MAX_REMOVED_SHARE=0.1.",
         "Judge (fast model): 3 of 4 claims supported.",
         "<td>Redis is 73% faster [1].</td><td>Redis is fast [1].</td>",
