@@ -55,7 +55,8 @@ def queued_message(runs: list[GenerationRun], *, linked: bool) -> SafeString:
         else "in review, awaiting an editor"
     )
     return format_html(
-        "{}: {}. Each post is linked here once written ({}; Blog: Posts lists them all, the admin index counts those awaiting review).",
+        "{}: {}. Each post is linked here once written ({}; Blog: Posts lists them all, "
+        "the admin index counts those awaiting review).",
         text,
         each,
         lands,
