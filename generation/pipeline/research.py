@@ -84,7 +84,6 @@ async def investigate(
         straggler_factor=options.straggler_factor,
         relevance_floor=options.relevance_floor,
         visitor=visitor,
-        topic=plan.topic,
     )
 
 
