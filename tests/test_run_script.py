@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 import urllib.request
 
 import psutil
@@ -65,6 +66,11 @@ def test_ctrl_c_stops_every_child_and_exits_0_in_one_line(worker_env, tmp_path):
             assert part in names
         assert "redis-server" in names
         wait_for(lambda: any(line.startswith("Ctrl-C stops it") for line in out.lines))
+        # The web server logs the request that found it up; that line may still be on its
+        # way. What comes after Ctrl-C is counted from once it is in (or 5 s have passed).
+        served = time.monotonic() + 5
+        while time.monotonic() < served and not any('"GET / ' in line for line in out.lines):
+            time.sleep(0.05)
         before = len(out.lines)
         os.killpg(run.pid, signal.SIGINT)
         assert run.wait(timeout=60) == 0
