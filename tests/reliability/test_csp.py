@@ -27,7 +27,9 @@ REQUIRED = {
     "form-action": "'self'",
     "img-src": "'self' data:",
 }
-INLINE_SCRIPT = re.compile(r"<script(?![^>]*\bsrc=)(?![^>]*application/json)[^>]*>", re.I)
+# Scripts a browser would run: not src= ones, not JSON data blocks (application/json,
+# application/ld+json: the post page's Article data, never executed).
+INLINE_SCRIPT = re.compile(r"<script(?![^>]*\bsrc=)(?![^>]*application/(?:ld\+)?json)[^>]*>", re.I)
 
 
 def _policy(response) -> dict[str, str]:

@@ -55,7 +55,12 @@ AUDIT = """() => {
     if (tag === 'meta' && /refresh/i.test(el.getAttribute('http-equiv') || '')) {
       found.push('<meta refresh>');
     }
-    if (['script', 'style'].includes(tag) && el.textContent.includes('__xss')) {
+    // A JSON-LD block is data a browser never runs: it may quote a hostile title, as long
+    // as it still parses whole (nothing broke out of it).
+    const dataBlock = tag === 'script' && el.getAttribute('type') === 'application/ld+json';
+    if (dataBlock) {
+      try { JSON.parse(el.textContent); } catch (e) { found.push('<script ld+json> broken'); }
+    } else if (['script', 'style'].includes(tag) && el.textContent.includes('__xss')) {
       found.push(`<${tag}>${el.textContent.slice(0, 60)}`);
     }
   }
