@@ -61,6 +61,18 @@ class Post(models.Model):
     generated = models.BooleanField(
         default=False, help_text="Researched and drafted by the pipeline (readers are told)."
     )
+    # Living posts: when its sources were last re-read, whether what they say now asks for
+    # a refresh (the live post stays up meanwhile), and when an accepted refresh changed it.
+    last_verified_at = models.DateTimeField(
+        null=True, blank=True, db_index=True, help_text="When its sources were last re-read."
+    )
+    needs_refresh = models.BooleanField(
+        default=False, db_index=True, help_text="A re-read found a claim or source no longer holds."
+    )
+    refresh_reason = models.TextField(blank=True, help_text="What the last re-read found.")
+    refreshed_at = models.DateTimeField(
+        null=True, blank=True, help_text="When an accepted refresh last changed it (dateModified)."
+    )
 
     class Meta:
         ordering = ["-published_at", "-created_at"]
@@ -91,12 +103,29 @@ class Post(models.Model):
 class PostSource(models.Model):
     """One entry of a post's "Sources" list: the number its citations `[n]` use."""
 
+    class Availability(models.TextChoices):
+        UNCHECKED = "", "Not re-read yet"
+        AVAILABLE = "available", "Available"  # unchanged, or changed with its passage intact
+        CHANGED = "changed", "Cited passage gone"
+        GONE = "gone", "No longer available"
+        MOVED = "moved", "Moved"
+
     post = models.ForeignKey(Post, on_delete=models.CASCADE, related_name="sources")
     number = models.PositiveSmallIntegerField()
     title = models.CharField(max_length=300)
     url = models.URLField(max_length=2000)
     domain = models.CharField(max_length=255, blank=True)
     fetched_at = models.DateTimeField(null=True, blank=True, help_text="When it was read.")
+    # What the post quoted from it (kept for readers once the page is gone), and what the
+    # last re-read found.
+    passage = models.TextField(blank=True, help_text="The text the post cited, as fetched.")
+    availability = models.CharField(
+        max_length=12, choices=Availability.choices, default=Availability.UNCHECKED, blank=True
+    )
+    checked_at = models.DateTimeField(null=True, blank=True, help_text="When it was last re-read.")
+    moved_to = models.URLField(
+        max_length=2000, blank=True, help_text="Where a permanent redirect led."
+    )
 
     class Meta:
         ordering = ["post", "number"]

@@ -138,7 +138,14 @@ class RunSpend(models.Model):
     """What one attempt of a run spent on LLM calls on one day (TIME_ZONE): the daily
     budget counts money on the day it was spent, not the day the run was asked for."""
 
-    run = models.ForeignKey(GenerationRun, on_delete=models.CASCADE, related_name="spends")
+    run = models.ForeignKey(
+        GenerationRun, on_delete=models.CASCADE, null=True, blank=True, related_name="spends"
+    )
+    # A living post's re-verification spends too (when a claim needs the citation check
+    # again): booked here, against the same daily budget, under no run.
+    verification = models.ForeignKey(
+        "PostVerification", on_delete=models.CASCADE, null=True, blank=True, related_name="spends"
+    )
     attempt = models.PositiveSmallIntegerField(default=0)
     day = models.DateField(db_index=True)
     cost_usd = models.DecimalField(max_digits=10, decimal_places=6, default=Decimal("0"))
@@ -147,9 +154,16 @@ class RunSpend(models.Model):
 
     class Meta:
         ordering = ["-day", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(run__isnull=False) | models.Q(verification__isnull=False),
+                name="run_spend_has_owner",
+            )
+        ]
 
     def __str__(self) -> str:
-        return f"Run {self.run_id}, attempt {self.attempt}, {self.day}: ${self.cost_usd}"
+        owner = f"Run {self.run_id}" if self.run_id else f"Verification {self.verification_id}"
+        return f"{owner}, attempt {self.attempt}, {self.day}: ${self.cost_usd}"
 
 
 class ResearchSource(models.Model):
@@ -285,3 +299,121 @@ class ScheduleOccurrence(models.Model):
     @property
     def late_seconds(self) -> float:
         return max((self.recorded_at - self.due_at).total_seconds(), 0.0)
+
+
+class PostVerification(models.Model):
+    """One re-reading of a published post's cited sources (a living post's check): what
+    each source and each re-checked claim came to, what it cost, and the verdict."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    class Outcome(models.TextChoices):
+        PENDING = "", "Pending"
+        CLEAN = "clean", "Still holds"
+        FLAGGED = "flagged", "Needs refresh"
+
+    class Trigger(models.TextChoices):
+        SCHEDULE = "schedule", "Schedule"
+        COMMAND = "command", "Command"
+        EDITOR = "editor", "Editor"
+
+    post = models.ForeignKey("blog.Post", on_delete=models.CASCADE, related_name="verifications")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
+    outcome = models.CharField(max_length=10, choices=Outcome.choices, default="", blank=True)
+    trigger = models.CharField(max_length=10, choices=Trigger.choices, default=Trigger.SCHEDULE)
+    queued_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    summary = models.CharField(max_length=300, blank=True)
+    error = models.TextField(blank=True)
+    # What re-reading the sources took: requests sent, 304s, pages the cache answered.
+    fetches = models.PositiveIntegerField(default=0)
+    not_modified = models.PositiveIntegerField(default=0, help_text="304 answers.")
+    cache_hits = models.PositiveIntegerField(default=0)
+    # How the sources came out (SourceCheck.Verdict) and the claims checked again.
+    sources_unchanged = models.PositiveIntegerField(default=0)
+    sources_changed = models.PositiveIntegerField(default=0, help_text="Changed, passages intact.")
+    sources_passage_gone = models.PositiveIntegerField(default=0)
+    sources_gone = models.PositiveIntegerField(default=0)
+    sources_moved = models.PositiveIntegerField(default=0)
+    claims_checked = models.PositiveIntegerField(default=0)
+    claims_failed = models.PositiveIntegerField(default=0)
+    # The LLM spend, when a claim needed the citation check again (also in RunSpend).
+    llm_calls = models.PositiveIntegerField(default=0)
+    prompt_tokens = models.PositiveIntegerField(default=0)
+    completion_tokens = models.PositiveIntegerField(default=0)
+    cost_usd = models.DecimalField(max_digits=10, decimal_places=6, default=Decimal("0"))
+    # An editor's answer to a flag: a refresh proposed, the post marked still correct, or
+    # the post unpublished.
+    resolution = models.CharField(max_length=20, blank=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    resolved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="resolved_verifications",
+    )
+
+    class Meta:
+        ordering = ["-queued_at", "-id"]
+        indexes = [models.Index(fields=["post", "-queued_at"])]
+
+    def __str__(self) -> str:
+        return f"Verification {self.pk} of post {self.post_id}: {self.status} {self.outcome}"
+
+
+class SourceCheck(models.Model):
+    """What one cited source of a post came to when it was read again."""
+
+    class Verdict(models.TextChoices):
+        UNCHANGED = "unchanged", "Unchanged"  # a 304, or the same text
+        CHANGED = "changed", "Changed, cited passages intact"
+        PASSAGE_GONE = "passage_gone", "Cited passage gone"
+        GONE = "gone", "Page gone"  # 404/410, DNS failure, refused
+        MOVED = "moved", "Moved"  # a permanent redirect
+        SKIPPED = "skipped", "Not read"  # robots.txt, the SSRF guard, a timeout: no verdict
+
+    verification = models.ForeignKey(
+        PostVerification, on_delete=models.CASCADE, related_name="source_checks"
+    )
+    number = models.PositiveSmallIntegerField(help_text="[n] in the post.")
+    url = models.URLField(max_length=2000)
+    verdict = models.CharField(max_length=12, choices=Verdict.choices)
+    http_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    moved_to = models.URLField(max_length=2000, blank=True)
+    from_cache = models.CharField(max_length=12, blank=True)
+    old_hash = models.CharField(max_length=64, blank=True)
+    new_hash = models.CharField(max_length=64, blank=True)
+    new_text = models.TextField(blank=True, help_text="The page's text now (for a refresh).")
+    detail = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        ordering = ["verification", "number"]
+
+    def __str__(self) -> str:
+        return f"[{self.number}] {self.verdict}"
+
+
+class ClaimCheck(models.Model):
+    """One cited sentence of a post checked again against its source's new text."""
+
+    verification = models.ForeignKey(
+        PostVerification, on_delete=models.CASCADE, related_name="claim_checks"
+    )
+    source_number = models.PositiveSmallIntegerField(help_text="[n] in the post.")
+    sentence = models.TextField()
+    old_passage = models.TextField(blank=True)
+    new_passage = models.TextField(blank=True)
+    backed = models.BooleanField()
+    reason = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        ordering = ["verification", "source_number", "id"]
+
+    def __str__(self) -> str:
+        return f"[{self.source_number}] {'backed' if self.backed else 'not backed'}"
