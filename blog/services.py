@@ -97,6 +97,7 @@ class SourceRow:
     title: str = ""
     domain: str = ""
     fetched_at: datetime | None = None  # when research read the page
+    passage: str = ""  # what the post cites from it, as fetched (kept for living posts)
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any]) -> SourceRow:
@@ -106,6 +107,7 @@ class SourceRow:
             title=str(data.get("title") or ""),
             domain=str(data.get("domain") or ""),
             fetched_at=data.get("fetched_at"),
+            passage=str(data.get("passage") or ""),
         )
 
 
@@ -125,6 +127,7 @@ def _source_rows(post: Post, sources: Iterable[SourceRow | Mapping[str, Any]]) -
                 url=url[:2000],
                 domain=(source.domain or host)[:255],
                 fetched_at=source.fetched_at,
+                passage=source.passage,
             )
         )
     return rows

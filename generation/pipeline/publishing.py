@@ -8,16 +8,18 @@ fails here and rolls back, so a run can never make a second post.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
 
 from blog import services as blog_services
 from blog.links import LinkPolicy, strip_links
 from blog.models import Post, PostRevision
-from generation.models import GenerationRun, Stage
+from generation.models import GenerationRun, ResearchSource, Stage
 from generation.pipeline import store
+from generation.pipeline.evidence.passages import cited_passages
 from generation.pipeline.types import Metadata
 from generation.runs import lifecycle
 from generation.runs.leases import Lease
@@ -50,10 +52,12 @@ def post_publish_run(lease: Lease, run: GenerationRun, draft: PostDraft, **run_f
     title = draft.title
     if is_near_duplicate(title, store.titles_to_avoid()):
         title = f"{title} (part {run.batch_index + 1})"[:200]
-    sources = _sources(run, draft.cited)
+    rows = store.sources_cited(run, draft.cited)
+    sources = _sources(run, rows, draft.cited)
     # The citations stage stripped foreign links already; this guards what is saved.
     policy = LinkPolicy.for_sources((s.number, s.url) for s in sources)
     body, _ = strip_links(draft.body, policy=policy)
+    sources = _with_passages(sources, body, rows, draft.cited)
     post = blog_services.post_create(
         title=title,
         body=body,
@@ -73,9 +77,23 @@ def post_publish_run(lease: Lease, run: GenerationRun, draft: PostDraft, **run_f
     return post
 
 
-def _sources(run: GenerationRun, cited: tuple[int, ...]) -> list[blog_services.SourceRow]:
+def _with_passages(
+    sources: list[blog_services.SourceRow],
+    body: str,
+    rows: dict[int, ResearchSource],
+    cited: tuple[int, ...],
+) -> list[blog_services.SourceRow]:
+    """Each source with the passages the body cites from it (living posts re-check them,
+    and readers see them once a page is gone)."""
+    texts = {new: rows[old].text for new, old in enumerate(cited, start=1) if old in rows}
+    found = cited_passages(body, texts, threshold=settings.GENERATION_CITATION_THRESHOLD)
+    return [replace(source, passage=found.get(source.number, "")) for source in sources]
+
+
+def _sources(
+    run: GenerationRun, rows: dict[int, ResearchSource], cited: tuple[int, ...]
+) -> list[blog_services.SourceRow]:
     """The post's numbered sources: [1] is the first the body cites."""
-    rows = store.sources_cited(run, cited)
     return [
         blog_services.SourceRow(
             number=new,

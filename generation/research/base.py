@@ -21,7 +21,18 @@ FAILED = "failed"
 
 
 class FetchFailed(GenerationError):
-    """A page could not be fetched (timeout, HTTP error, connection failure)."""
+    """A page could not be fetched (timeout, HTTP error, connection failure).
+
+    `status` is the HTTP status of an error answer; `unreachable` says the site did not
+    answer at all (DNS failure, connection refused): what re-verification calls "gone".
+    """
+
+    def __init__(
+        self, message: str, *, status: int | None = None, unreachable: bool = False
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.unreachable = unreachable
 
 
 @dataclass(frozen=True)

@@ -65,8 +65,11 @@ class PageCache:
     def _key(self, url: str) -> str:
         return hashlib.sha256(url.encode()).hexdigest()
 
-    def fresh(self, cached: CachedPage) -> bool:
-        return time.time() - cached.stored_at < self.ttl
+    def fresh(self, cached: CachedPage, *, max_age: float | None = None) -> bool:
+        """Whether the copy may be used without asking its site (within the TTL, and
+        within `max_age` seconds when a reader asks for a younger copy)."""
+        ttl = self.ttl if max_age is None else min(self.ttl, max_age)
+        return time.time() - cached.stored_at < ttl
 
     async def get(self, url: str) -> CachedPage | None:
         """The stored copy, or None (also when Redis fails or the entry cannot be read:
@@ -90,6 +93,7 @@ class PageCache:
         fields = json.loads(meta)
         stored_at = fields.pop("stored_at")
         fields["hops"] = tuple(fields["hops"])
+        fields["redirects"] = tuple(fields.get("redirects", ()))
         return CachedPage(FetchedPage(body=body, **fields), stored_at)
 
     async def put(self, url: str, page: FetchedPage) -> None:

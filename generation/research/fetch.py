@@ -18,6 +18,7 @@ ALLOWED_TYPES = HTML_TYPES | TEXT_TYPES
 MAX_REDIRECTS = 5
 DEFAULT_MAX_BYTES = 2_000_000
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
+PERMANENT_REDIRECTS = frozenset({301, 308})
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,15 @@ class FetchedPage:
     etag: str = ""
     last_modified: str = ""
     cache_control: str = ""
+    redirects: tuple[int, ...] = ()  # the status of each redirect followed, in order
+
+    @property
+    def moved_to(self) -> str:
+        """Where the page now lives when its address answered with a permanent redirect
+        (301/308), else ""."""
+        if self.redirects and self.redirects[0] in PERMANENT_REDIRECTS:
+            return self.url
+        return ""
 
 
 async def fetch_page(
@@ -62,6 +72,8 @@ async def fetch_page(
         raise FetchRefused(f"refused: invalid URL ({exc})") from exc
     except httpx.UnsupportedProtocol as exc:
         raise FetchRefused("refused: scheme is not allowed") from exc
+    except httpx.ConnectError as exc:
+        raise FetchFailed("connection failed (ConnectError)", unreachable=True) from exc
     except httpx.HTTPError as exc:
         raise FetchFailed(f"connection failed ({type(exc).__name__})") from exc
 
@@ -84,7 +96,7 @@ class _Fetch:
         self.validators = validators
 
     async def follow(self, url: str) -> FetchedPage:
-        current, hops = httpx.URL(url), []
+        current, hops, redirects = httpx.URL(url), [], []
         for _hop in range(self.max_redirects + 1):
             if current.scheme not in ("http", "https"):
                 raise FetchRefused(f"refused: scheme {current.scheme!r} is not allowed")
@@ -95,18 +107,24 @@ class _Fetch:
                 location = response.headers.get("location")
                 if response.status_code in _REDIRECTS and location:
                     current = current.join(location)
+                    redirects.append(response.status_code)
                     continue
-                return await self.read(response, current, tuple(hops))
+                return await self.read(response, current, tuple(hops), tuple(redirects))
             finally:
                 await response.aclose()
         raise FetchFailed(f"too many redirects (more than {self.max_redirects})")
 
     async def read(
-        self, response: httpx.Response, url: httpx.URL, hops: tuple[str, ...]
+        self,
+        response: httpx.Response,
+        url: httpx.URL,
+        hops: tuple[str, ...],
+        redirects: tuple[int, ...] = (),
     ) -> FetchedPage:
         headers = response.headers
         meta = {
             "hops": hops,
+            "redirects": redirects,
             "etag": headers.get("etag", ""),
             "last_modified": headers.get("last-modified", ""),
             "cache_control": headers.get("cache-control", "").lower(),
@@ -114,7 +132,7 @@ class _Fetch:
         if response.status_code == 304 and self.validators:
             return FetchedPage(str(url), "", b"", None, status=304, **meta)
         if response.status_code >= 300:
-            raise FetchFailed(f"HTTP {response.status_code}")
+            raise FetchFailed(f"HTTP {response.status_code}", status=response.status_code)
         content_type = headers.get("content-type", "").split(";")[0].strip().lower()
         if content_type not in ALLOWED_TYPES:
             raise FetchRefused(f"content type {content_type or 'missing'}")

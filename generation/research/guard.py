@@ -165,13 +165,13 @@ class Guard:
         try:
             found = await asyncio.to_thread(self.resolve, url.host, _port(url))
         except (OSError, UnicodeError) as exc:
-            raise FetchFailed(f"DNS lookup failed for {url.host}") from exc
+            raise FetchFailed(f"DNS lookup failed for {url.host}", unreachable=True) from exc
         try:
             addresses = [ipaddress.ip_address(value) for value in found]
         except ValueError as exc:
             raise FetchFailed(f"DNS lookup for {url.host} gave a bad address") from exc
         if not addresses:
-            raise FetchFailed(f"DNS lookup failed for {url.host}")
+            raise FetchFailed(f"DNS lookup failed for {url.host}", unreachable=True)
         return addresses
 
 

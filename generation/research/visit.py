@@ -46,11 +46,14 @@ class Visitor:
         *,
         max_bytes: int = DEFAULT_MAX_BYTES,
         on_start: Callable[[], None] = _nothing,
+        max_age: float | None = None,
     ) -> Visit:
         """The page at `url`; `on_start` is called when its fetch (or cache read) begins,
-        after any wait for robots.txt and for a slot on its host."""
+        after any wait for robots.txt and for a slot on its host. `max_age` (seconds)
+        shortens the cache's TTL for this read: an older copy is revalidated with a
+        conditional request (re-verification asks the site unless a copy is very recent)."""
         cached = await self.cache.get(url) if self.cache else None
-        if cached is not None and self.cache and self.cache.fresh(cached):
+        if cached is not None and self.cache and self.cache.fresh(cached, max_age=max_age):
             on_start()
             await _recheck(http, cached)
             return Visit(cached.page, FROM_CACHE)
@@ -70,7 +73,14 @@ class Visitor:
             http, url, max_bytes=max_bytes, stall_s=self.stall_s, validators=validators
         )
         if page.status == 304 and cached is not None:
-            refreshed = replace(cached.page, etag=page.etag or cached.page.etag)
+            # Still the stored body; where it was asked for now (a redirect may be new).
+            refreshed = replace(
+                cached.page,
+                etag=page.etag or cached.page.etag,
+                url=page.url,
+                hops=page.hops,
+                redirects=page.redirects,
+            )
             if self.cache:
                 await self.cache.put(url, refreshed)
             return Visit(refreshed, REVALIDATED)
