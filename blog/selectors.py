@@ -6,13 +6,16 @@ they show (tests/blog/test_query_counts.py holds them to that).
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet
+from django.db.models.functions import Coalesce
 from django.http import Http404
 from django.utils import timezone
 from taggit.models import Tag
 
-from blog.models import Category, Post
+from blog.models import Category, Post, PostSource
 
 
 def _published_q(prefix: str = "") -> Q:
@@ -82,4 +85,16 @@ def posts_awaiting_review() -> QuerySet[Post]:
         Post.objects.filter(status=Post.Status.IN_REVIEW)
         .select_related("author")
         .order_by("created_at", "id")
+    )
+
+
+def posts_due_for_verification(before: datetime) -> QuerySet[Post]:
+    """Published posts with sources whose sources were last re-read (or, never re-read,
+    which were published) before `before`, oldest first; `due_from` is that time."""
+    return (
+        Post.objects.filter(status=Post.Status.PUBLISHED, published_at__isnull=False)
+        .filter(Exists(PostSource.objects.filter(post=OuterRef("pk"))))
+        .annotate(due_from=Coalesce("last_verified_at", "published_at"))
+        .filter(due_from__lt=before)
+        .order_by("due_from", "id")
     )

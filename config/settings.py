@@ -397,6 +397,14 @@ if SCHEDULE_GRACE_SECONDS < 2 * SCHEDULE_TICK_SECONDS:
         "SCHEDULE_TICK_SECONDS, or on-time occurrences would count as missed."
     )
 
+# --- Living posts: re-verification of published posts (generation/freshness) -----------
+# A published post's sources are read again once its last check (or its publication) is
+# this many days old; each tick of the scheduler queues at most VERIFY_BATCH of them,
+# oldest first; the tick runs every VERIFY_TICK_SECONDS.
+VERIFY_AFTER_DAYS = _get("VERIFY_AFTER_DAYS", env.int, 30)
+VERIFY_BATCH = _get("VERIFY_BATCH", env.int, 20)
+VERIFY_TICK_SECONDS = _get("VERIFY_TICK_SECONDS", env.int, 3600)
+
 # --- Research ---------------------------------------------------------------------------
 RESEARCH_PROVIDERS = _get("RESEARCH_PROVIDERS", env.list, ["wikipedia", "arxiv", "hackernews"])
 SEARXNG_URL = env.str("SEARXNG_URL", default="")
@@ -469,6 +477,9 @@ for _name in (
     "HEALTH_CHECK_INTERVAL",
     "SCHEDULED_OVERDUE_S",
     "WORKER_RESTARTS_ALERT",
+    "VERIFY_AFTER_DAYS",
+    "VERIFY_BATCH",
+    "VERIFY_TICK_SECONDS",
 ):
     if globals()[_name] < 1:
         raise ImproperlyConfigured(f"Environment variable {_name} must be at least 1.")

@@ -1,6 +1,6 @@
 """Health checks: is generation working, and if not, what is wrong (reads only).
 
-Eleven checks (and the daily budget when one is set), each an OK / WARNING / CRITICAL
+Twelve checks (and the daily budget when one is set), each an OK / WARNING / CRITICAL
 verdict with a one-line summary; `queue_health`, the alert job and the overview page all
 show these. A check that needs Redis while Redis is down is UNKNOWN rather than failed:
 the `redis` check already says what is wrong, and an alert goes out once, not six times.
@@ -25,6 +25,7 @@ from rq.job import Job
 from rq.scheduler import RQScheduler
 from rq_scheduler import Scheduler
 
+from blog.selectors import posts_due_for_verification
 from generation import queues, ratelimit
 from generation.models import GenerationRun, RunStatus
 from generation.operations import budget, monitoring, pause, worker_births
@@ -32,6 +33,7 @@ from generation.operations import budget, monitoring, pause, worker_births
 # rq-scheduler keeps one hash per running instance, expiring unless renewed every interval.
 SCHEDULER_KEYS = Scheduler.redis_scheduler_namespace_prefix + "*"
 STUCK_GRACE_SECONDS = 60
+VERIFICATION_LAG_DAYS = 7  # living posts: re-verification this far behind is a warning
 
 
 class Level(IntEnum):
@@ -243,6 +245,24 @@ def check_budget() -> CheckResult:
     return CheckResult("budget", Level.OK, f"${state.spent:.4f} of ${state.limit:.2f} spent today")
 
 
+def check_verification() -> CheckResult:
+    """Living posts: is re-verification keeping up? The oldest due post's due time (its
+    last check or publication plus VERIFY_AFTER_DAYS) more than a week ago: a warning."""
+    after = timedelta(days=settings.VERIFY_AFTER_DAYS)
+    now = timezone.now()
+    due = posts_due_for_verification(now - after)
+    oldest = due.first()
+    if oldest is None:
+        return CheckResult("verification", Level.OK, "no published post is due for re-verification")
+    behind = now - ((oldest.last_verified_at or oldest.published_at or now) + after)
+    count = due.count()
+    summary = f"{count} post(s) due; the oldest was due {behind.days} day(s) ago"
+    if behind > timedelta(days=VERIFICATION_LAG_DAYS):
+        advice = " (more than a week behind: is the scheduler running? raise VERIFY_BATCH?)"
+        return CheckResult("verification", Level.WARNING, summary + advice)
+    return CheckResult("verification", Level.OK, summary)
+
+
 def check_llm_rate() -> CheckResult:
     """Calls that spend most of their time waiting for the LLM rate limit: the limit, not
     the number of workers, sets the pace."""
@@ -271,7 +291,11 @@ REDIS_CHECKS: list[Callable[[], CheckResult]] = [
     check_scheduled,
     check_worker_churn,
 ]
-DATABASE_CHECKS: list[Callable[[], CheckResult]] = [check_failures, check_stuck_runs]
+DATABASE_CHECKS: list[Callable[[], CheckResult]] = [
+    check_failures,
+    check_stuck_runs,
+    check_verification,
+]
 NAMES = [
     "redis",
     "queue_depth",
@@ -284,6 +308,7 @@ NAMES = [
     "paused",
     "scheduled",
     "worker_churn",
+    "verification",
 ]
 
 

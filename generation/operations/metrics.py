@@ -38,6 +38,10 @@ COUNTERS = {
     "runs_retried": ("Failed attempts that will be retried", ()),
     "llm_tokens": ("LLM tokens used", ("kind",)),
     "llm_cost_usd": ("Estimated LLM cost in USD", ()),
+    "posts_verified": ("Published posts whose sources were read again (living posts)", ()),
+    "posts_flagged": ("Verifications that flagged their post as needing a refresh", ()),
+    "sources_dead": ("Cited sources found gone (404/410, no answer) when read again", ()),
+    "sources_not_modified": ("Cited sources read again that answered 304 Not Modified", ()),
 }
 HISTOGRAMS = {
     "queue_wait_seconds": (

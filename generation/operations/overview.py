@@ -13,16 +13,18 @@ from decimal import Decimal
 from statistics import median
 from typing import Any
 
-from django.db.models import Count, Q, QuerySet, Sum
-from django.db.models.functions import TruncDate
+from django.db.models import Count, DateField, Q, QuerySet, Sum
+from django.db.models.functions import TruncDate, TruncWeek
 from django.utils import timezone
 from redis.exceptions import RedisError
 
+from blog.models import Post
 from generation import ratelimit
-from generation.models import STAGE_ORDER, GenerationRun, RunStatus
+from generation.models import STAGE_ORDER, GenerationRun, PostVerification, RunStatus
 from generation.operations import budget, estimates, health, monitoring, pause
 
 CHART_DAYS = 30
+VERIFY_WEEKS = 8
 
 
 @dataclass(frozen=True)
@@ -122,6 +124,55 @@ def chart(series: list[dict[str, Any]], *, height: int = 60, bar: int = 12) -> d
     }
 
 
+@dataclass(frozen=True)
+class VerifyWeek:
+    """Living posts in one week (from Monday, TIME_ZONE): posts whose verification
+    finished, of those the flagged ones, and posts an accepted refresh changed."""
+
+    week: date
+    verified: int
+    flagged: int
+    refreshed: int
+
+
+def verification_weeks(*, weeks: int = VERIFY_WEEKS) -> list[VerifyWeek]:
+    """The last `weeks` weeks, newest first, empty weeks included."""
+    today = timezone.localdate()
+    first = today - timedelta(days=today.weekday(), weeks=weeks - 1)
+    since = budget.day_start(first)
+    week = TruncWeek("finished_at", output_field=DateField())
+    done = (
+        PostVerification.objects.filter(status=PostVerification.Status.DONE, finished_at__gte=since)
+        .exclude(outcome="")
+        .annotate(week=week)
+        .values("week")
+        .annotate(
+            verified=Count("post", distinct=True),
+            flagged=Count(
+                "post", distinct=True, filter=Q(outcome=PostVerification.Outcome.FLAGGED)
+            ),
+        )
+    )
+    refreshed = (
+        Post.objects.filter(refreshed_at__gte=since)
+        .annotate(week=TruncWeek("refreshed_at", output_field=DateField()))
+        .values("week")
+        .annotate(count=Count("id"))
+    )
+    by_week = {row["week"]: row for row in done}
+    refreshes = {row["week"]: row["count"] for row in refreshed}
+    series = []
+    for offset in range(weeks):
+        monday = first + timedelta(weeks=weeks - 1 - offset)
+        row = by_week.get(monday, {})
+        series.append(
+            VerifyWeek(
+                monday, row.get("verified", 0), row.get("flagged", 0), refreshes.get(monday, 0)
+            )
+        )
+    return series
+
+
 def queues_and_workers() -> dict[str, Any]:
     try:
         return {"redis": True, "paused": pause.pause_state(), **monitoring.queue_overview()}
@@ -150,5 +201,6 @@ def overview() -> dict[str, Any]:
         "chart": chart(series),
         "checks": health.run_checks(),
         "rate_limits": rate_limits(),
+        "verification_weeks": verification_weeks(),
         **queues_and_workers(),
     }

@@ -205,9 +205,16 @@ def usage_keep(lease: Lease, **fields: object) -> None:
     run_update(lease, strict=False, **fields)
 
 
-def spend_book(run_id: int, *, attempt: int, calls: Sequence[CallUsage]) -> None:
+def spend_book(
+    run_id: int | None,
+    *,
+    attempt: int,
+    calls: Sequence[CallUsage],
+    verification_id: int | None = None,
+) -> None:
     """Book what `calls` cost on the days they were made (TIME_ZONE), whatever became of
-    the lease: money spent is spent, and the daily budget counts it that day."""
+    the lease: money spent is spent, and the daily budget counts it that day. A living
+    post's re-verification books under its `verification_id` (no run)."""
     by_day: dict = {}
     for call in calls:
         day = timezone.localdate(call.at)
@@ -216,6 +223,7 @@ def spend_book(run_id: int, *, attempt: int, calls: Sequence[CallUsage]) -> None
     RunSpend.objects.bulk_create(
         RunSpend(
             run_id=run_id,
+            verification_id=verification_id,
             attempt=attempt,
             day=day,
             cost_usd=cost.quantize(COST_QUANTUM),

@@ -18,6 +18,7 @@ from django.utils import timezone
 from rq.job import Job
 from rq_scheduler import Scheduler
 
+from generation.freshness import service as freshness
 from generation.operations import alerts
 from generation.scheduling import service as scheduling
 
@@ -51,6 +52,12 @@ def periodic_jobs() -> list[PeriodicJob]:
             interval=settings.HEALTH_CHECK_INTERVAL,
             description="Health checks; mail ADMINS when one changes state",
             timeout=120,
+        ),
+        PeriodicJob(
+            id=f"{ID_PREFIX}verify-posts",
+            func="generation.scheduling.periodic.verify_posts_tick",
+            interval=settings.VERIFY_TICK_SECONDS,
+            description="Queue published posts due for re-verification (living posts)",
         ),
     ]
 
@@ -99,3 +106,8 @@ def health_check() -> list[str]:
 def schedules_tick() -> int:
     """Periodic job (rq-scheduler): turn schedules' due occurrences into runs."""
     return len(scheduling.schedules_tick(clock=scheduling.schedule_clock()))
+
+
+def verify_posts_tick() -> int:
+    """Periodic job (rq-scheduler): queue the posts due for re-verification, one job each."""
+    return len(freshness.verification_tick())

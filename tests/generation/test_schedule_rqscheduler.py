@@ -24,6 +24,7 @@ from tests.workers import ROOT, start_worker, stop, wait_for
 
 TICK_ID = "periodic-schedules-tick"
 HEALTH_ID = "periodic-health-check"
+VERIFY_ID = "periodic-verify-posts"
 
 
 def scheduled_ids(scheduler) -> list[str]:
@@ -40,11 +41,14 @@ def test_periodic_jobs_are_registered_once_and_stale_ones_dropped(settings):
     periodic_register(scheduler)
     periodic_register(scheduler)  # a restart, or a second scheduler starting
 
-    assert sorted(scheduled_ids(scheduler)) == sorted([TICK_ID, HEALTH_ID, "someone-elses-job"])
+    expected = [TICK_ID, HEALTH_ID, VERIFY_ID, "someone-elses-job"]
+    assert sorted(scheduled_ids(scheduler)) == sorted(expected)
     tick = next(job for job in scheduler.get_jobs() if job.id == TICK_ID)
     assert tick.func_name == "generation.scheduling.periodic.schedules_tick"
     assert tick.origin == "default" and tick.meta["interval"] == 45
-    assert [job.id for job in periodic_jobs()] == [TICK_ID, HEALTH_ID]
+    assert [job.id for job in periodic_jobs()] == [TICK_ID, HEALTH_ID, VERIFY_ID]
+    verify = next(job for job in scheduler.get_jobs() if job.id == VERIFY_ID)
+    assert verify.func_name == "generation.scheduling.periodic.verify_posts_tick"
 
 
 def test_a_periodic_job_id_must_carry_the_prefix():
