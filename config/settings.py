@@ -404,6 +404,9 @@ if SCHEDULE_GRACE_SECONDS < 2 * SCHEDULE_TICK_SECONDS:
 VERIFY_AFTER_DAYS = _get("VERIFY_AFTER_DAYS", env.int, 30)
 VERIFY_BATCH = _get("VERIFY_BATCH", env.int, 20)
 VERIFY_TICK_SECONDS = _get("VERIFY_TICK_SECONDS", env.int, 3600)
+# A cited page the research cache took less than this many seconds ago is not asked again
+# (another post of the batch just read it); older copies are revalidated (304 = no body).
+VERIFY_CACHE_MAX_AGE_S = _get("VERIFY_CACHE_MAX_AGE_S", env.float, 3600.0)
 
 # --- Research ---------------------------------------------------------------------------
 RESEARCH_PROVIDERS = _get("RESEARCH_PROVIDERS", env.list, ["wikipedia", "arxiv", "hackernews"])
@@ -490,7 +493,7 @@ if RESEARCH_MIN_SOURCES > RESEARCH_MAX_SOURCES:
 for _name in ("RESEARCH_STALL_S", "RESEARCH_CACHE_MAX_MB"):
     if globals()[_name] <= 0:
         raise ImproperlyConfigured(f"Environment variable {_name} must be above 0.")
-for _name in ("RESEARCH_CACHE_TTL", "RESEARCH_CRAWL_DELAY_MAX"):
+for _name in ("RESEARCH_CACHE_TTL", "RESEARCH_CRAWL_DELAY_MAX", "VERIFY_CACHE_MAX_AGE_S"):
     if globals()[_name] < 0:
         raise ImproperlyConfigured(f"Environment variable {_name} must not be negative.")
 if LLM_RATE_WINDOW_S <= 0 or LLM_RATE_LIMIT_RETRIES < 0:

@@ -8,6 +8,9 @@
         web.max_per_host    # most page requests (not searches) at once, by Host header
         web.robots = "User-agent: *\nDisallow: /pages/private"   # served at /robots.txt
         web.fixed_results = [...]   # the search's answer on page 1 (later pages: none)
+        web.gone["slug"] = 410      # /pages/slug answers 404 or 410 from now on
+        web.moved["slug"] = url     # /pages/slug redirects there permanently (301)
+        web.validators = False      # pages stop sending ETag / Last-Modified
 
 Routes: GET /search?q=…&format=json[&pageno=2], /pages/<slug>, /redirect?to=<url>[&code=308],
 /chain/<n> (n redirects, then a page), /big (larger than any sane cap), /image.png,
@@ -15,8 +18,9 @@ Routes: GET /search?q=…&format=json[&pageno=2], /pages/<slug>, /redirect?to=<u
 /bomb/stream, /hang, /trickle/search, /slowloris, /silent, /binary/<kind>, /empty,
 /misencoded/<kind>, /robots.txt (404 until `robots` is set). Pages carry an ETag and
 Last-Modified and answer a matching conditional request with 304 (counted as
-"not-modified"); `cache_control` adds that header to them. `messy=True` makes every
-other search result unusable, as real result lists are.
+"not-modified"), unless `validators` is off; `cache_control` adds that header to them; a
+slug in `gone` answers its status (404/410) and one in `moved` a 301 to its URL.
+`messy=True` makes every other search result unusable, as real result lists are.
 Standalone: `python -m standins.web --port 8899 [--messy]`.
 """
 
@@ -149,6 +153,9 @@ class WebStandin:
         self.fixed_results: list[dict[str, str]] | None = None
         self.robots: str | None = None
         self.cache_control = ""
+        self.validators = True  # pages carry an ETag and Last-Modified, and answer 304
+        self.gone: dict[str, int] = {}  # slug -> 404 or 410
+        self.moved: dict[str, str] = {}  # slug -> where a 301 sends it
         self.files: dict[str, tuple[str, bytes]] = {}  # path?query -> (content type, body)
         self.page_delay = page_delay
         self.big_bytes = big_bytes
@@ -335,7 +342,14 @@ class _Handler(HostileRoutes, BaseHTTPRequestHandler):
 
     def _route_pages(self, rest: str, query: dict[str, str]) -> None:
         time.sleep(self.standin.page_delay)
-        page = self.standin.pages.get(rest.rstrip("/"))
+        slug = rest.rstrip("/")
+        if slug in self.standin.moved:
+            self._send(301, "text/plain", b"moved", location=self.standin.moved[slug])
+            return
+        if slug in self.standin.gone:
+            self._send(self.standin.gone[slug], "text/html", b"<h1>Gone</h1>")
+            return
+        page = self.standin.pages.get(slug)
         if page is None:
             self._not_found(rest, query)
             return
@@ -349,6 +363,10 @@ class _Handler(HostileRoutes, BaseHTTPRequestHandler):
         }
         if self.standin.cache_control:
             validators["Cache-Control"] = self.standin.cache_control
+        if not self.standin.validators:
+            plain = {k: v for k, v in validators.items() if k == "Cache-Control"}
+            self._send(200, content_type, body, headers=plain)
+            return
         if self.headers.get("If-None-Match") == validators["ETag"]:
             self.standin._count("not-modified")
             self._send(304, content_type, b"", headers=validators)

@@ -75,6 +75,7 @@ async def _verify(plan: Plan, *, budget_spent: bool) -> Findings:
             visitor=visitor,
             concurrency=settings.RESEARCH_FETCH_CONCURRENCY,
             max_bytes=settings.RESEARCH_MAX_BYTES,
+            max_age=settings.VERIFY_CACHE_MAX_AGE_S,
         )
     by_number = {cited.number: cited for cited in plan.cited}
     changed = {

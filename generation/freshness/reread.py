@@ -3,8 +3,8 @@
 Every page is read through research's one path (`research.visit.Visitor`): the SSRF
 guard, robots.txt, a slot on its host (RESEARCH_PER_HOST across every worker), then the
 research cache with a conditional request, so an unchanged page costs a 304 and no body.
-A copy the cache took in the last RECENT_S seconds is used as it is (another post of the
-same batch just read it). Then each source is classified:
+A copy the cache took in the last VERIFY_CACHE_MAX_AGE_S seconds is used as it is
+(another post of the same batch just read it). Then each source is classified:
 
 - unchanged: the page's text is the text the post was written from (a 304 on a copy of
   it, or the same text);
@@ -34,7 +34,6 @@ from generation.research.visit import FROM_CACHE, REVALIDATED
 logger = logging.getLogger(__name__)
 
 Verdict = SourceCheck.Verdict
-RECENT_S = 3600.0
 GONE_STATUSES = frozenset({404, 410})
 
 
@@ -78,6 +77,7 @@ async def reread_sources(
     visitor: Visitor,
     concurrency: int,
     max_bytes: int,
+    max_age: float,
 ) -> list[Reading]:
     """Each source read again (at most `concurrency` at once; the host slots bound each
     site further) and classified, in the order given."""
@@ -85,18 +85,20 @@ async def reread_sources(
 
     async def one(source: Cited) -> Reading:
         async with gate:
-            return await reread(source, http=http, visitor=visitor, max_bytes=max_bytes)
+            return await reread(
+                source, http=http, visitor=visitor, max_bytes=max_bytes, max_age=max_age
+            )
 
     return list(await asyncio.gather(*(one(source) for source in sources)))
 
 
 async def reread(
-    source: Cited, *, http: httpx.AsyncClient, visitor: Visitor, max_bytes: int
+    source: Cited, *, http: httpx.AsyncClient, visitor: Visitor, max_bytes: int, max_age: float
 ) -> Reading:
     """One source read again and classified."""
     reading = Reading(source.number, source.url, Verdict.SKIPPED)
     try:
-        visit = await visitor.read(http, source.url, max_bytes=max_bytes, max_age=RECENT_S)
+        visit = await visitor.read(http, source.url, max_bytes=max_bytes, max_age=max_age)
     except FetchRefused as exc:
         reading.detail = str(exc)[:300]
         return reading
@@ -124,12 +126,16 @@ async def reread(
 def classified(reading: Reading, source: Cited, text: str) -> Reading:
     """The verdict on a page read again, from its text now."""
     reading.new_text, reading.new_hash = text, content_hash(text) if text else ""
+    present = all(passage_present(passage, text) for passage in source.passages)
     if source.old_hash and reading.new_hash == source.old_hash:
         verdict, detail = Verdict.UNCHANGED, "same text"
+    elif not source.old_hash and reading.not_modified and source.passages and present:
+        # The text it was written from is unknown: the site's 304 is the word we have.
+        verdict, detail = Verdict.UNCHANGED, "304 Not Modified"
     elif not source.passages:
         # Nothing stored to look for: the claims themselves are checked again.
         verdict, detail, reading.recheck = Verdict.CHANGED, "no stored passage", True
-    elif all(passage_present(passage, text) for passage in source.passages):
+    elif present:
         verdict, detail = Verdict.CHANGED, "text changed, cited passages intact"
     else:
         missing = sum(not passage_present(p, text) for p in source.passages)
