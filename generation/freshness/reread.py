@@ -7,7 +7,7 @@ A copy the cache took in the last VERIFY_CACHE_MAX_AGE_S seconds is used as it i
 (another post of the same batch just read it). Then each source is classified:
 
 - unchanged: the page's text is the text the post was written from (a 304 on a copy of
-  it, or the same text);
+  it, or the same text); when that text is unknown, every cited passage is still there;
 - changed: the text differs but every passage the post cites is still on the page;
 - passage_gone: a cited passage is no longer on the page (its claims are checked again);
 - gone: 404 or 410, or the site does not answer (DNS failure, connection refused);
@@ -129,9 +129,10 @@ def classified(reading: Reading, source: Cited, text: str) -> Reading:
     present = all(passage_present(passage, text) for passage in source.passages)
     if source.old_hash and reading.new_hash == source.old_hash:
         verdict, detail = Verdict.UNCHANGED, "same text"
-    elif not source.old_hash and reading.not_modified and source.passages and present:
-        # The text it was written from is unknown: the site's 304 is the word we have.
-        verdict, detail = Verdict.UNCHANGED, "304 Not Modified"
+    elif not source.old_hash and source.passages and present:
+        # The text it was written from is unknown (a post older than its run's research,
+        # or written by hand): what it cites is all there is to compare.
+        verdict, detail = Verdict.UNCHANGED, "cited passages intact; no earlier text to compare"
     elif not source.passages:
         # Nothing stored to look for: the claims themselves are checked again.
         verdict, detail, reading.recheck = Verdict.CHANGED, "no stored passage", True
