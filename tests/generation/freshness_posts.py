@@ -7,6 +7,7 @@ the passage its claim cites (generation.pipeline.evidence.passages), as publishi
 
 from __future__ import annotations
 
+import functools
 from datetime import timedelta
 
 from django.utils import timezone
@@ -24,8 +25,12 @@ THRESHOLD = 0.5
 
 def page_text(web: WebStandin, slug: str) -> str:
     """The page's text as verification will extract it from the stand-in's HTML."""
-    html = render_page(web.pages[slug]).encode()
-    return extract(FetchedPage(web.page_url(slug), "text/html", html, "utf-8")).text
+    return _extracted(web.page_url(slug), render_page(web.pages[slug]).encode())
+
+
+@functools.lru_cache(maxsize=256)
+def _extracted(url: str, html: bytes) -> str:
+    return extract(FetchedPage(url, "text/html", html, "utf-8")).text
 
 
 def a_sentence(text: str, skip: int = 0) -> str:
@@ -43,9 +48,7 @@ def sourced_post(
 ) -> Post:
     """A published post, `days_old` days old, with one claim citing each page of `slugs`."""
     texts = {number: page_text(web, slug) for number, slug in enumerate(slugs, start=1)}
-    body = "\n\n".join(
-        f"{a_sentence(text)[:-1]} [{number}]." for number, text in texts.items()
-    )
+    body = "\n\n".join(f"{a_sentence(text)[:-1]} [{number}]." for number, text in texts.items())
     passages = cited_passages(body, texts, threshold=THRESHOLD)
     sources = [
         {

@@ -23,6 +23,7 @@ from generation.freshness.recheck import JUDGE_SKIPPED
 from generation.models import ClaimCheck, PostVerification, RunSpend, SourceCheck
 from generation.pipeline.evidence.passages import passage_present
 from generation.scheduling import periodic
+from tests.factories import make_user
 from tests.generation.freshness_posts import a_sentence, page_text, sourced_post
 
 Verdict = SourceCheck.Verdict
@@ -65,9 +66,7 @@ def generated(standins, author, settings):
 
 
 @pytest.mark.django_db
-def test_a_cited_page_changed_since_generation_flags_the_post_within_one_tick(
-    generated, standins
-):
+def test_a_cited_page_changed_since_generation_flags_the_post_within_one_tick(generated, standins):
     sources = list(generated.sources.order_by("number"))
     assert sources and all(s.passage for s in sources)  # kept at publishing
     first = sources[0]
@@ -242,9 +241,11 @@ def test_a_batch_of_50_posts_keeps_to_the_per_host_limit(web_standin, settings):
     settings.RESEARCH_PER_HOST = 2
     settings.VERIFY_BATCH = 50
     settings.VERIFY_CACHE_MAX_AGE_S = 0
-    slugs = sorted(web_standin.pages)
+    slugs, author = sorted(web_standin.pages), make_user()
     posts = [
-        sourced_post(web_standin, [slugs[(3 * i + k) % len(slugs)] for k in range(3)])
+        sourced_post(
+            web_standin, [slugs[(3 * i + k) % len(slugs)] for k in range(3)], author=author
+        )
         for i in range(50)
     ]
     web_standin.gone[slugs[0]] = 404
