@@ -34,11 +34,14 @@ def _extracted(url: str, html: bytes) -> str:
 
 
 def a_sentence(text: str, skip: int = 0) -> str:
-    """A plain sentence of the text (8 words or more, no markup) to copy as a claim."""
+    """A plain sentence of the text (8 words or more, one line, no markup) to copy as a
+    claim."""
     plain = [
         s.text
         for s in SourceIndex(text).sentences
-        if len(s.text.split()) >= 8 and s.text.endswith(".") and not set(s.text) & set("[]#|`*")
+        if len(s.text.split()) >= 8
+        and s.text.endswith(".")
+        and not set(s.text) & set("[]#|`*\n")  # no markup, no heading glued to it
     ]
     return plain[skip % len(plain)]
 
