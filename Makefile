@@ -91,6 +91,7 @@ bench: $(STAMP)
 	$(PY) bench/schedule_bench.py
 	$(PY) bench/citation_eval.py
 	$(PY) bench/throughput_bench.py
+	$(PY) bench/verify_bench.py
 
 # As root, before supervisor starts the programs: can DEPLOY_USER (www-data) run each of
 # them? Standard library only, so it works even when the virtualenv does not.
