@@ -3,7 +3,7 @@
 A post is due once its last verification (or its publication, when never verified) is
 older than VERIFY_AFTER_DAYS; the oldest go first, at most VERIFY_BATCH a tick, and a post
 whose verification is already queued or running is left to it. The PostVerification rows
-are created in one transaction under an advisory lock (two ticks at once queue a post
+are created in one transaction holding the posts' rows (two ticks at once queue a post
 once); one RQ job per row is pushed on `content` after the commit, its only argument the
 verification id.
 """
@@ -24,14 +24,12 @@ from blog.selectors import posts_due_for_verification
 from generation import queues
 from generation.exceptions import QueueUnavailable
 from generation.models import PostVerification
-from generation.pipeline.store import advisory_lock
 
 logger = logging.getLogger(__name__)
 
 JOB = "generation.freshness.job.verify_post_job"
 QUEUE = "content"
 JOB_TIMEOUT = 600  # seconds one verification may take (fetches wait for host slots)
-VERIFY_LOCK_KEY = 0x5EED_F4E5
 # A verification queued this long ago whose job never ran (Redis lost it), or running this
 # long (its worker died), is failed, so its post becomes due again.
 STALE_QUEUED = timedelta(days=1)
@@ -71,9 +69,11 @@ def verifications_create(
     posts: list[Post], *, trigger: str = PostVerification.Trigger.SCHEDULE
 ) -> list[PostVerification]:
     """One queued verification per post that has none queued or running, in one
-    transaction (serialised, so concurrent callers never queue a post twice)."""
+    transaction (serialised on the posts' rows, so concurrent callers never queue a post
+    twice)."""
     with transaction.atomic():
-        advisory_lock(VERIFY_LOCK_KEY)
+        # The posts' rows, locked in one order: a concurrent caller waits, then sees ours.
+        list(Post.objects.select_for_update().filter(pk__in=[p.pk for p in posts]).order_by("pk"))
         active = set(
             PostVerification.objects.filter(post__in=posts, status__in=ACTIVE).values_list(
                 "post_id", flat=True

@@ -2,7 +2,8 @@
 
 `verification_tick` is what rq-scheduler runs (through scheduling/periodic.py); the
 command `verify_posts` calls the others. Bad input is refused with InvalidRequest, in
-one line, before anything is written.
+one line, before anything is written. Like the enqueue half, this module loads nothing
+of the engine until a post is verified in-process.
 """
 
 from __future__ import annotations
@@ -14,8 +15,7 @@ from django.utils import timezone
 
 from blog.models import Post
 from generation.exceptions import InvalidRequest
-from generation.freshness import due, record
-from generation.freshness.job import verification_run
+from generation.freshness import due
 from generation.models import PostVerification
 
 
@@ -73,6 +73,11 @@ def verify_post_now(
             f"Post {post_id} already has verification {active.pk if active else '?'} "
             "queued or running."
         )
+    # The engine (the research layer, the LLM client) loads on first use only: the doors
+    # and the scheduler's tick import this module without it (tests/test_startup.py).
+    from generation.freshness import record
+    from generation.freshness.job import verification_run
+
     (verification,) = created
     started = record.verification_claim(verification.pk)
     if started is None:
