@@ -279,3 +279,22 @@ def test_a_batch_of_50_posts_keeps_to_the_per_host_limit(web_standin, settings):
         web_standin.page_url(slugs[0]) in p.sources.values_list("url", flat=True) for p in posts
     )
     assert web_standin.requests["not-modified"] > 0
+
+
+@pytest.mark.django_db
+def test_a_site_refusing_connections_is_gone(web_standin, settings):
+    import socket
+
+    with socket.socket() as probe:  # a loopback port with nothing listening
+        probe.bind(("127.0.0.1", 0))
+        closed = f"127.0.0.1:{probe.getsockname()[1]}"
+    settings.RESEARCH_ALLOW_HOSTS = [web_standin.host_port, closed]
+    post = sourced_post(web_standin, sorted(web_standin.pages)[:1])
+    PostSource.objects.filter(post=post).update(url=f"http://{closed}/pages/x")
+
+    verification = service.verify_post_now(post.pk)
+
+    check = verification.source_checks.get()
+    assert check.verdict == Verdict.GONE and check.http_status is None
+    assert check.detail == "connection failed (ConnectError)"
+    assert post.sources.get().availability == "gone"

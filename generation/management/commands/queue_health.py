@@ -14,7 +14,8 @@ from generation.operations import alerts, health
 class Command(BaseCommand):
     help = (
         "Health checks (Redis, queue depth, failures, workers, scheduler, stuck runs, queue "
-        "wait, paused, overdue delayed jobs, worker churn): one line each; exit status 0 OK, "
+        "wait, paused, overdue delayed jobs, worker churn, living posts' verification lag): one "
+        "line each; exit status 0 OK, "
         "1 warning, 2 critical."
     )
     requires_system_checks: list = []
