@@ -31,7 +31,7 @@ def flag_post(
         outcome=PostVerification.Outcome.FLAGGED,
         started_at=when,
         finished_at=when,
-        summary=reason,
+        summary=reason[:300],
     )
     checks = [SourceCheck(verification=verification, **source) for source in sources]
     SourceCheck.objects.bulk_create(checks)
