@@ -12,7 +12,7 @@ from blog import services
 from blog.models import Post, PostRevision
 from generation.admin.evidence import post_evidence
 from generation.exceptions import GenerationError
-from generation.freshness import answers, refresh
+from generation.freshness import answers
 from generation.freshness.evidence import refresh_evidence
 
 
@@ -30,5 +30,7 @@ def refresh_answer(*, post: Post, answer: str, editor: User) -> str:
 
 def revision_accept(revision: PostRevision, *, editor: User) -> Post:
     if revision.origin == PostRevision.Origin.REFRESH:
+        from generation.freshness import refresh  # loads the pipeline: on first use
+
         return refresh.refresh_accept(revision, editor=editor)
     return services.revision_accept(revision, editor=editor)

@@ -19,25 +19,34 @@ from django.db import transaction
 
 from blog import services
 from blog.models import Post
-from generation.execution.section_redo import redo_inputs
-from generation.freshness import refresh
-from generation.freshness.evidence import flagged_verification
+from generation.freshness.flags import (
+    PROPOSED,
+    STILL_CORRECT,
+    UNPUBLISHED,
+    RefreshRefused,
+    flagged_verification,
+    refresh_run,
+    resolve,
+)
 from generation.models import PostVerification
 from generation.operations.budget import budget_require
-
-PROPOSED, STILL_CORRECT, UNPUBLISHED = "refresh_proposed", "still_correct", "unpublished"
 
 
 def refresh_propose(post: Post, *, editor: User) -> str:
     """Queue the refresh of the post's affected sections; a proposal will follow."""
     verification = _flagged(post)
     if verification is None:
-        raise refresh.RefreshRefused("No verification flagged this post: nothing to refresh from.")
+        raise RefreshRefused("No verification flagged this post: nothing to refresh from.")
     budget_require()
-    run = refresh.refresh_run(post)
+    run = refresh_run(post)
+    # The plan reads the run's outline and sources with the section redo's code, which
+    # loads the pipeline: the web process does so on the first refresh, not at start-up.
+    from generation.execution.section_redo import redo_inputs
+    from generation.freshness import refresh
+
     refresh.refresh_plan(redo_inputs(run.pk), verification)  # refuses when nothing to do
     with transaction.atomic():
-        refresh.resolve(verification, PROPOSED, editor=editor)
+        resolve(verification, PROPOSED, editor=editor)
         refresh.refresh_enqueue(verification, editor_id=editor.pk)
     return (
         "Refresh queued: the affected sections, rewritten from the sources as they read now, "
@@ -50,7 +59,7 @@ def still_correct(post: Post, *, editor: User) -> str:
     verification = _flagged(post)
     services.post_refresh_clear(post)
     if verification is not None:
-        refresh.resolve(verification, STILL_CORRECT, editor=editor)
+        resolve(verification, STILL_CORRECT, editor=editor)
     return "Marked still correct: the flag is off and the post stays as it is."
 
 
@@ -60,7 +69,7 @@ def unpublish(post: Post, *, editor: User) -> str:
     services.posts_unpublish(Post.objects.filter(pk=post.pk))
     services.post_refresh_clear(post)
     if verification is not None:
-        refresh.resolve(verification, UNPUBLISHED, editor=editor)
+        resolve(verification, UNPUBLISHED, editor=editor)
     return "Unpublished: the post is a draft again and readers no longer see it."
 
 
@@ -73,5 +82,5 @@ ANSWERS: dict[str, Callable[..., str]] = {
 
 def _flagged(post: Post) -> PostVerification | None:
     if not post.needs_refresh:
-        raise refresh.RefreshRefused("This post is not flagged as needing a refresh.")
+        raise RefreshRefused("This post is not flagged as needing a refresh.")
     return flagged_verification(post)

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from blog.models import Post, PostSource
+from generation.freshness.flags import flagged_verification
 from generation.models import ClaimCheck, PostVerification, SourceCheck
 
 # The verdicts that make a source evidence for a refresh.
@@ -47,15 +48,6 @@ class RefreshEvidence:
     reason: str
     claims: tuple[FailedClaim, ...]
     sources: tuple[LostSource, ...]
-
-
-def flagged_verification(post: Post) -> PostVerification | None:
-    """The post's latest verification that flagged it (where the editor's answer goes)."""
-    return (
-        PostVerification.objects.filter(post=post, outcome=PostVerification.Outcome.FLAGGED)
-        .order_by("-queued_at", "-id")
-        .first()
-    )
 
 
 def refresh_evidence(post: Post) -> dict[str, Any]:

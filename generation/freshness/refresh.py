@@ -29,7 +29,6 @@ from blog import services
 from blog.markdown import CITATION_MARKER
 from blog.models import Post, PostRevision, PostSource
 from generation import queues
-from generation.exceptions import GenerationError
 from generation.execution.section_redo import (
     RedoInputs,
     body_with_section,
@@ -37,9 +36,17 @@ from generation.execution.section_redo import (
     rewrite_sections,
     section_span,
 )
-from generation.freshness.evidence import flagged_verification
-from generation.models import ClaimCheck, GenerationRun, PostVerification, SourceCheck, Stage
+from generation.freshness.flags import (
+    REFRESHED,
+    RefreshRefused,
+    flagged_verification,
+    refresh_run,
+    resolve,
+)
+from generation.models import ClaimCheck, PostVerification, SourceCheck
 from generation.operations.budget import budget_require
+from generation.pipeline.evidence.citations import SourceIndex
+from generation.pipeline.evidence.claims import parse_draft
 from generation.pipeline.evidence.untrusted import clean_source
 from generation.pipeline.types import Source
 
@@ -51,27 +58,12 @@ PASSAGE_JOIN = "\n…\n"
 _WORD = re.compile(r"\w+")
 
 
-class RefreshRefused(GenerationError, ValueError):
-    """A refresh that cannot be made, in one line (no run, nothing affected)."""
-
-
 @dataclass(frozen=True)
 class RefreshPlan:
     sections: tuple[int, ...]  # outline indexes to rewrite, in order
     skipped: tuple[str, ...]  # affected headings no source is left for
     sources: dict[int, Source]  # by run number: the text now; gone sources left out
     fresh: tuple[int, ...]  # post numbers whose text is the page's new text
-
-
-def refresh_run(post: Post) -> GenerationRun:
-    """The run that made the post, with an outline to rewrite from."""
-    run = GenerationRun.objects.filter(post=post).first()
-    if run is None or Stage.OUTLINE not in run.checkpoints:
-        raise RefreshRefused(
-            "No generation run with an outline made this post: edit it by hand, mark it "
-            "still correct, or unpublish it."
-        )
-    return run
 
 
 def refresh_plan(inputs: RedoInputs, verification: PostVerification) -> RefreshPlan:
@@ -198,24 +190,13 @@ def refresh_accept(revision: PostRevision, *, editor: User) -> Post:
     verification = flagged_verification(post)
     if verification is not None:
         services.sources_reread(post, _reread(post, verification))
-        resolve(verification, "refreshed", editor=editor)
+        resolve(verification, REFRESHED, editor=editor)
     return post
-
-
-def resolve(verification: PostVerification, resolution: str, *, editor: User) -> None:
-    """Record the editor's answer on the verification that flagged the post."""
-    verification.resolution = resolution
-    verification.resolved_at = timezone.now()
-    verification.resolved_by = editor
-    verification.save(update_fields=["resolution", "resolved_at", "resolved_by"])
 
 
 def _reread(post: Post, verification: PostVerification) -> list[services.SourceReread]:
     """Each source the refresh read anew: the passages of its text now that the post's
     claims cite (the stored passage is kept when no claim cites it any more)."""
-    from generation.pipeline.evidence.citations import SourceIndex  # loads the research text
-    from generation.pipeline.evidence.claims import parse_draft
-
     checks = [
         check
         for check in verification.source_checks.all()
