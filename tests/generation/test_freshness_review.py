@@ -173,3 +173,62 @@ def test_a_refresh_needs_the_run_that_made_the_post(admin_client):
     assert "No generation run with an outline made this post" in page
     verification.refresh_from_db()
     assert verification.resolution == "" and queues.get_queue("content").count == 0
+
+
+# --- Which sections a refresh rewrites ------------------------------------------------------
+
+
+def _inputs(post: Post):
+    from generation.execution.section_redo import RedoInputs
+    from generation.pipeline.types import Outline, SectionPlan, Source
+
+    sections = (
+        SectionPlan("Figures", (), (11, 12)),  # run numbers 11, 12 are the post's 1, 2
+        SectionPlan("History", (), (12, 13)),
+        SectionPlan("Outlook", (), (12,)),
+    )
+    sources = {n: Source(n, f"S{n}", f"https://s{n}.test/", f"Old text {n}.") for n in (11, 12, 13)}
+    return RedoInputs(
+        post=post,
+        outline=Outline("T", "A", sections),
+        numbers={11: 1, 12: 2, 13: 3},
+        sources=sources,
+    )
+
+
+def test_the_plan_rewrites_sections_with_a_failed_claim_or_a_gone_source():
+    from generation.freshness.refresh import refresh_plan
+
+    post = make_post(
+        body=(
+            "Intro [2].\n\n## Figures\n\nThe cluster served 1,200 requests per second [1]. "
+            "Fine [3].\n\n## History\n\nOnce upon a time [3].\n\n## Outlook\n\nAhead [2]."
+        )
+    )
+    verification = flag_post(
+        post,
+        sources=[
+            {"number": 1, "url": "https://s11.test/", "verdict": "passage_gone", "new_text": NEW},
+            {"number": 2, "url": "https://s12.test/", "verdict": "gone", "http_status": 410},
+        ],
+        claims=[{"source_number": 1, "sentence": SENTENCE, "old_passage": OLD}],
+    )
+    plan = refresh_plan(_inputs(post), verification)
+    # Figures holds the failed claim; Outlook cites the gone [2] but has no source left;
+    # History cites neither.
+    assert plan.sections == (0,) and plan.skipped == ("Outlook",)
+    assert 12 not in plan.sources  # the gone page is left out of what the writer gets
+    assert plan.sources[11].text == NEW and plan.sources[13].text == "Old text 13."
+    assert plan.fresh == (1,)
+
+
+def test_the_plan_refuses_when_no_section_is_affected():
+    from generation.freshness.flags import RefreshRefused
+    from generation.freshness.refresh import refresh_plan
+
+    post = make_post(body="Intro [3].\n\n## Figures\n\nFine [1].\n\n## History\n\nOld [1].")
+    verification = flag_post(
+        post, sources=[{"number": 3, "url": "https://s13.test/", "verdict": "gone"}]
+    )
+    with pytest.raises(RefreshRefused, match="Nothing to refresh: no section of the post"):
+        refresh_plan(_inputs(post), verification)
