@@ -186,7 +186,10 @@ class ReviewViewsMixin:
             self.has_change_permission(request, post)  # type: ignore[attr-defined]
             and user.has_perm(REDO_PERMISSION)
         ):
-            raise PermissionDenied("A refresh costs LLM calls: it needs " + REDO_PERMISSION)
+            raise PermissionDenied(
+                "A refresh rewrites the post with LLM calls: it needs change_post and "
+                + REDO_PERMISSION
+            )
         try:
             said = self.refresh_answer(post=post, answer=answer, editor=user)
         except ValueError as error:  # a refusal in one line
