@@ -35,6 +35,26 @@ class HoldReasonFilter(admin.SimpleListFilter):
         return queryset
 
 
+FRESHNESS_FIELDS = ("last_verified_at", "needs_refresh", "refresh_reason", "refreshed_at")
+
+
+class FreshnessFilter(admin.SimpleListFilter):
+    """Living posts: those a re-read of their sources flagged, and those refreshed."""
+
+    title = "freshness"
+    parameter_name = "freshness"
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
+        return [("needs_refresh", "Needs refresh"), ("refreshed", "Refreshed")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Post]) -> QuerySet[Post]:
+        if self.value() == "needs_refresh":
+            return queryset.filter(needs_refresh=True)
+        if self.value() == "refreshed":
+            return queryset.filter(refreshed_at__isnull=False)
+        return queryset
+
+
 class PostSourceInline(admin.TabularInline):
     model = PostSource
     extra = 0
@@ -45,7 +65,7 @@ class PostSourceInline(admin.TabularInline):
 @admin.register(Post)
 class PostAdmin(ReviewViewsMixin, admin.ModelAdmin):
     list_display = ("title", "status", "review_link", "category", "author", "published_at")
-    list_filter = ("status", HoldReasonFilter, "category", "tags", "author")
+    list_filter = ("status", HoldReasonFilter, FreshnessFilter, "category", "tags", "author")
     list_select_related = ("category", "author")
     search_fields = ("title", "body", "excerpt")
     prepopulated_fields = {"slug": ("title",)}
@@ -60,6 +80,7 @@ class PostAdmin(ReviewViewsMixin, admin.ModelAdmin):
         ("Content", {"fields": ("excerpt", "body", "tags")}),
         ("SEO", {"fields": ("meta_description",)}),
         ("Review", {"fields": ("hold_reason", "rejected_reason", "reviewed_by", "reviewed_at")}),
+        ("Freshness", {"fields": FRESHNESS_FIELDS}),
         ("Info", {"fields": ("reading_time", "created_at", "updated_at")}),
     )
 
@@ -72,6 +93,12 @@ class PostAdmin(ReviewViewsMixin, admin.ModelAdmin):
     def review_link(self, obj: Post) -> str:
         url = reverse("admin:blog_post_review", args=[obj.pk])
         label = f"Review: {obj.hold_reason}" if obj.in_review and obj.hold_reason else "Review"
+        if obj.needs_refresh:  # the live post stays up; the badge sends an editor to it
+            return format_html(
+                '<a href="{}">{}</a> <span class="badge-needs-refresh">needs refresh</span>',
+                url,
+                label,
+            )
         return format_html('<a href="{}">{}</a>', url, label)
 
     def get_urls(self) -> list[URLPattern]:
@@ -84,6 +111,7 @@ class PostAdmin(ReviewViewsMixin, admin.ModelAdmin):
         # name it carries is choose_author's (the same rule as the generate doors).
         fields = tuple(super().get_readonly_fields(request, obj))
         fields += ("hold_reason", "rejected_reason", "reviewed_by", "reviewed_at")
+        fields += FRESHNESS_FIELDS  # the re-reads write them, and the editor's answers
         if not permissions.may_publish(request.user):
             fields += ("status", "published_at")
         if not permissions.may_choose_author(request.user):

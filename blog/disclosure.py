@@ -43,7 +43,9 @@ def article_data(post: Post, *, url: str, sources: Sequence[PostSource]) -> dict
         "headline": post.title[:110],
         "url": url,
         "mainEntityOfPage": url,
-        "dateModified": post.updated_at,
+        # An accepted refresh dates the post's content (a re-read that found nothing
+        # wrong does not); otherwise the last save.
+        "dateModified": post.refreshed_at or post.updated_at,
         "author": {"@type": "Person", "name": _name(post.author)},
         "citation": [
             {"@type": "CreativeWork", "name": source.title, "url": source.url}

@@ -1,6 +1,7 @@
 """The post admin's review screen and revision history: thin views over blog.services.
 
-/admin/blog/post/<id>/review/     the post beside its evidence; approve, reject, edit
+/admin/blog/post/<id>/review/     the post beside its evidence; approve, reject, edit; for
+                                  a post a re-read flagged, the editor's three answers
 /admin/blog/post/<id>/revisions/  every revision; a diff between any two; restore one
 """
 
@@ -35,6 +36,15 @@ def no_section_redo(*, post: Post, index: int, editor_id: int) -> None:
     raise ValueError("Sections can be regenerated only for posts a generation run made.")
 
 
+# A living post flagged "needs refresh" (its sources re-read, some claim or source no
+# longer holding): propose a refresh, say it is still correct, or unpublish it.
+REFRESH_ANSWERS = ("refresh", "still_correct", "unpublish")
+
+
+def no_refresh_answer(*, post: Post, answer: str, editor: User) -> str:
+    raise ValueError("Only a post whose sources were re-read can be answered.")
+
+
 _TABLE_TAG = re.compile(r"<(?:table|td)\b[^>]*>")  # tags only: the text is escaped
 _OBSOLETE_ATTRIBUTES = re.compile(r'\s(?:cellspacing|cellpadding|rules|nowrap)="[^"]*"')
 
@@ -63,6 +73,8 @@ class ReviewViewsMixin:
 
     review_evidence: Callable[[Post], dict[str, Any]] = staticmethod(no_evidence)
     section_redo: Callable[..., None] = staticmethod(no_section_redo)
+    refresh_answer: Callable[..., str] = staticmethod(no_refresh_answer)
+    revision_accept: Callable[..., Post] = staticmethod(services.revision_accept)
 
     def review_urls(self) -> list[URLPattern]:
         wrap = self.admin_site.admin_view  # type: ignore[attr-defined]
@@ -114,6 +126,8 @@ class ReviewViewsMixin:
             success = "Rejected; the post is a draft again, with your reason."
         elif action in ("redo", "accept", "discard"):
             return self._revision_action(request, post, action)
+        elif action in REFRESH_ANSWERS:
+            return self._refresh_answer(request, post, action)
         elif action == "edit":
             if not self.has_change_permission(request, post):  # type: ignore[attr-defined]
                 raise PermissionDenied
@@ -152,13 +166,36 @@ class ReviewViewsMixin:
                     PostRevision, post=post, pk=request.POST.get("revision"), proposed=True
                 )
                 if action == "accept":
-                    services.revision_accept(chosen, editor=cast(User, request.user))
+                    self.revision_accept(chosen, editor=cast(User, request.user))
                     messages.success(request, "Accepted; the post now reads as proposed.")
                 else:
                     chosen.delete()
                     messages.success(request, "Discarded the proposed revision.")
         except ValueError as error:  # a refusal in one line (SectionRedoError is one)
             messages.error(request, str(error))
+        return HttpResponseRedirect(request.path)
+
+    def _refresh_answer(self, request: HttpRequest, post: Post, answer: str) -> HttpResponse:
+        """Answer a "needs refresh" flag: the hook does it and says what it did."""
+        user = cast(User, request.user)
+        if not review.may_review(user):
+            raise PermissionDenied("Answering a refresh flag needs blog.review_post.")
+        if answer == "unpublish" and not user.has_perm("blog.publish_post"):
+            raise PermissionDenied("Unpublishing needs blog.publish_post.")
+        if answer == "refresh" and not (
+            self.has_change_permission(request, post)  # type: ignore[attr-defined]
+            and user.has_perm(REDO_PERMISSION)
+        ):
+            raise PermissionDenied(
+                "A refresh rewrites the post with LLM calls: it needs change_post and "
+                + REDO_PERMISSION
+            )
+        try:
+            said = self.refresh_answer(post=post, answer=answer, editor=user)
+        except ValueError as error:  # a refusal in one line
+            messages.error(request, str(error))
+        else:
+            messages.success(request, said)
         return HttpResponseRedirect(request.path)
 
     def revisions_view(self, request: HttpRequest, post_id: int) -> HttpResponse:

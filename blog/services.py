@@ -307,8 +307,41 @@ def revision_accept(revision: PostRevision, *, editor: User) -> Post:
         raise ValueError("Only a proposed revision can be accepted.")
     post = revision.post
     post.title, post.excerpt, post.body = revision.title, revision.excerpt, revision.body
+    if revision.origin == PostRevision.Origin.REFRESH:  # a living post brought up to date
+        post.refreshed_at, post.needs_refresh = timezone.now(), False
     # Kept even when the rewrite came out the same: the history shows it was accepted.
     note = f"Accepted: {revision.note}"[:300]
     post_update(post, editor=editor, origin=revision.origin, note=note, always=True)
     revision.delete()
+    return post
+
+
+@dataclass(frozen=True)
+class SourceReread:
+    """A cited source as a refresh read it again: the passage the post cites now, when
+    it was read, and whether it is still there (PostSource.Availability)."""
+
+    number: int
+    passage: str
+    fetched_at: datetime
+    availability: str
+
+
+def sources_reread(post: Post, rows: Iterable[SourceReread]) -> int:
+    """Store what a refresh read on the post's sources; returns how many changed."""
+    changed = 0
+    for row in rows:
+        changed += PostSource.objects.filter(post=post, number=row.number).update(
+            passage=row.passage,
+            fetched_at=row.fetched_at,
+            checked_at=row.fetched_at,
+            availability=row.availability,
+        )
+    return changed
+
+
+def post_refresh_clear(post: Post) -> Post:
+    """Take the "needs refresh" flag off a post (an editor found it still correct)."""
+    post.needs_refresh = False
+    Post.objects.filter(pk=post.pk).update(needs_refresh=False)
     return post

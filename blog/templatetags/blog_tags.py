@@ -56,3 +56,11 @@ def posts_awaiting_review_count() -> int:
     from blog.selectors import posts_awaiting_review
 
     return posts_awaiting_review().count()
+
+
+@register.simple_tag
+def posts_needing_refresh_count() -> int:
+    """How many posts a re-read of their sources flagged (the admin index's notice)."""
+    from blog.models import Post
+
+    return Post.objects.filter(needs_refresh=True).count()

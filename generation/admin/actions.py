@@ -18,7 +18,7 @@ from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 
 from blog.admin import CategoryAdmin, PostAdmin
-from generation.admin import evidence, permissions, section_redo
+from generation.admin import freshness, permissions, section_redo
 from generation.admin.forms import GenerateForSelectionForm
 from generation.models import GenerationRun
 from generation.runs import selection
@@ -76,9 +76,12 @@ def blog_admins_extend() -> None:
         if action not in (admin_class.actions or ()):
             admin_class.actions = (*(admin_class.actions or ()), action)
     # The review screen's evidence (each cited sentence beside its passage) and its
-    # "Regenerate section" button come from the runs that made the posts.
-    PostAdmin.review_evidence = staticmethod(evidence.post_evidence)
+    # "Regenerate section" button come from the runs that made the posts; a living post's
+    # "needs refresh" evidence, answers and refresh accept from generation.freshness.
+    PostAdmin.review_evidence = staticmethod(freshness.review_evidence)
     PostAdmin.section_redo = staticmethod(section_redo.section_redo_enqueue)
+    PostAdmin.refresh_answer = staticmethod(freshness.refresh_answer)
+    PostAdmin.revision_accept = staticmethod(freshness.revision_accept)
 
 
 def _generate_for_selection(

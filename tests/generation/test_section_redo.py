@@ -4,13 +4,14 @@ revision the editor accepts or discards, its cost on the run."""
 from __future__ import annotations
 
 import pytest
+from django.db.models import Sum
 from django.urls import reverse
 from rq import SimpleWorker
 
 from blog.models import Post, PostRevision
 from generation import queues
 from generation.execution import service
-from generation.models import GenerationRun
+from generation.models import GenerationRun, RunSpend
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -44,6 +45,9 @@ def test_one_section_is_rewritten_from_stored_sources_and_proposed(standins, aut
     assert proposal.body[:start] == post.body[:start]
     run = GenerationRun.objects.get(pk=run.pk)
     assert run.usage_by_stage["section_redo"]["calls"] >= 1 and run.cost_usd > cost_before
+    # Booked against the daily budget too, as every run's spend is.
+    spent = RunSpend.objects.filter(run=run).aggregate(cost=Sum("cost_usd"), calls=Sum("calls"))
+    assert spent["cost"] == run.cost_usd and spent["calls"] == run.llm_calls
 
     page = admin_client.get(url).content.decode()
     assert "Proposed revisions" in page and "See the differences" in page

@@ -126,6 +126,15 @@ def _published(ctx: dict) -> bool:
     return Post.objects.get(pk=ctx["post"].pk).status == Post.Status.PUBLISHED
 
 
+def _flagged(ctx: dict) -> None:
+    """A published post a re-read flagged "needs refresh"; its review screen is the door."""
+    from tests.freshness_factories import flag_post
+
+    ctx["post"] = make_post(author=ctx["owner"])
+    flag_post(ctx["post"])
+    ctx["url"] = f"{POSTS_URL}{ctx['post'].pk}/review/"
+
+
 def _category(ctx: dict) -> None:
     ctx["category"] = Category.objects.first() or make_category("Databases")
 
@@ -275,6 +284,24 @@ DOORS = [
         setup=_draft,
         data=lambda ctx: {"action": "publish_selected", "_selected_action": [str(ctx["post"].pk)]},
         acted=_published,
+    ),
+    Door(
+        "review: still correct (needs refresh)",
+        ("review_post",),
+        base=("view_post", "change_post"),
+        method="POST",
+        setup=_flagged,
+        data=lambda ctx: {"action": "still_correct"},
+        acted=lambda ctx: not Post.objects.get(pk=ctx["post"].pk).needs_refresh,
+    ),
+    Door(
+        "review: unpublish (needs refresh)",
+        ("publish_post",),
+        base=("view_post", "change_post", "review_post"),
+        method="POST",
+        setup=_flagged,
+        data=lambda ctx: {"action": "unpublish"},
+        acted=lambda ctx: not _published(ctx),
     ),
     Door("run admin (changelist)", VIEW_RUNS, url=RUNS_URL),
     Door(

@@ -130,8 +130,44 @@ def _hostile_site() -> Hostile:
         )
         for n, payload in PAYLOADS.items()
     )
+    _flag_hostile(post, urls)
     tag_slug = post.tags.order_by("name").first().slug
     return Hostile(post=post, category=category, tag_slug=tag_slug, run=run)
+
+
+def _flag_hostile(post: Post, urls: list[str]) -> None:
+    """A re-read that flagged the post with web text everywhere: odd sources gone (their
+    stored passage shown to readers), even ones moved to a URL payload, claims failed."""
+    from generation.models import SourceCheck
+    from tests.freshness_factories import flag_post
+
+    numbers = list(PAYLOADS)
+    for n, payload in PAYLOADS.items():
+        post.sources.filter(number=n).update(passage=payload)
+    flag_post(
+        post,
+        reason=ALL_TEXT,
+        sources=[
+            {
+                "number": n,
+                "url": urls[(n - 1) % len(urls)],
+                "verdict": SourceCheck.Verdict.GONE if n % 2 else SourceCheck.Verdict.MOVED,
+                "moved_to": "" if n % 2 else urls[(n - 1) % len(urls)],
+                "detail": PAYLOADS[n][:300],
+            }
+            for n in numbers
+        ],
+        claims=[
+            {
+                "source_number": n,
+                "sentence": p,
+                "old_passage": p,
+                "new_passage": p,
+                "reason": p[:300],
+            }
+            for n, p in PAYLOADS.items()
+        ],
+    )
 
 
 def _citation_report() -> dict:
@@ -227,6 +263,10 @@ def _admin_surfaces(hostile: Hostile) -> dict[str, tuple[str, int]]:
         "admin run list": ("/admin/generation/generationrun/", 2),
         "admin post change": (f"/admin/blog/post/{hostile.post.pk}/change/", everything),
         "admin post list": ("/admin/blog/post/", len(PAYLOADS)),
+        "admin review (needs refresh)": (
+            f"/admin/blog/post/{hostile.post.pk}/review/",
+            everything,
+        ),
     }
 
 
