@@ -235,6 +235,26 @@ def revision_record(
 
 
 @transaction.atomic
+def revision_propose(
+    post: Post, *, body: str, editor_id: int, origin: str, note: str, replace: bool = False
+) -> PostRevision:
+    """A proposed revision of `post` with a new body, waiting off the post for an editor
+    to accept or discard it; `replace` discards the earlier proposals of that origin."""
+    if replace:
+        post.revisions.filter(proposed=True, origin=origin).delete()
+    return PostRevision.objects.create(
+        post=post,
+        title=post.title,
+        excerpt=post.excerpt,
+        body=body,
+        author=User.objects.filter(pk=editor_id).first(),
+        origin=origin,
+        note=note[:300],
+        proposed=True,
+    )
+
+
+@transaction.atomic
 def revision_restore(revision: PostRevision, *, editor: User) -> Post:
     """Put a revision's title, excerpt and body back on its post (a new revision)."""
     post = revision.post

@@ -18,12 +18,12 @@ from dataclasses import dataclass, replace
 from decimal import Decimal
 
 from django.conf import settings
-from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.db.models import F
 
 from blog.markdown import CITATION_MARKER
 from blog.models import Post, PostRevision
+from blog.services import revision_propose
 from generation.exceptions import SectionRedoError
 from generation.models import GenerationRun, Stage
 from generation.operations.usage import usage_by_stage_merged
@@ -46,15 +46,12 @@ def section_redo_job(run_id: int, index: int, editor_id: int) -> int:
     heading = inputs.outline.sections[index].heading
     body = body_with_section(post.body, heading=heading, text=text, numbers=inputs.numbers)
     kept, claims = report.kept, report.claims
-    revision = PostRevision.objects.create(
-        post=post,
-        title=post.title,
-        excerpt=post.excerpt,
+    revision = revision_propose(
+        post,
         body=body,
-        author=get_user_model().objects.filter(pk=editor_id).first(),
+        editor_id=editor_id,
         origin=PostRevision.Origin.SECTION_REDO,
-        note=f"Section {heading!r} rewritten: {kept} of {claims} claims kept"[:300],
-        proposed=True,
+        note=f"Section {heading!r} rewritten: {kept} of {claims} claims kept",
     )
     return revision.pk
 

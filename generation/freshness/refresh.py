@@ -20,7 +20,6 @@ import re
 from dataclasses import dataclass, replace
 
 from django.conf import settings
-from django.contrib.auth import get_user_model
 from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
@@ -165,18 +164,14 @@ def refresh_job(verification_id: int, editor_id: int) -> int:
     note = "Refreshed from the sources as they read now: " + ", ".join(done)
     if plan.skipped:
         note += "; not rewritten, no source left: " + ", ".join(map(repr, plan.skipped))
-    with transaction.atomic():
-        post.revisions.filter(proposed=True, origin=PostRevision.Origin.REFRESH).delete()
-        revision = PostRevision.objects.create(
-            post=post,
-            title=post.title,
-            excerpt=post.excerpt,
-            body=body,
-            author=get_user_model().objects.filter(pk=editor_id).first(),
-            origin=PostRevision.Origin.REFRESH,
-            note=note[:300],
-            proposed=True,
-        )
+    revision = services.revision_propose(
+        post,
+        body=body,
+        editor_id=editor_id,
+        origin=PostRevision.Origin.REFRESH,
+        note=note,
+        replace=True,
+    )
     return revision.pk
 
 
