@@ -18,7 +18,7 @@ from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 
 from blog.admin import CategoryAdmin, PostAdmin
-from generation.admin import freshness, permissions, section_redo
+from generation.admin import freshness, permissions, section_redo, verifications
 from generation.admin.forms import GenerateForSelectionForm
 from generation.models import GenerationRun
 from generation.runs import selection
@@ -75,6 +75,10 @@ def blog_admins_extend() -> None:
         admin_class.has_generate_permission = has_generate_permission
         if action not in (admin_class.actions or ()):
             admin_class.actions = (*(admin_class.actions or ()), action)
+    admin_class = PostAdmin  # living posts: re-read the sources of the chosen posts now
+    admin_class.has_reverify_permission = verifications.has_reverify_permission
+    if verifications.reverify_sources not in (admin_class.actions or ()):
+        admin_class.actions = (*(admin_class.actions or ()), verifications.reverify_sources)
     # The review screen's evidence (each cited sentence beside its passage) and its
     # "Regenerate section" button come from the runs that made the posts; a living post's
     # "needs refresh" evidence, answers and refresh accept from generation.freshness.

@@ -49,7 +49,31 @@ class ReadonlyWithoutHelp:
         return {name: "" for name in fields if isinstance(name, str)}
 
 
-class ResearchSourceInline(ReadonlyWithoutHelp, admin.TabularInline):
+class ReadOnly(ReadonlyWithoutHelp):
+    """History, shown and never added, edited or deleted by hand."""
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+def web_link(url: str) -> SafeString | str:
+    """An address that came from the web: a link only when it is http(s), else plain
+    text (escaped by the admin)."""
+    href = http_url(url)
+    if not href:
+        return url
+    return format_html(
+        '<a href="{}" rel="noopener noreferrer nofollow" target="_blank">{}</a>', href, url
+    )
+
+
+class ResearchSourceInline(ReadOnly, admin.TabularInline):
     """A run's sources, kept ones first, each title once (runs.css hides the inline's
     own row caption, which repeated the title)."""
 
@@ -90,28 +114,11 @@ class ResearchSourceInline(ReadonlyWithoutHelp, admin.TabularInline):
 
     @admin.display(description="URL")
     def url_link(self, source: ResearchSource) -> SafeString | str:
-        # The address came from the web: a link only when it is http(s), else plain text.
-        href = http_url(source.url)
-        if not href:
-            return source.url  # escaped by the admin
-        return format_html(
-            '<a href="{}" rel="noopener noreferrer nofollow" target="_blank">{}</a>',
-            href,
-            source.url,
-        )
+        return web_link(source.url)
 
     # The sources are part of the run's history: whoever may view the run sees them.
     def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return request.user.has_perm(VIEW_PERMISSION)
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 @admin.register(GenerationRun)

@@ -55,6 +55,46 @@ def queue_due(*, trigger: str = PostVerification.Trigger.COMMAND) -> list[PostVe
     return due.verifications_queue_due(trigger=trigger)
 
 
+@dataclass(frozen=True)
+class Queued:
+    """What asking to re-read chosen posts came to: queued, and left out with why."""
+
+    verifications: list[PostVerification]
+    left_out: dict[int, str]  # post id -> why it was not queued
+
+    def message(self) -> str:
+        queued = len(self.verifications)
+        said = f"{queued} post{'' if queued == 1 else 's'} queued for re-verification."
+        if self.left_out:
+            reasons = "; ".join(f"{pk}: {why}" for pk, why in sorted(self.left_out.items()))
+            said += f" Left out: {reasons}."
+        return said
+
+
+def queue_posts(post_ids: list[int], *, trigger: str = PostVerification.Trigger.EDITOR) -> Queued:
+    """Queue a verification of each chosen post now, whatever its due time: one job each
+    on `content`. Drafts, posts without sources and posts already being verified are left
+    out, each with its reason; Redis down raises QueueUnavailable (the rows are failed)."""
+    posts = {
+        post.pk: post for post in Post.objects.filter(pk__in=post_ids).prefetch_related("sources")
+    }
+    left_out: dict[int, str] = {}
+    for pk in post_ids:
+        post = posts.get(pk)
+        if post is None:
+            left_out[pk] = "no such post"
+        elif post.status != Post.Status.PUBLISHED:
+            left_out[pk] = f"not published ({post.get_status_display().lower()})"
+        elif not post.sources.all():
+            left_out[pk] = "lists no sources"
+    chosen = [post for pk, post in posts.items() if pk not in left_out]
+    created = due.verifications_create(chosen, trigger=trigger)
+    queued = {v.post_id for v in created}
+    left_out.update({p.pk: "already queued or running" for p in chosen if p.pk not in queued})
+    due.verifications_push(created)
+    return Queued(created, left_out)
+
+
 def verify_post_now(
     post_id: int, *, trigger: str = PostVerification.Trigger.COMMAND
 ) -> PostVerification:
