@@ -295,7 +295,9 @@ def test_metrics_overview_and_health_show_waits_429s_and_tokens_against_the_limi
     settings.LLM_RATE_WAIT_WARN_SHARE = share - 0.1
     check = health.check_llm_rate()
     assert check.level == health.Level.WARNING and "more workers would not help" in check.summary
-    settings.LLM_RATE_WAIT_WARN_SHARE = 0.99
+    # The stand-in answers at once, so nearly all of a call's time is its wait (over 99%
+    # on a busy machine): the check stays quiet when the share is just under the line.
+    settings.LLM_RATE_WAIT_WARN_SHARE = share + 0.001
     assert health.check_llm_rate().level == health.Level.OK
 
 
