@@ -62,7 +62,9 @@ class FetchRefused(GenerationError):
 class NotEnoughSources(GenerationError):
     """Research found too little to write from.
 
-    Permanent: an automatic retry would search the same queries and find the same pages.
+    Permanent when an automatic retry would search the same queries and find the same pages
+    (too few on-topic pages); transient when time or passing failures cost the pages it
+    needed (the deadline passed, timeouts, 5xx), so the usual retries may read them.
     An operator's retry (after fixing providers or settings) redoes research from scratch
     rather than resuming from its thin result: `restart_stage` says so on the run's record.
     """

@@ -8,7 +8,7 @@
         web.max_per_host    # most page requests (not searches) at once, by Host header
         web.robots = "User-agent: *\nDisallow: /pages/private"   # served at /robots.txt
         web.fixed_results = [...]   # the search's answer on page 1 (later pages: none)
-        web.gone["slug"] = 410      # /pages/slug answers 404 or 410 from now on
+        web.gone["slug"] = 410      # /pages/slug answers that status (404, 410, 503) from now on
         web.moved["slug"] = url     # /pages/slug redirects there permanently (301)
         web.validators = False      # pages stop sending ETag / Last-Modified
 
@@ -154,7 +154,7 @@ class WebStandin:
         self.robots: str | None = None
         self.cache_control = ""
         self.validators = True  # pages carry an ETag and Last-Modified, and answer 304
-        self.gone: dict[str, int] = {}  # slug -> 404 or 410
+        self.gone: dict[str, int] = {}  # slug -> the status it answers (404, 410, 503, …)
         self.moved: dict[str, str] = {}  # slug -> where a 301 sends it
         self.files: dict[str, tuple[str, bytes]] = {}  # path?query -> (content type, body)
         self.page_delay = page_delay

@@ -15,6 +15,8 @@ MAX_TITLE = 300
 MAX_PUBLISHED = 40
 MAX_REASON = 300
 
+RETRYABLE_STATUSES = frozenset({408, 425, 429})
+
 KEPT = "kept"
 DROPPED = "dropped"
 FAILED = "failed"
@@ -25,14 +27,23 @@ class FetchFailed(GenerationError):
 
     `status` is the HTTP status of an error answer; `unreachable` says the site did not
     answer at all (DNS failure, connection refused): what re-verification calls "gone".
+    `transient` says the same fetch may well succeed later (a timeout, a stall, a dropped
+    connection, HTTP 408, 429 or 5xx): research that came up short for such reasons is
+    worth retrying, one short of on-topic pages is not.
     """
 
     def __init__(
-        self, message: str, *, status: int | None = None, unreachable: bool = False
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        unreachable: bool = False,
+        transient: bool = False,
     ) -> None:
         super().__init__(message)
         self.status = status
         self.unreachable = unreachable
+        self.transient = transient or status in RETRYABLE_STATUSES or (status or 0) >= 500
 
 
 @dataclass(frozen=True)
@@ -78,6 +89,7 @@ class SourceDoc:
     reason: str = ""
     relevance: float = 0.0
     cache: str = ""  # "hit" (reused from the research cache), "revalidated" (a 304), or ""
+    transient: bool = False  # lost to time or a passing failure: a later try may read it
 
     def __post_init__(self) -> None:
         self.url = self.url[:MAX_URL]

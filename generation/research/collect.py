@@ -112,9 +112,10 @@ async def research(
     kept = sum(doc.status == KEPT for doc in docs)
     progress(f"Kept {kept} of {len(docs)} pages")
     if kept < min_sources:
+        message = evidence_message(search.queries, providers, docs, kept=kept, needed=min_sources)
+        passing = passing_shortfall(harvest, docs, kept=kept, needed=min_sources)
         error = NotEnoughSources(
-            evidence_message(search.queries, providers, docs, kept=kept, needed=min_sources),
-            permanent=True,
+            f"{message} {passing}" if passing else message, permanent=not passing
         )
         error.docs = docs  # so the caller can still record what was tried
         raise error
@@ -251,6 +252,18 @@ def _off_topic(value: float, best: float, floor: float) -> str:
         return "not relevant to the queries"
     share = math.floor(1000 * value / best) / 10 if best > 0 else 0.0
     return f"off-topic: {share:g}% as relevant as the best source (the floor is {floor:.0%})"
+
+
+def passing_shortfall(harvest: Harvest, docs: list[SourceDoc], *, kept: int, needed: int) -> str:
+    """Why a retry may find enough ("" when it would not): the research deadline passed,
+    or enough pages were lost to timeouts, stalls, dropped connections or server errors."""
+    lost = sum(doc.transient and doc.status != KEPT for doc in docs)
+    if harvest.deadline_passed:
+        return "The research deadline passed with pages still loading: a retry may read them."
+    if kept + lost >= needed:
+        pages = "page was" if lost == 1 else "pages were"
+        return f"{lost} {pages} lost to timeouts or server errors: a retry may read them."
+    return ""
 
 
 def evidence_message(

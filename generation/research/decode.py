@@ -109,4 +109,4 @@ async def stalling(step: Awaitable[T], stall_s: float | None) -> T:
         async with asyncio.timeout(stall_s):
             return await step
     except TimeoutError as exc:
-        raise FetchFailed(f"stalled: no bytes for {stall_s:g}s") from exc
+        raise FetchFailed(f"stalled: no bytes for {stall_s:g}s", transient=True) from exc

@@ -67,15 +67,17 @@ async def fetch_page(
         async with asyncio.timeout(deadline):
             return await fetch.follow(url)
     except (TimeoutError, httpx.TimeoutException) as exc:
-        raise FetchFailed("timeout") from exc
+        raise FetchFailed("timeout", transient=True) from exc
     except httpx.InvalidURL as exc:
         raise FetchRefused(f"refused: invalid URL ({exc})") from exc
     except httpx.UnsupportedProtocol as exc:
         raise FetchRefused("refused: scheme is not allowed") from exc
     except httpx.ConnectError as exc:
-        raise FetchFailed("connection failed (ConnectError)", unreachable=True) from exc
+        raise FetchFailed(
+            "connection failed (ConnectError)", unreachable=True, transient=True
+        ) from exc
     except httpx.HTTPError as exc:
-        raise FetchFailed(f"connection failed ({type(exc).__name__})") from exc
+        raise FetchFailed(f"connection failed ({type(exc).__name__})", transient=True) from exc
 
 
 class _Fetch:

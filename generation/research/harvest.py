@@ -84,6 +84,7 @@ class Harvest:
         self._passages: dict[int, list[list[str]]] = {}
         self._copies: dict[str, tuple[int, SourceDoc]] = {}  # content hash -> first copy
         self._admitted = 0
+        self.deadline_passed = False  # pages were still loading or waiting when time ran out
         self._durations: list[float] = []
         self._flights: dict[asyncio.Task[_Arrival], tuple[Candidate, float, int]] = {}
         self._cut_tasks: list[asyncio.Task[_Arrival]] = []
@@ -119,6 +120,7 @@ class Harvest:
                     return
                 await self._wait()
                 if time.monotonic() >= self.limits.deadline:
+                    self.deadline_passed = True
                     self._cut_all("the research deadline passed")
                     return
                 # At the target nothing new starts; pages already in flight (earlier in
@@ -205,7 +207,7 @@ class Harvest:
         item, _started, place = self._flights.pop(task)
         task.cancel()
         self._cut_tasks.append(task)
-        doc = _doc(item.hit, item.hit.url, status=DROPPED, reason=f"cut: {why}")
+        doc = _doc(item.hit, item.hit.url, status=DROPPED, reason=f"cut: {why}", transient=True)
         self._add_doc(doc, place)
         self.progress(f"Cut {doc.url}: {why}")
 
@@ -281,7 +283,8 @@ class Harvest:
         except (FetchRefused, FetchFailed) as exc:
             logger.info("Research fetch of %s failed: %s", hit.url, exc)
             seconds = time.monotonic() - started
-            failed = _doc(hit, hit.url, status=FAILED, reason=str(exc))
+            transient = getattr(exc, "transient", False)  # FetchRefused never is
+            failed = _doc(hit, hit.url, status=FAILED, reason=str(exc), transient=transient)
             return _Arrival(failed, [], seconds, arrived=False, order=order)
         seconds = time.monotonic() - started
         page = visit.page
@@ -320,6 +323,7 @@ def _doc(
     title: str = "",
     text: str = "",
     published: str = "",
+    transient: bool = False,
 ) -> SourceDoc:
     return SourceDoc(
         url=url,
@@ -331,4 +335,5 @@ def _doc(
         content_hash=content_hash(text) if text else "",
         status=status,
         reason=reason,
+        transient=transient,
     )

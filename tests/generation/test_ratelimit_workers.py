@@ -51,8 +51,12 @@ def test_four_workers_and_twelve_posts_stay_under_the_endpoints_limit(
         for worker in workers:
             with contextlib.suppress(Exception):
                 stop(worker)
-    assert [run.status for run in done] == [RunStatus.SUCCEEDED] * 12, [r.errors for r in done]
-    assert all(run.attempts == 1 and not run.errors for run in done)  # no failed attempt
+    assert [run.status for run in done] == [RunStatus.SUCCEEDED] * 12, failures(done)
+    # No attempt failed at an LLM call. On a loaded machine, 32 fetches at once against
+    # one stand-in host may run research past its deadline: that attempt is retried
+    # (a passing shortfall), which is not the rate limit's doing.
+    errors = [error for run in done for error in run.errors]
+    assert all(e["stage"] == "research" and e["kind"] == "error" for e in errors), errors
     used = sum(run.prompt_tokens + run.completion_tokens for run in done)
     assert used > 3 * TPM  # the limit did bind: more than three windows' worth
     (row,) = ratelimit.rate_report(
@@ -64,3 +68,13 @@ def test_four_workers_and_twelve_posts_stay_under_the_endpoints_limit(
     assert standins.llm.over_limit <= 2
     assert row.totals["rate_limited"] == standins.llm.over_limit
     assert GenerationRun.objects.filter(status=RunStatus.SUCCEEDED).count() == 12
+
+
+def failures(runs: list[GenerationRun]) -> list[str]:
+    """Each failed run's error and what became of each of its pages: enough to say why."""
+    return [
+        f"{run.topic!r}: {run.errors[-1]['error'] if run.errors else run.status}; "
+        + "; ".join(f"{s.url} {s.status} {s.reason}" for s in run.sources.order_by("pk"))
+        for run in runs
+        if run.status != RunStatus.SUCCEEDED
+    ]

@@ -113,7 +113,7 @@ def test_failed_fetches_are_recorded_and_the_run_goes_on(web_standin):
 
 def test_nothing_usable_raises_not_enough_sources_with_the_docs():
     with WebStandin(corpus_dir=None) as web:
-        web.pin_result(f"{web.base_url}/status/500", "Broken")
+        web.pin_result(f"{web.base_url}/status/404", "Broken")
         web.pin_result(f"{web.base_url}/image.png", "Image")
         with pytest.raises(NotEnoughSources) as caught:
             run(["anything at all"], web)
@@ -121,9 +121,34 @@ def test_nothing_usable_raises_not_enough_sources_with_the_docs():
     assert caught.value.permanent  # the same searches would find the same pages
     assert str(caught.value) == (
         "Not enough evidence: 0 usable sources, 1 needed. Searched searxng for 'anything at "
-        f"all'. Dropped 2 of 2 pages: {web.base_url}/status/500 (HTTP 500); "
+        f"all'. Dropped 2 of 2 pages: {web.base_url}/status/404 (HTTP 404); "
         f"{web.base_url}/image.png (content type image/png)."
     )
+
+
+def test_a_shortfall_from_server_errors_is_worth_retrying_one_from_content_is_not():
+    """5xx, 429 and timeouts pass; a 404, an image or a thin page stay what they are."""
+    with WebStandin(corpus_dir=None) as web:
+        good = web.add_page("good", "Alpha facts", "Alpha topic facts, well sourced. " * 40)
+        web.pin_result(good, "Alpha facts")
+        for status in (500, 503, 429):
+            web.pin_result(f"{web.base_url}/status/{status}", "Alpha topic")
+        with pytest.raises(NotEnoughSources) as passing:
+            run(["alpha topic"], web, min_sources=3)
+        web.pinned.clear()
+        web.pin_result(good, "Alpha facts")
+        for url in (f"{web.base_url}/status/404", f"{web.base_url}/image.png"):
+            web.pin_result(url, "Alpha topic")
+        with pytest.raises(NotEnoughSources) as lasting:
+            run(["alpha topic"], web, min_sources=3)
+    assert not passing.value.permanent
+    assert str(passing.value).endswith(
+        "3 pages were lost to timeouts or server errors: a retry may read them."
+    )
+    lost = {doc.url.rsplit("/", 1)[-1] for doc in passing.value.docs if doc.transient}
+    assert lost == {"500", "503", "429"}
+    assert lasting.value.permanent
+    assert not any(doc.transient for doc in lasting.value.docs)
 
 
 def test_no_search_results_raises_not_enough_sources():

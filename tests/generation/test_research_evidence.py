@@ -130,3 +130,29 @@ def test_worker_fails_a_run_without_evidence_without_scheduling_retries(fast_env
     assert run.next_retry_at is None
     assert run.errors[0]["kind"] == "permanent"
     assert standins.llm.counts["topic_angle"] == 1
+
+
+@pytest.mark.workers
+@pytest.mark.django_db(transaction=True)
+def test_a_run_whose_pages_failed_with_server_errors_is_retried_and_succeeds(
+    fast_env, author, standins
+):
+    """Research short because the sites answered 503 is a passing failure: the run goes
+    to the usual retries instead of failing for good, and reads the pages once they answer."""
+    web = standins.web
+    with web._lock:
+        web.gone.update({slug: 503 for slug in web.pages})
+    (run,) = enqueue_posts(count=1, topic="LLM optimization", author=author)
+    with running_worker(fast_env):
+        wait_for(lambda: GenerationRun.objects.filter(pk=run.pk).exclude(errors=[]).first())
+        with web._lock:
+            web.gone.clear()
+        run = wait_for(
+            lambda: GenerationRun.objects.filter(pk=run.pk, status=RunStatus.SUCCEEDED).first(),
+            timeout=90,
+        )
+    first = run.errors[0]
+    assert (first["stage"], first["kind"]) == ("research", "error")  # not "permanent"
+    assert "lost to timeouts or server errors: a retry may read them" in first["error"]
+    assert 2 <= run.attempts <= 4 and all(e["kind"] == "error" for e in run.errors)
+    assert run.post is not None
