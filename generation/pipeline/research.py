@@ -84,6 +84,7 @@ async def investigate(
         straggler_factor=options.straggler_factor,
         relevance_floor=options.relevance_floor,
         visitor=visitor,
+        topic=plan.topic,
     )
 
 

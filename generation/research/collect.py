@@ -86,9 +86,12 @@ async def research(
     on_progress: Progress | None = None,
     max_bytes: int = DEFAULT_MAX_BYTES,
     visitor: Visitor | None = None,
+    topic: str = "",
 ) -> Findings:
     """Up to `max_sources` usable, on-topic pages; NotEnoughSources below `min_sources`.
-    `visitor` reads each page (the cache, robots.txt, host slots, the stall cut)."""
+    `visitor` reads each page (the cache, robots.txt, host slots, the stall cut).
+    `topic`, the run's subject, is what a page must cover to be on-topic, beside the
+    queries (ranking.rank_tokenized); without one, relevance is to the queries alone."""
     queries = _clean(queries)
     _validate(queries, providers, max_sources, fetch_concurrency, results_per_query, min_sources)
     if min_sources > max_sources:
@@ -104,7 +107,12 @@ async def research(
         relevance_floor=relevance_floor,
     )
     harvest = Harvest(
-        http=http, queries=list(queries), limits=limits, progress=progress, visitor=visitor
+        http=http,
+        queries=list(queries),
+        limits=limits,
+        progress=progress,
+        visitor=visitor,
+        topic=topic,
     )
     search = _Search(http, providers, results_per_query, harvest, progress, list(queries))
     await _rounds(search, queries, more_queries, limits)
@@ -249,7 +257,7 @@ def choose_sources(
 
 def _off_topic(value: float, best: float, floor: float) -> str:
     if value <= 0:
-        return "not relevant to the queries"
+        return "not relevant to the topic or the queries"
     share = math.floor(1000 * value / best) / 10 if best > 0 else 0.0
     return f"off-topic: {share:g}% as relevant as the best source (the floor is {floor:.0%})"
 

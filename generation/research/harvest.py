@@ -71,10 +71,12 @@ class Harvest:
         limits: Limits,
         progress: Progress,
         visitor: Visitor | None = None,
+        topic: str = "",
     ) -> None:
         self.http = http
         self.visitor = visitor or Visitor()
         self.queries = queries  # what relevance is measured against: the first round's
+        self.topic = topic  # ... and the run's subject, whose terms a page must cover
         self.limits = limits
         self.progress = progress
         self.pool: deque[tuple[int, Candidate]] = deque()  # (place in the pool, candidate)
@@ -244,8 +246,15 @@ class Harvest:
         self.usable.append(doc)
 
     def relevance(self) -> list[float]:
-        """Relevance of each usable page to the queries, in `usable` order."""
-        return rank_tokenized([self._passages[id(doc)] for doc in self.usable], self.queries)
+        """Relevance of each usable page to the queries and the topic, in `usable` order."""
+        passages = [self._passages[id(doc)] for doc in self.usable]
+        return rank_tokenized(
+            passages,
+            self.queries,
+            topic=self.topic,
+            enough=self.limits.enough,
+            floor=self.limits.relevance_floor,
+        )
 
     def on_topic(self) -> int:
         """Usable pages above the relevance floor (recomputed only when a page arrives)."""
@@ -309,9 +318,10 @@ class Harvest:
 
 
 def _read(page: FetchedPage) -> tuple[Extracted, list[list[str]]]:
-    """Extraction and tokenizing, both CPU work for a thread."""
+    """Extraction and tokenizing, both CPU work for a thread. The title is ranked with the
+    text: it names what the page is about, often in the topic's own words."""
     extracted = extract(page)
-    return extracted, tokenized_passages(extracted.text)
+    return extracted, tokenized_passages(f"{extracted.title}\n{extracted.text}")
 
 
 def _doc(

@@ -116,3 +116,50 @@ def test_page_text_decodes_whatever_charset_the_server_declares(body, declared, 
     from generation.research.extract import decode_text
 
     assert decode_text(body, declared) == text
+
+
+SHELL_ARTICLE = (
+    "CDPATH lets cd find directories under your home directory. Set it in the shell "
+    "startup file in your home directory, then cd to any folder below home. The home "
+    "variable names your home; tilde expands to home; a script run from home keeps "
+    "home as its working directory."
+)
+FOCACCIA_RECIPE = (
+    "This focaccia is easy home baking for beginners. Mix the flour, yeast, salt, water and "
+    "olive oil, leave the dough to rise, press in olives and herbs, then bake for 25 "
+    "minutes until golden. More recipes: sourdough bread and rolls."
+)
+# The topic padded with generic words, as a planning model does.
+PADDED_QUERIES = [
+    "home baking recipes",
+    "home baking recipes a practical guide for engineers",
+    "home baking recipes best practices",
+    "home baking recipes trade-offs",
+    "how home baking recipes works",
+]
+
+
+def test_a_page_repeating_one_topic_word_ranks_below_one_covering_the_topic():
+    texts = [
+        SHELL_ARTICLE,
+        FOCACCIA_RECIPE,
+        "Trade-offs of remote work: best practices and a practical guide for engineers.",
+    ]
+    floor = 0.2  # RESEARCH_RELEVANCE_FLOOR's default
+    # On the padded queries alone, the shell article and the padding's page pass the floor.
+    plain = rank_documents(texts, PADDED_QUERIES)
+    assert plain[1] == 1.0 and plain[0] >= floor and plain[2] >= floor
+    scores = rank_documents(texts, PADDED_QUERIES, topic="home baking recipes")
+    assert scores[1] == 1.0
+    assert scores[0] < floor  # "home" said nine times is one word of three: off-topic
+    assert scores[2] == 0.0  # the padding's words only: none of the topic
+
+
+def test_topic_coverage_counts_each_topic_term_saturated():
+    from generation.research.ranking import tokenized_passages, topic_coverage
+
+    documents = [tokenized_passages(text) for text in (SHELL_ARTICLE, FOCACCIA_RECIPE)]
+    shell, recipe = topic_coverage(documents, "home baking recipes")
+    assert 0.3 < shell < 1 / 3  # one term of three, however often it is said
+    assert recipe == 2 / 3  # each of the three terms said once: 1 / (1 + 0.5)
+    assert topic_coverage(documents, "kubernetes") == [0.0, 0.0]
