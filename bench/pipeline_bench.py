@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import sys
 import time
 from pathlib import Path
@@ -23,7 +22,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.common import scratch_database  # noqa: E402
+from bench.common import standin_django  # noqa: E402
 from standins.llm_server import LLMStandin  # noqa: E402
 from standins.web import WebStandin  # noqa: E402
 from standins.writer import WriterResponder  # noqa: E402
@@ -32,32 +31,8 @@ PAGE_DELAY = 0.3
 
 
 def configure(llm: LLMStandin, web: WebStandin, concurrency: int | None) -> None:
-    url = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/drb_bench")
-    scratch_database(url)
-    os.environ.update(
-        DJANGO_SETTINGS_MODULE="config.settings",
-        DATABASE_URL=url,
-        REDIS_URL=os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14"),
-        SECRET_KEY="bench-only-secret-key-0123456789abcdefghijklmnopqrstuvwxyz",
-        LOG_DIR=str(ROOT / "logs" / "bench"),
-        LOG_LEVEL="WARNING",
-        OPENAI_BASE_URL=llm.base_url,
-        OPENAI_API_KEY="bench",
-        GENERATION_MODEL="standin-writer",
-        GENERATION_FAST_MODEL="standin-fast",
-        GENERATION_SECTIONS="6",
-        RESEARCH_PROVIDERS="searxng",
-        SEARXNG_URL=web.base_url,
-        RESEARCH_ALLOW_HOSTS=web.host_port,
-    )
-    if concurrency is not None:
-        os.environ["GENERATION_LLM_CONCURRENCY"] = str(concurrency)
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-
-    call_command("migrate", verbosity=0)
+    extra = {"GENERATION_LLM_CONCURRENCY": str(concurrency)} if concurrency is not None else {}
+    standin_django(llm.base_url, web.base_url, web.host_port, GENERATION_SECTIONS="6", **extra)
     # The pipeline loads on first use; a worker imports it before any job
     # (generation.execution.worker):
     # time the pipeline, not the import.

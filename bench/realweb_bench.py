@@ -31,7 +31,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import sys
 import time
 from dataclasses import dataclass
@@ -41,7 +40,7 @@ from urllib.parse import urlsplit
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.common import scratch_database  # noqa: E402
+from bench.common import standin_django  # noqa: E402
 from standins.hostile import HostileWriter  # noqa: E402
 from standins.llm_server import LLMStandin  # noqa: E402
 from standins.messy import messy_results  # noqa: E402
@@ -254,31 +253,9 @@ def filter_drops(web: RealWeb, texts: dict[str, str]) -> float:
 
 
 def configure(llm: LLMStandin, web: RealWeb) -> None:
-    url = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/drb_bench")
-    scratch_database(url)
-    os.environ.update(
-        DJANGO_SETTINGS_MODULE="config.settings",
-        DATABASE_URL=url,
-        REDIS_URL=os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14"),
-        SECRET_KEY="bench-only-secret-key-0123456789abcdefghijklmnopqrstuvwxyz",
-        LOG_DIR=str(ROOT / "logs" / "bench"),
-        LOG_LEVEL="ERROR",
-        OPENAI_BASE_URL=llm.base_url,
-        OPENAI_API_KEY="bench",
-        GENERATION_MODEL="standin-writer",
-        GENERATION_FAST_MODEL="standin-fast",
-        RESEARCH_PROVIDERS="searxng",
-        SEARXNG_URL=web.base_url,
-        RESEARCH_ALLOW_HOSTS=web.host_port,
-    )
-    import django
-
-    django.setup()
-    from django.conf import settings
-    from django.core.management import call_command
-
-    call_command("migrate", verbosity=0)
+    standin_django(llm.base_url, web.base_url, web.host_port, log_level="ERROR")
     import redis
+    from django.conf import settings
 
     conn = redis.Redis.from_url(settings.REDIS_URL)
     for key in conn.scan_iter(match="research:*"):

@@ -21,7 +21,6 @@ Usage: .venv/bin/python bench/research_bench.py [--runs 3] [--topic "LLM optimiz
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 from pathlib import Path
@@ -30,7 +29,7 @@ from urllib.parse import urlsplit
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.common import scratch_database  # noqa: E402
+from bench.common import standin_django  # noqa: E402
 from standins.llm_server import LLMStandin  # noqa: E402
 from standins.web import WebStandin  # noqa: E402
 from standins.writer import WriterResponder  # noqa: E402
@@ -41,32 +40,9 @@ TOKENS_PER_SECOND = 150
 
 
 def configure(llm: LLMStandin, web: WebStandin) -> None:
-    url = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/drb_bench")
-    scratch_database(url)
-    os.environ.update(
-        DJANGO_SETTINGS_MODULE="config.settings",
-        DATABASE_URL=url,
-        REDIS_URL=os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14"),
-        SECRET_KEY="bench-only-secret-key-0123456789abcdefghijklmnopqrstuvwxyz",
-        LOG_DIR=str(ROOT / "logs" / "bench"),
-        LOG_LEVEL="WARNING",
-        OPENAI_BASE_URL=llm.base_url,
-        OPENAI_API_KEY="bench",
-        GENERATION_MODEL="standin-writer",
-        GENERATION_FAST_MODEL="standin-fast",
-        RESEARCH_PROVIDERS="searxng",
-        SEARXNG_URL=web.base_url,
-        RESEARCH_ALLOW_HOSTS=web.host_port,
-        # The stand-in serves many "sites" from one host:port; the real web's sites each
-        # get RESEARCH_PER_HOST (default 2) fetches at once.
-        RESEARCH_PER_HOST="8",
-    )
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-
-    call_command("migrate", verbosity=0)
+    # The stand-in serves many "sites" from one host:port; the real web's sites each
+    # get RESEARCH_PER_HOST (default 2) fetches at once.
+    standin_django(llm.base_url, web.base_url, web.host_port, RESEARCH_PER_HOST="8")
 
 
 def one_post(llm: LLMStandin, web: WebStandin, topic: str) -> dict:

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import sys
 import threading
 import time
@@ -37,7 +36,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.common import scratch_database  # noqa: E402
+from bench.common import standin_django  # noqa: E402
 from standins.llm_server import LLMStandin  # noqa: E402
 from standins.web import WebStandin  # noqa: E402
 from standins.writer import WriterResponder  # noqa: E402
@@ -52,32 +51,14 @@ REWRITTEN = (
 
 
 def configure(llm: LLMStandin, web: WebStandin, *, judge: bool, posts: int) -> None:
-    url = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/drb_bench")
-    scratch_database(url)
-    os.environ.update(
-        DJANGO_SETTINGS_MODULE="config.settings",
-        DATABASE_URL=url,
-        REDIS_URL=os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14"),
-        SECRET_KEY="bench-only-secret-key-0123456789abcdefghijklmnopqrstuvwxyz",
-        LOG_DIR=str(ROOT / "logs" / "bench"),
-        LOG_LEVEL="WARNING",
-        OPENAI_BASE_URL=llm.base_url,
-        OPENAI_API_KEY="bench",
-        GENERATION_MODEL="standin-writer",
-        GENERATION_FAST_MODEL="standin-fast",
+    standin_django(
+        llm.base_url,
+        web.base_url,
+        web.host_port,
         GENERATION_CITATION_JUDGE="true" if judge else "false",
-        RESEARCH_PROVIDERS="searxng",
-        SEARXNG_URL=web.base_url,
-        RESEARCH_ALLOW_HOSTS=web.host_port,
         VERIFY_BATCH=str(posts),
         VERIFY_CACHE_MAX_AGE_S="0",
     )
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-
-    call_command("migrate", verbosity=0)
 
 
 def fresh_start() -> None:
