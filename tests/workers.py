@@ -106,3 +106,14 @@ class SharedWorker:
         if self.process is not None:
             stop(self.process)
             self.process = None
+
+
+def drain_queue(name: str = "content") -> None:
+    """Run every job waiting on queue `name` in this process (RQ's SimpleWorker, burst):
+    for tests that need a job's effect rather than a worker process's behaviour."""
+    from rq import SimpleWorker
+
+    from generation import queues
+
+    queue = queues.get_queue(name)
+    SimpleWorker([queue], connection=queue.connection).work(burst=True)

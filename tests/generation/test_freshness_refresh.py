@@ -11,7 +11,6 @@ import re
 import pytest
 from django.db.models import Sum
 from django.urls import reverse
-from rq import SimpleWorker
 
 from blog.models import Post, PostRevision, PostSource
 from generation import queues
@@ -20,6 +19,7 @@ from generation.models import GenerationRun, ResearchSource, RunSpend, SourceChe
 from generation.pipeline.evidence.citations import SourceIndex
 from generation.pipeline.evidence.claims import parse_draft
 from tests.freshness_factories import flag_post
+from tests.workers import drain_queue
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -30,11 +30,6 @@ NEW_TEXT = (
     "The revised edition also reports that batching beyond sixty-four requests brought no "
     "further throughput gain on those accelerator boards.\n"
 )
-
-
-def _work_content_queue() -> None:
-    queue = queues.get_queue("content")
-    SimpleWorker([queue], connection=queue.connection).work(burst=True)
 
 
 def _section(body: str, heading: str) -> str:
@@ -97,7 +92,7 @@ def test_a_proposed_refresh_cites_the_new_text_and_accepting_it_dates_the_post(
     verification.refresh_from_db()
     assert verification.resolution == "refresh_proposed"
     assert queues.get_queue("content").count == 1
-    _work_content_queue()
+    drain_queue()
 
     (proposal,) = post.revisions.filter(proposed=True)
     assert proposal.origin == PostRevision.Origin.REFRESH and heading in proposal.note

@@ -15,15 +15,14 @@ from urllib.parse import urlsplit
 import pytest
 from django.urls import reverse
 from django.utils import timezone
-from rq import SimpleWorker
 
 from blog.models import Post, PostRevision, PostSource
-from generation import queues
 from generation.execution import service as execution
 from generation.models import PostVerification, SourceCheck
 from generation.pipeline.evidence.citations import SourceIndex
 from generation.pipeline.evidence.claims import parse_draft
 from generation.scheduling import periodic
+from tests.workers import drain_queue
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -35,11 +34,6 @@ NEW_TEXT = (
     "on those accelerator boards. Its authors withdrew the earlier figures after a "
     "measurement error was found in the original test harness."
 )
-
-
-def _work_content_queue() -> None:
-    queue = queues.get_queue("content")
-    SimpleWorker([queue], connection=queue.connection).work(burst=True)
 
 
 def _slug(url: str) -> str:
@@ -71,7 +65,7 @@ def test_a_changed_page_flags_the_post_and_an_accepted_refresh_cites_the_new_tex
 
     # One tick: the post is due, verified in the job the tick queued, and flagged.
     assert periodic.verify_posts_tick() == 1
-    _work_content_queue()
+    drain_queue()
     post.refresh_from_db()
     verification = PostVerification.objects.get(post=post)
     assert verification.outcome == PostVerification.Outcome.FLAGGED
@@ -91,7 +85,7 @@ def test_a_changed_page_flags_the_post_and_an_accepted_refresh_cites_the_new_tex
 
     said = admin_client.post(review, {"action": "refresh"}, follow=True).content.decode()
     assert "Refresh queued" in said
-    _work_content_queue()
+    drain_queue()
     (proposal,) = post.revisions.filter(proposed=True, origin=PostRevision.Origin.REFRESH)
     assert Post.objects.get(pk=post.pk).body == post.body  # the live post waits meanwhile
 

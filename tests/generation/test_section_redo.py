@@ -6,19 +6,14 @@ from __future__ import annotations
 import pytest
 from django.db.models import Sum
 from django.urls import reverse
-from rq import SimpleWorker
 
 from blog.models import Post, PostRevision
 from generation import queues
 from generation.execution import service
 from generation.models import GenerationRun, RunSpend
+from tests.workers import drain_queue
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def _work_content_queue() -> None:
-    queue = queues.get_queue("content")
-    SimpleWorker([queue], connection=queue.connection).work(burst=True)
 
 
 def test_one_section_is_rewritten_from_stored_sources_and_proposed(standins, author, admin_client):
@@ -30,7 +25,7 @@ def test_one_section_is_rewritten_from_stored_sources_and_proposed(standins, aut
 
     admin_client.post(url, {"action": "redo", "section": "1"})
     assert queues.get_queue("content").count == 1
-    _work_content_queue()
+    drain_queue()
 
     asked = {k: v - before.get(k, 0) for k, v in standins.llm.counts.items()}
     assert asked.get("section") == 1
@@ -62,7 +57,7 @@ def test_a_proposal_can_be_discarded(standins, author, admin_client):
     (run,) = service.generate_posts(count=1, topic="LLM optimization", author=author)
     url = reverse("admin:blog_post_review", args=[run.post.pk])
     admin_client.post(url, {"action": "redo", "section": "0"})
-    _work_content_queue()
+    drain_queue()
     proposal = run.post.revisions.get(proposed=True)
     body = run.post.body
     admin_client.post(url, {"action": "discard", "revision": proposal.pk})
