@@ -13,6 +13,7 @@ import html
 import logging
 import re
 import sys
+import warnings
 from pathlib import Path
 from urllib.parse import quote, quote_plus
 
@@ -63,9 +64,13 @@ def secret_settings(settings):
         }
     }
     settings.RQ_QUEUES = {"content": {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 900}}
-    settings.DATABASES = {
-        "default": {**django_settings.DATABASES["default"], "PASSWORD": DB_PASSWORD}
-    }
+    # Only read back by the error reports (connections are already open): Django's
+    # warning about overriding DATABASES does not apply.
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "Overriding setting DATABASES", UserWarning)
+        settings.DATABASES = {
+            "default": {**django_settings.DATABASES["default"], "PASSWORD": DB_PASSWORD}
+        }
     settings.OPENAI_API_KEY = LLM_KEY
     settings.TAVILY_API_KEY = SECRETS["Tavily key"]
     settings.BRAVE_API_KEY = SECRETS["Brave key"]
