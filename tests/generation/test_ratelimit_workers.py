@@ -1,7 +1,7 @@
 """Four real workers share one rate limit: a burst of posts against an endpoint that
 enforces requests and tokens a window never turns into 429s or failed attempts.
 
-The window is 10 s on both sides (LLM_RATE_WINDOW_S for the workers, `window` for the
+The window is 5 s on both sides (LLM_RATE_WINDOW_S for the workers, `window` for the
 stand-in), so the limit binds within seconds: 12 posts use about five windows' tokens.
 """
 
@@ -17,9 +17,9 @@ from generation.runs import service
 from tests.generation.test_jobs import finished
 from tests.workers import start_worker, stop, wait_for
 
-WINDOW = 10.0
-RPM = 100  # per window: 600 a minute
-TPM = 15_000  # per window: 90,000 a minute
+WINDOW = 5.0
+RPM = 100  # per window: 1,200 a minute
+TPM = 15_000  # per window: 180,000 a minute
 
 pytestmark = [
     pytest.mark.workers,
