@@ -144,7 +144,11 @@ RQ_QUEUES = {
 # django-rq's own admin entry only asks for is_staff: generation.admin.dashboard registers a
 # guarded one (permission generation.manage_queues) instead.
 RQ_SHOW_ADMIN_LINK = False
-RQ = {"WORKER_CLASS": "generation.execution.worker.GenerationWorker"}
+RQ = {
+    "WORKER_CLASS": "generation.execution.worker.GenerationWorker",
+    # Registers the periodic jobs and waits out Redis outages when rqscheduler runs it.
+    "SCHEDULER_CLASS": "generation.scheduling.periodic.ProjectScheduler",
+}
 
 CACHES = {
     "default": {

@@ -1,6 +1,7 @@
 """Periodic jobs: what `manage.py rqscheduler` (rq-scheduler) enqueues every N seconds.
 
-`periodic_jobs()` is the list; `periodic_register(scheduler)` puts it into rq-scheduler.
+`periodic_jobs()` is the list; `periodic_register(scheduler)` puts it into rq-scheduler,
+and `ProjectScheduler` (django-rq's `RQ["SCHEDULER_CLASS"]`) does so whenever it runs.
 Each job has a stable id, so registering again (every scheduler start, two schedulers at
 once) replaces the entry instead of adding a second one, and a job dropped from the list
 is cancelled at the next start. A periodic job is enqueued on a queue like any other and
@@ -15,9 +16,11 @@ from datetime import datetime
 
 from django.conf import settings
 from django.utils import timezone
+from django_rq.queues import DjangoScheduler
 from rq.job import Job
 from rq_scheduler import Scheduler
 
+from generation.execution.worker import patient_retry
 from generation.freshness import service as freshness
 from generation.operations import alerts
 from generation.scheduling import service as scheduling
@@ -60,6 +63,19 @@ def periodic_jobs() -> list[PeriodicJob]:
             description="Queue published posts due for re-verification (living posts)",
         ),
     ]
+
+
+class ProjectScheduler(DjangoScheduler):
+    """django-rq's scheduler, as `RQ["SCHEDULER_CLASS"]` (a documented django-rq setting),
+    so `manage.py rqscheduler` keeps django-rq's own `handle`. When it runs, and only then
+    (get_scheduler() in any other process is left as it is): its connection waits out a
+    Redis restart or a Sentinel failover as the workers' does, and the periodic jobs are
+    registered before the first poll."""
+
+    def run(self, burst: bool = False) -> None:
+        self.connection.set_retry(patient_retry())
+        periodic_register(self)
+        super().run(burst=burst)
 
 
 def periodic_register(

@@ -5,6 +5,7 @@ each occurrence once."""
 from __future__ import annotations
 
 import contextlib
+import signal
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -15,9 +16,15 @@ import pytest
 from django.core.management import CommandError, call_command
 from rq.registry import FailedJobRegistry, StartedJobRegistry
 
+from generation.execution.worker import patient_retry
 from generation.models import GenerationRun, OccurrenceOutcome, ScheduleOccurrence
 from generation.queues import job_id_for
-from generation.scheduling.periodic import PeriodicJob, periodic_jobs, periodic_register
+from generation.scheduling.periodic import (
+    PeriodicJob,
+    ProjectScheduler,
+    periodic_jobs,
+    periodic_register,
+)
 from tests.clocks import fast_clock_env
 from tests.factories import make_schedule
 from tests.workers import ROOT, start_worker, stop, wait_for
@@ -178,3 +185,24 @@ def test_two_rqschedulers_enqueue_each_occurrence_once(worker_env, author, redis
 def test_rqscheduler_refuses_a_zero_interval():
     with pytest.raises(CommandError, match="--interval must be at least 1 second"):
         call_command("rqscheduler", interval=0)
+
+
+@pytest.mark.django_db
+def test_the_scheduler_django_rq_makes_registers_the_periodic_jobs_when_it_runs():
+    """`manage.py rqscheduler` is django-rq's own `handle`; the scheduler it makes is
+    ours (RQ["SCHEDULER_CLASS"]): running registers the periodic jobs and makes its Redis
+    connection as patient as a worker's. Merely making one (any other process) does not."""
+    scheduler = django_rq.get_scheduler("default", interval=1)
+    assert isinstance(scheduler, ProjectScheduler)
+    assert scheduled_ids(scheduler) == []
+    handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        scheduler.run(burst=True)  # one pass, as rqscheduler's first
+    finally:
+        for sig, handler in handlers.items():
+            signal.signal(sig, handler)
+    assert sorted(scheduled_ids(scheduler)) == sorted([TICK_ID, HEALTH_ID, VERIFY_ID])
+    retry = scheduler.connection.get_retry()
+    assert retry is not None and retry.get_retries() == patient_retry().get_retries()
+    other = django_rq.get_scheduler("default").connection.get_retry()
+    assert other is None or other.get_retries() < retry.get_retries()
