@@ -8,6 +8,7 @@ workers, each has its own PostgreSQL database (test_<name>_gwN) and its own Redi
 
 from __future__ import annotations
 
+import signal
 import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -212,3 +213,13 @@ def author(django_user_model):
     return django_user_model.objects.create_user(
         username="writer", password="unused-password-1", is_staff=True
     )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Ctrl-C reaches the processes the tests start. A suite started in the background of
+    a non-interactive shell (`make test &`, nohup) inherits SIGINT ignored, and an ignored
+    signal stays ignored across exec: the tests that press Ctrl-C on a command would then
+    wait for nothing. Python's own handler is put back; the processes started get the
+    default again."""
+    if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
