@@ -8,15 +8,18 @@ of the engine until a post is verified in-process.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from django.utils import timezone
+from django.utils.text import Truncator
 
 from blog.models import Post
 from generation.exceptions import InvalidRequest
 from generation.freshness import due
 from generation.models import PostVerification
+
+TITLE_CHARS = 60  # of a post's title, naming it in a message
 
 
 @dataclass(frozen=True)
@@ -61,14 +64,21 @@ class Queued:
 
     verifications: list[PostVerification]
     left_out: dict[int, str]  # post id -> why it was not queued
+    titles: dict[int, str] = field(default_factory=dict)  # post id -> its title, if any
 
     def message(self) -> str:
         queued = len(self.verifications)
         said = f"{queued} post{'' if queued == 1 else 's'} queued for re-verification."
         if self.left_out:
-            reasons = "; ".join(f"{pk}: {why}" for pk, why in sorted(self.left_out.items()))
+            reasons = "; ".join(
+                f"{self._name(pk)}: {why}" for pk, why in sorted(self.left_out.items())
+            )
             said += f" Left out: {reasons}."
         return said
+
+    def _name(self, pk: int) -> str:
+        title = self.titles.get(pk)
+        return f"“{Truncator(title).chars(TITLE_CHARS)}” (#{pk})" if title else f"#{pk}"
 
 
 def queue_posts(post_ids: list[int], *, trigger: str = PostVerification.Trigger.EDITOR) -> Queued:
@@ -92,7 +102,7 @@ def queue_posts(post_ids: list[int], *, trigger: str = PostVerification.Trigger.
     queued = {v.post_id for v in created}
     left_out.update({p.pk: "already queued or running" for p in chosen if p.pk not in queued})
     due.verifications_push(created)
-    return Queued(created, left_out)
+    return Queued(created, left_out, {pk: post.title for pk, post in posts.items()})
 
 
 def verify_post_now(

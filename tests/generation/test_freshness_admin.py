@@ -3,6 +3,8 @@ list's action that queues a re-read of the chosen posts now."""
 
 from __future__ import annotations
 
+import html
+
 import pytest
 from django.contrib.auth.models import Permission
 from django.urls import reverse
@@ -65,9 +67,9 @@ def test_the_action_queues_published_posts_and_says_why_others_were_left_out(adm
     said = _reverify(admin_client, [published, draft, bare, busy]).content.decode()
 
     assert "1 post queued for re-verification." in said
-    assert f"{draft.pk}: not published (draft)" in said
-    assert f"{bare.pk}: lists no sources" in said
-    assert f"{busy.pk}: already queued or running" in said
+    assert f"“Draft” (#{draft.pk}): not published (draft)" in html.unescape(said)
+    assert f"“No sources” (#{bare.pk}): lists no sources" in html.unescape(said)
+    assert f"“Busy” (#{busy.pk}): already queued or running" in html.unescape(said)
     (verification,) = PostVerification.objects.filter(post=published)
     assert verification.status == "queued" and verification.trigger == "editor"
     jobs = queues.get_queue("content").get_job_ids()
