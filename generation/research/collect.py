@@ -121,7 +121,8 @@ async def research(
     progress(f"Kept {kept} of {len(docs)} pages")
     if kept < min_sources:
         message = evidence_message(search.queries, providers, docs, kept=kept, needed=min_sources)
-        passing = passing_shortfall(harvest, docs, kept=kept, needed=min_sources)
+        timed_out = harvest.deadline_passed or time.monotonic() >= limits.deadline
+        passing = passing_shortfall(docs, timed_out=timed_out, kept=kept, needed=min_sources)
         error = NotEnoughSources(
             f"{message} {passing}" if passing else message, permanent=not passing
         )
@@ -262,12 +263,13 @@ def _off_topic(value: float, best: float, floor: float) -> str:
     return f"off-topic: {share:g}% as relevant as the best source (the floor is {floor:.0%})"
 
 
-def passing_shortfall(harvest: Harvest, docs: list[SourceDoc], *, kept: int, needed: int) -> str:
-    """Why a retry may find enough ("" when it would not): the research deadline passed,
-    or enough pages were lost to timeouts, stalls, dropped connections or server errors."""
+def passing_shortfall(docs: list[SourceDoc], *, timed_out: bool, kept: int, needed: int) -> str:
+    """Why a retry may find enough ("" when it would not): the research deadline passed
+    (pages loading or a search unanswered), or enough pages were lost to timeouts, stalls,
+    dropped connections or server errors."""
     lost = sum(doc.transient and doc.status != KEPT for doc in docs)
-    if harvest.deadline_passed:
-        return "The research deadline passed with pages still loading: a retry may read them."
+    if timed_out:
+        return "The research deadline passed before research was done: a retry may finish it."
     if kept + lost >= needed:
         pages = "page was" if lost == 1 else "pages were"
         return f"{lost} {pages} lost to timeouts or server errors: a retry may read them."

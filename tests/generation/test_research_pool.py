@@ -3,6 +3,7 @@ straggler cut, the deadline and the relevance floor."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 import pytest
@@ -148,8 +149,25 @@ def test_the_deadline_cuts_what_is_still_loading_and_fails_clearly():
     assert (hang.status, hang.reason) == ("dropped", "cut: the research deadline passed")
     assert hang.transient
     assert message.endswith(
-        "The research deadline passed with pages still loading: a retry may read them."
+        "The research deadline passed before research was done: a retry may finish it."
     )
+
+
+def test_a_deadline_passed_in_the_second_search_is_worth_retrying():
+    """Time ran out while new queries were being planned (a slow model), not for want of
+    pages: the shortfall is a passing one."""
+
+    async def slow_model(tried: list[str]) -> list[str]:
+        await asyncio.sleep(5)
+        return ["alpha internals"]
+
+    with WebStandin(corpus_dir=None) as web:
+        web.add_page("quick", "Alpha quick", "Alpha topic quick facts. " * 40)
+        with pytest.raises(NotEnoughSources) as caught:
+            run(web, ["alpha topic"], min_sources=2, deadline_s=1.0, more_queries=slow_model)
+    assert not caught.value.permanent
+    assert str(caught.value).endswith("a retry may finish it.")
+    assert not any(doc.transient for doc in caught.value.docs)  # no page was lost to time
 
 
 def test_exhausted_pool_fails_after_one_second_round_naming_every_page():
