@@ -41,6 +41,7 @@ class SourceCheckInline(ReadOnly, admin.TabularInline):
     )
     readonly_fields = fields
     extra = 0
+    classes = ("verification-inline",)
 
     @admin.display(description="URL")
     def url_link(self, check: SourceCheck) -> SafeString | str:
@@ -57,6 +58,7 @@ class ClaimCheckInline(ReadOnly, admin.TabularInline):
     fields = ("source_number", "sentence", "old_passage", "new_passage", "backed", "reason")
     readonly_fields = fields
     extra = 0
+    classes = ("verification-inline",)
 
 
 @admin.register(PostVerification)
@@ -79,6 +81,9 @@ class PostVerificationAdmin(ReadOnly, admin.ModelAdmin):
     list_select_related = ("post",)
     date_hierarchy = "queued_at"
     inlines = (SourceCheckInline, ClaimCheckInline)
+
+    class Media:
+        css = {"all": ("admin-extra/runs.css",)}
     fieldsets = (
         (None, {"fields": ("post_link", "status", "outcome", "trigger", "summary", "error")}),
         ("When", {"fields": ("queued_at", "started_at", "finished_at")}),

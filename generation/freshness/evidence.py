@@ -36,7 +36,7 @@ class LostSource:
     title: str
     url: str
     verdict: str  # the verdict's label: "Page gone", "Moved", "Cited passage gone"
-    status: str  # "HTTP 404", "moved to https://…", or the check's detail
+    status: str  # "HTTP 404", "moved to https://…", the check's detail, or ""
     moved_to: str
     stored_passage: str
     fetched_at: Any
@@ -91,10 +91,10 @@ def _title(listed: dict[int, PostSource], number: int) -> str:
 def _lost(check: SourceCheck, source: PostSource | None) -> LostSource:
     if check.verdict == SourceCheck.Verdict.MOVED and check.moved_to:
         status = f"moved to {check.moved_to}"
-    elif check.http_status:
+    elif check.http_status and check.http_status >= 300:  # an error says more than "200"
         status = f"HTTP {check.http_status}"
     else:
-        status = check.detail or check.get_verdict_display()
+        status = check.detail  # the verdict says the rest
     return LostSource(
         number=check.number,
         title=(source.title if source else "") or check.url,

@@ -1,5 +1,7 @@
 """The layout at a laptop's 1280 px and a phone's 390 px: no page scrolls sideways (the
-home page, a post, the run list, a run), and the footer lines up with the content."""
+home page, a post, the run list, a run; a living post's public page with a dead source,
+its review screen with the "needs refresh" evidence, and its verification's history), and
+the footer lines up with the content."""
 
 from __future__ import annotations
 
@@ -9,9 +11,10 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 
-from generation.models import GenerationRun, ResearchSource, RunStatus
+from generation.models import GenerationRun, ResearchSource, RunStatus, SourceCheck
 from tests.browser.test_admin_generate import _log_in, editor  # noqa: F401 (fixture)
 from tests.factories import make_category, make_post
+from tests.freshness_factories import flag_post
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -56,8 +59,44 @@ def site(editor):  # noqa: F811
             status=status,
             reason="" if status == "kept" else "off-topic: 3% as relevant as the best source",
         )
+    long_url = "https://example.org/" + "archive/" * 15 + "figures-2024"
+    living = make_post(
+        "Quantization in production: what the benchmarks said",
+        author=editor,
+        body="Int8 halves memory [1]. Latency fell by a third [2].\n\n## Figures\n\nMore [1].",
+        sources=[
+            {"number": 1, "url": long_url, "title": "An archived benchmark " * 4},
+            {"number": 2, "url": "https://example.net/" + "x" * 120, "title": "Latency notes"},
+        ],
+    )
+    living.sources.filter(number=1).update(passage="Int8 " + "halves memory; " * 40)
+    verification = flag_post(
+        living,
+        sources=[
+            {"number": 1, "url": long_url, "verdict": SourceCheck.Verdict.GONE, "http_status": 404},
+            {
+                "number": 2,
+                "url": "https://example.net/" + "x" * 120,
+                "verdict": SourceCheck.Verdict.PASSAGE_GONE,
+                "http_status": 200,
+                "new_text": "Latency_now_reads_differently_" * 20,
+            },
+        ],
+        claims=[
+            {
+                "source_number": 2,
+                "sentence": "Latency fell by a third [2].",
+                "old_passage": "latency fell by a third " * 10,
+                "new_passage": "Latency_now_reads_differently_" * 10,
+                "reason": "the page no longer says so",
+            }
+        ],
+    )
     return {
         "home": "/",
+        "living": living.get_absolute_url(),
+        "review": f"/admin/blog/post/{living.pk}/review/",
+        "verification": f"/admin/generation/postverification/{verification.pk}/change/",
         "post": post.get_absolute_url(),
         "runs": "/admin/generation/generationrun/",
         "run": f"/admin/generation/generationrun/{failed.pk}/change/",
@@ -74,7 +113,7 @@ def test_no_page_scrolls_sideways(live_server, page, editor, site, width):  # no
     page.set_viewport_size({"width": width, "height": 900})
     _log_in(page, live_server, editor, "/admin/")
     page.wait_for_selector("#content")
-    for name in ("home", "post", "runs", "run"):
+    for name in ("home", "post", "runs", "run", "living", "review", "verification"):
         page.goto(live_server.url + site[name])
         shoot(page, name, width)
         assert page.evaluate(OVERFLOW) <= 0, f"{name} scrolls sideways at {width} px"
