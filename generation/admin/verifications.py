@@ -84,6 +84,7 @@ class PostVerificationAdmin(ReadOnly, admin.ModelAdmin):
 
     class Media:
         css = {"all": ("admin-extra/runs.css",)}
+
     fieldsets = (
         (None, {"fields": ("post_link", "status", "outcome", "trigger", "summary", "error")}),
         ("When", {"fields": ("queued_at", "started_at", "finished_at")}),
