@@ -28,7 +28,7 @@ class FetchFailed(GenerationError):
     `status` is the HTTP status of an error answer; `unreachable` says the site did not
     answer at all (DNS failure, connection refused): what re-verification calls "gone".
     `transient` says the same fetch may well succeed later (a timeout, a stall, a dropped
-    connection, HTTP 408, 429 or 5xx): research that came up short for such reasons is
+    connection, HTTP 408, 425, 429 or 5xx): research that came up short for such reasons is
     worth retrying, one short of on-topic pages is not.
     """
 
