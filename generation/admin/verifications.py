@@ -10,6 +10,7 @@ judge, which spends).
 from __future__ import annotations
 
 from django.contrib import admin, messages
+from django.contrib.admin.utils import flatten_fieldsets
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.urls import reverse
@@ -93,28 +94,7 @@ class PostVerificationAdmin(ReadOnly, admin.ModelAdmin):
         ("Usage", {"fields": ("llm_calls", ("prompt_tokens", "completion_tokens"), "cost")}),
         ("Editor's answer", {"fields": ("resolution", "resolved_by", "resolved_at")}),
     )
-    readonly_fields = (
-        "post_link",
-        "status",
-        "outcome",
-        "trigger",
-        "summary",
-        "error",
-        "queued_at",
-        "started_at",
-        "finished_at",
-        "sources",
-        "requests",
-        "claims_checked",
-        "claims_failed",
-        "llm_calls",
-        "prompt_tokens",
-        "completion_tokens",
-        "cost",
-        "resolution",
-        "resolved_by",
-        "resolved_at",
-    )
+    readonly_fields = flatten_fieldsets(fieldsets)
 
     @admin.display(description="Post", ordering="post__title")
     def post_link(self, verification: PostVerification) -> SafeString:

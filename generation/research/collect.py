@@ -121,7 +121,7 @@ async def research(
     progress(f"Kept {kept} of {len(docs)} pages")
     if kept < min_sources:
         message = evidence_message(search.queries, providers, docs, kept=kept, needed=min_sources)
-        timed_out = harvest.deadline_passed or time.monotonic() >= limits.deadline
+        timed_out = time.monotonic() >= limits.deadline  # pages loading, or a search waiting
         passing = passing_shortfall(docs, timed_out=timed_out, kept=kept, needed=min_sources)
         error = NotEnoughSources(
             f"{message} {passing}" if passing else message, permanent=not passing

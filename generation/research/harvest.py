@@ -86,7 +86,6 @@ class Harvest:
         self._passages: dict[int, list[list[str]]] = {}
         self._copies: dict[str, tuple[int, SourceDoc]] = {}  # content hash -> first copy
         self._admitted = 0
-        self.deadline_passed = False  # pages were still loading or waiting when time ran out
         self._durations: list[float] = []
         self._flights: dict[asyncio.Task[_Arrival], tuple[Candidate, float, int]] = {}
         self._cut_tasks: list[asyncio.Task[_Arrival]] = []
@@ -122,7 +121,6 @@ class Harvest:
                     return
                 await self._wait()
                 if time.monotonic() >= self.limits.deadline:
-                    self.deadline_passed = True
                     self._cut_all("the research deadline passed")
                     return
                 # At the target nothing new starts; pages already in flight (earlier in
